@@ -1,0 +1,29 @@
+# The two entry points: `make quickstart` runs the pipeline on the embedded default,
+# `make test` runs the whole test suite. Both create .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CORES ?= all
+# The custom ops compile with the CUDA toolkit when one is installed (no GPU needed to compile).
+export CUDA_HOME ?= $(wildcard /usr/local/cuda)
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: quickstart test lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+quickstart: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/snakemake --lint
+
+clean:
+	rm -rf results reports .snakemake

@@ -1,0 +1,29 @@
+# ganbench: regenerate GAN papers' result tables. The work is done by the ganbench library;
+# this file loads and validates the configuration and includes one rule file per stage.
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import min_version
+
+from ganbench.config import validate_config
+from ganbench.errors import GanbenchError
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+try:
+    validate_config(config, source="config")
+except GanbenchError as exc:
+    raise WorkflowError(str(exc)) from None
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/ops.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        "reports/datasets.md",

@@ -1,0 +1,112 @@
+"""The ``ganbench`` command: every pipeline stage as a subcommand, for use outside Snakemake.
+
+Each subcommand calls the same library function as the corresponding rule. Errors of the
+GanbenchError family are printed as one line, without a traceback, and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+from ganbench.errors import GanbenchError
+
+
+def _synth(args) -> None:
+    from ganbench.data.build import make_synthetic_dataset
+
+    out = Path(args.out)
+    make_synthetic_dataset(
+        args.category, args.resolution, args.count, args.seed, args.test_fraction, out / "images.zip", out / "annotations.h5"
+    )
+    print(f"wrote {args.count} {args.category} images at {args.resolution}px to {out}/images.zip and annotations.h5")
+
+
+def _convert(args) -> None:
+    from ganbench.data.stylegan_zip import convert_to_tfrecord, convert_to_zip
+
+    dest = Path(args.dest)
+    if dest.suffix == ".zip":
+        n = convert_to_zip(args.source, dest, args.resolution, args.transform, args.max_images, args.pattern)
+    elif dest.suffix in (".tfrecord", ".tfrecords"):
+        if args.resolution or args.transform or args.max_images or args.pattern:
+            raise GanbenchError(f"{dest}: a TFRecord is written from a prepared zip as is; convert to a zip first")
+        n = convert_to_tfrecord(args.source, dest)
+    else:
+        raise GanbenchError(f"{dest}: unknown destination type; expected .zip or .tfrecord")
+    print(f"wrote {n} images to {dest}")
+
+
+def _inspect(args) -> None:
+    from ganbench.data.summary import inspect_dataset
+
+    print(json.dumps(inspect_dataset(args.path), indent=2))
+
+
+def _download(args) -> None:
+    from ganbench.data.download import download_dataset
+
+    print(download_dataset(args.id, args.dest))
+
+
+def _check_config(args) -> None:
+    from ganbench.config import load_config
+
+    config = load_config(args.path)
+    print(f"{args.path}: valid ({len(config['datasets'])} datasets, {len(config['experiments'])} experiments)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ganbench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("synth", help="render a synthetic dataset (images.zip + annotations.h5)")
+    p.add_argument("--category", required=True, choices=["face", "car"])
+    p.add_argument("--resolution", type=int, default=32)
+    p.add_argument("--count", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--test-fraction", type=float, default=0.1)
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=_synth)
+
+    p = sub.add_parser("convert", help="folder/zip/tar/tfrecord -> dataset_tool zip, or zip -> COCO-GAN tfrecord")
+    p.add_argument("source")
+    p.add_argument("dest", help="ends in .zip or .tfrecord")
+    p.add_argument("--resolution", type=int)
+    p.add_argument("--transform", choices=["center-crop"])
+    p.add_argument("--max-images", type=int)
+    p.add_argument("--pattern", help="glob selecting images inside an archive")
+    p.set_defaults(func=_convert)
+
+    p = sub.add_parser("inspect", help="print a dataset's count, resolution, channels, labels and hash")
+    p.add_argument("path")
+    p.set_defaults(func=_inspect)
+
+    p = sub.add_parser("download", help="fetch a registered dataset (config/datasets.yaml) and check its hash")
+    p.add_argument("id")
+    p.add_argument("dest", help="output folder")
+    p.set_defaults(func=_download)
+
+    p = sub.add_parser("check-config", help="validate a pipeline configuration against config/schema.yaml")
+    p.add_argument("path")
+    p.set_defaults(func=_check_config)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    warnings.simplefilter("default")
+    warnings.formatwarning = lambda msg, category, *a, **k: f"ganbench: note: {msg}\n"
+    try:
+        args.func(args)
+    except GanbenchError as exc:
+        print(f"ganbench: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""Loading and validating the pipeline configuration.
+
+The schema (``config/schema.yaml``) is the single description of the configuration: types,
+allowed values and defaults. Validation fills the defaults in place, like
+``snakemake.utils.validate``, but reports the first problem as one line naming the key
+(``datasets.synthfaces.cout: unknown key (did you mean 'count'?)``) instead of a JSON
+Schema dump, and then checks what a schema cannot: that experiments name defined datasets
+and that downloads name registered ids.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from jsonschema import Draft202012Validator, validators
+
+from ganbench.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_PATH = REPO_ROOT / "config" / "schema.yaml"
+
+
+def _with_defaults(validator_class):
+    """A validator that also writes each property's ``default`` into the instance (jsonschema FAQ)."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema:
+                    instance.setdefault(name, _copy(subschema["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return validators.extend(validator_class, {"properties": set_defaults})
+
+
+def _copy(value):
+    return yaml.safe_load(yaml.safe_dump(value)) if isinstance(value, (dict, list)) else value
+
+
+_DefaultingValidator = _with_defaults(Draft202012Validator)
+
+
+def _key(path) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    """One line for a schema error, naming the key at fault."""
+    where = _key(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = list(error.schema.get("properties", {}))
+        extra = [k for k in error.instance if k not in allowed]
+        key = extra[0]
+        close = difflib.get_close_matches(key, allowed, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else f" (allowed: {', '.join(allowed)})"
+        prefix = "" if where == "(top level)" else f"{where}."
+        return f"{prefix}{key}: unknown key{hint}"
+    if error.validator in ("enum", "const"):
+        choices = error.validator_value if error.validator == "enum" else [error.validator_value]
+        shown = ", ".join("null" if c is None else str(c) for c in choices)
+        return f"{where}: unknown value {error.instance!r} (expected one of: {shown})"
+    if error.validator == "type":
+        return f"{where}: expected {error.validator_value}, got {type(error.instance).__name__} {error.instance!r}"
+    if error.validator == "required":
+        missing = next(k for k in error.validator_value if k not in error.instance)
+        return f"{where}: missing required key {missing!r}"
+    if error.validator == "propertyNames":
+        return f"{where}: invalid name {error.instance!r} ({error.message})"
+    return f"{where}: {error.message}"
+
+
+def load_schema(path: str | os.PathLike = SCHEMA_PATH) -> dict:
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+def validate_config(config: dict, source: str = "config", schema: dict | None = None) -> dict:
+    """Validate ``config`` in place, fill defaults, and return it; raise ConfigError on the first problem."""
+    schema = load_schema() if schema is None else schema
+    if not isinstance(config, dict):
+        raise ConfigError(f"{source}: the configuration must be a mapping, got {type(config).__name__}")
+    error = jsonschema.exceptions.best_match(_DefaultingValidator(schema).iter_errors(config))
+    if error is not None:
+        raise ConfigError(f"{source}: {_describe(error)}")
+    _check_references(config, source)
+    return config
+
+
+def _check_references(config: dict, source: str) -> None:
+    datasets = config["datasets"]
+    seen = set()
+    for i, exp in enumerate(config.get("experiments", [])):
+        if exp["name"] in seen:
+            raise ConfigError(f"{source}: experiments.{i}.name: duplicate experiment name {exp['name']!r}")
+        seen.add(exp["name"])
+        if exp["dataset"] not in datasets:
+            close = difflib.get_close_matches(exp["dataset"], list(datasets), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (defined: {', '.join(datasets)})"
+            raise ConfigError(f"{source}: experiments.{i}.dataset: unknown dataset {exp['dataset']!r}{hint}")
+    downloads = {name: d for name, d in datasets.items() if d["source"] == "download"}
+    if downloads:
+        from ganbench.data.registry import load_registry
+
+        registry = load_registry()
+        for name, d in downloads.items():
+            if d["id"] not in registry:
+                close = difflib.get_close_matches(d["id"], list(registry), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(f"{source}: datasets.{name}.id: {d['id']!r} is not in config/datasets.yaml{hint}")
+
+
+def load_config(path: str | os.PathLike) -> dict:
+    """Read a YAML configuration file and validate it."""
+    path = Path(path)
+    try:
+        with open(path) as f:
+            config = yaml.safe_load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}") from None
+    return validate_config(config, str(path))
+
+
+def dataset_targets(config: dict) -> list[tuple[str, int]]:
+    """Every (dataset, resolution) pair the pipeline prepares: data.resolutions and what experiments use."""
+    pairs = {(name, res) for name in config["datasets"] for res in config["data"]["resolutions"]}
+    pairs |= {(exp["dataset"], exp["resolution"]) for exp in config["experiments"]}
+    return sorted(pairs)
+
+
+def dataset_config(config: dict, name: str) -> dict[str, Any]:
+    try:
+        return config["datasets"][name]
+    except KeyError:
+        raise ConfigError(f"unknown dataset {name!r} (defined: {', '.join(config['datasets'])})") from None

@@ -1,0 +1,110 @@
+"""``annotations.h5``: per-image part labels, canonical coordinates and keypoints.
+
+Datasets (N images of H x W, K keypoints):
+
+==============  ==================  ==================================================
+``label``       (N, H, W) uint8     part class per pixel, index into attr ``classes``
+``coords``      (N, H, W, 2) f32    canonical (u, v) in [-1, 1]; NaN on background
+``keypoints``   (N, K, 2) f32       (x, y) in pixels, (0, 0) = top-left image corner
+``visible``     (N, K) bool         keypoint inside the frame and on the object
+``is_test``     (N,) bool           the recorded train/test split
+==============  ==================  ==================================================
+
+Attributes: ``classes``, ``keypoint_names``, ``category``, ``resolution``, ``seed``.
+Row i describes image i of the matching ``images.zip``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from ganbench.errors import DataError
+
+FIELDS = ("label", "coords", "keypoints", "visible", "is_test")
+
+
+class AnnotationsWriter:
+    """Fill an annotations file row by row (so large sets never sit in memory at once)."""
+
+    def __init__(self, path, count, resolution, num_keypoints, *, classes, keypoint_names, category, seed):
+        self._file = h5py.File(path, "w")
+        n, r, k = count, resolution, num_keypoints
+        create = self._file.create_dataset
+        # One chunk per image, compressed: label and coordinate maps are smooth.
+        create("label", (n, r, r), np.uint8, chunks=(1, r, r), compression="gzip", shuffle=True)
+        create("coords", (n, r, r, 2), np.float32, chunks=(1, r, r, 2), compression="gzip", shuffle=True)
+        create("keypoints", (n, k, 2), np.float32)
+        create("visible", (n, k), bool)
+        create("is_test", (n,), bool)
+        attrs = self._file.attrs
+        attrs["classes"] = list(classes)
+        attrs["keypoint_names"] = list(keypoint_names)
+        attrs["category"] = category
+        attrs["resolution"] = resolution
+        attrs["seed"] = seed
+
+    def write(self, index: int, *, label, coords, keypoints, visible, is_test: bool) -> None:
+        f = self._file
+        f["label"][index] = label
+        f["coords"][index] = coords
+        f["keypoints"][index] = keypoints
+        f["visible"][index] = visible
+        f["is_test"][index] = is_test
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+@dataclass
+class Annotations:
+    """Annotations loaded into memory (or a subset of rows)."""
+
+    label: np.ndarray
+    coords: np.ndarray
+    keypoints: np.ndarray
+    visible: np.ndarray
+    is_test: np.ndarray
+    classes: list[str]
+    keypoint_names: list[str]
+    category: str
+    resolution: int
+    seed: int
+
+    def __len__(self) -> int:
+        return len(self.label)
+
+
+def read_annotations(path: str | os.PathLike, indices=None) -> Annotations:
+    """Load ``annotations.h5``; ``indices`` (sorted array or slice) selects rows."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: annotations file not found (labelled datasets only: synthetic ones have it)")
+    sel = slice(None) if indices is None else indices
+    try:
+        with h5py.File(path, "r") as f:
+            missing = [k for k in FIELDS if k not in f]
+            if missing:
+                raise DataError(f"{path}: annotations file has no {missing[0]!r} dataset")
+            arrays = {k: f[k][sel] for k in FIELDS}
+            a = f.attrs
+            meta = dict(
+                classes=[str(c) for c in a["classes"]],
+                keypoint_names=[str(c) for c in a["keypoint_names"]],
+                category=str(a["category"]),
+                resolution=int(a["resolution"]),
+                seed=int(a["seed"]),
+            )
+    except OSError as exc:
+        raise DataError(f"{path}: not a readable HDF5 file ({exc})") from None
+    return Annotations(**arrays, **meta)

@@ -1,0 +1,77 @@
+# Data stage: synthetic or imported images -> images.zip -> images.tfrecord, annotations, summaries.
+
+
+rule synthesize:
+    output:
+        images="results/data/{dataset}-{res}/images.zip",
+        annotations="results/data/{dataset}-{res}/annotations.h5",
+    wildcard_constraints:
+        dataset=names_matching({"synthetic"}),
+    params:
+        spec=dataset_spec,
+        resolution=lambda wc: int(wc.res),
+    script:
+        "../workflow_scripts/synthesize.py"
+
+
+rule download:
+    output:
+        "results/downloads/{id}/{filename}",
+    params:
+        id=lambda wc: wc.id,
+    retries: 2
+    script:
+        "../workflow_scripts/download.py"
+
+
+rule import_images:
+    input:
+        raw_source,
+    output:
+        images="results/data/{dataset}-{res}/images.zip",
+    wildcard_constraints:
+        dataset=names_matching({"folder", "download"}),
+    params:
+        spec=dataset_spec,
+        resolution=lambda wc: int(wc.res),
+    script:
+        "../workflow_scripts/import_images.py"
+
+
+rule tfrecord:
+    input:
+        "results/data/{dataset}-{res}/images.zip",
+    output:
+        "results/data/{dataset}-{res}/images.tfrecord",
+    script:
+        "../workflow_scripts/tfrecord.py"
+
+
+rule dataset_summary:
+    input:
+        unpack(
+            lambda wc: {
+                "images": f"{data_dir(wc.dataset, wc.res)}/images.zip",
+                **({"annotations": f"{data_dir(wc.dataset, wc.res)}/annotations.h5"}
+                   if DATASETS[wc.dataset]["source"] == "synthetic" else {}),
+                **({"tfrecord": f"{data_dir(wc.dataset, wc.res)}/images.tfrecord"}
+                   if config["data"]["tfrecord"] else {}),
+            }
+        ),
+    output:
+        summary="reports/datasets/{dataset}-{res}.json",
+        preview="reports/datasets/{dataset}-{res}.png",
+    params:
+        name="{dataset}-{res}",
+        preview_count=config["data"]["preview_count"],
+    script:
+        "../workflow_scripts/dataset_summary.py"
+
+
+rule datasets_table:
+    input:
+        [f"reports/datasets/{d}-{r}.json" for d, r in DATA_TARGETS],
+    output:
+        "reports/datasets.md",
+    script:
+        "../workflow_scripts/datasets_table.py"
