@@ -13,9 +13,13 @@ configfile: "config/config.yaml"
 
 
 try:
-    validate_config(config, source="config")
+    validate_config(config, source=", ".join(map(str, workflow.configfiles)) or "config")
 except GanbenchError as exc:
     raise WorkflowError(str(exc)) from None
+
+
+wildcard_constraints:
+    res=r"\d+",
 
 
 include: "rules/common.smk"

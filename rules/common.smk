@@ -1,4 +1,4 @@
-# Names and path helpers shared by the rule files: which datasets exist, of which source.
+# Helpers shared by every stage: which datasets exist, of which source, and where their inputs are.
 import re
 
 from ganbench.config import dataset_targets
@@ -29,6 +29,3 @@ def raw_source(wildcards):
         return spec["path"]
     return f"results/downloads/{spec['id']}/{archive_name(spec['id'])}"
 
-
-wildcard_constraints:
-    res=r"\d+",

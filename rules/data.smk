@@ -10,6 +10,10 @@ rule synthesize:
     params:
         spec=dataset_spec,
         resolution=lambda wc: int(wc.res),
+    log:
+        "logs/data/synthesize-{dataset}-{res}.log",
+    conda:
+        "../envs/ganbench.yaml"
     script:
         "../workflow_scripts/synthesize.py"
 
@@ -20,6 +24,10 @@ rule download:
     params:
         id=lambda wc: wc.id,
     retries: 2
+    log:
+        "logs/data/download-{id}-{filename}.log",
+    conda:
+        "../envs/ganbench.yaml"
     script:
         "../workflow_scripts/download.py"
 
@@ -34,6 +42,10 @@ rule import_images:
     params:
         spec=dataset_spec,
         resolution=lambda wc: int(wc.res),
+    log:
+        "logs/data/import-{dataset}-{res}.log",
+    conda:
+        "../envs/ganbench.yaml"
     script:
         "../workflow_scripts/import_images.py"
 
@@ -43,6 +55,10 @@ rule tfrecord:
         "results/data/{dataset}-{res}/images.zip",
     output:
         "results/data/{dataset}-{res}/images.tfrecord",
+    log:
+        "logs/data/tfrecord-{dataset}-{res}.log",
+    conda:
+        "../envs/ganbench.yaml"
     script:
         "../workflow_scripts/tfrecord.py"
 
@@ -64,6 +80,10 @@ rule dataset_summary:
     params:
         name="{dataset}-{res}",
         preview_count=config["data"]["preview_count"],
+    log:
+        "logs/data/summary-{dataset}-{res}.log",
+    conda:
+        "../envs/ganbench.yaml"
     script:
         "../workflow_scripts/dataset_summary.py"
 
@@ -73,5 +93,9 @@ rule datasets_table:
         [f"reports/datasets/{d}-{r}.json" for d, r in DATA_TARGETS],
     output:
         "reports/datasets.md",
+    log:
+        "logs/data/datasets_table.log",
+    conda:
+        "../envs/ganbench.yaml"
     script:
         "../workflow_scripts/datasets_table.py"

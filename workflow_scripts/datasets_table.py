@@ -1,3 +1,5 @@
 from ganbench.data.summary import write_summary_table
+from ganbench.workflow import job_log
 
-write_summary_table(list(snakemake.input), snakemake.output[0])
+with job_log(snakemake):
+    write_summary_table(list(snakemake.input), snakemake.output[0])

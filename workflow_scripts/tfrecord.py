@@ -1,3 +1,5 @@
 from ganbench.data.stylegan_zip import convert_to_tfrecord
+from ganbench.workflow import job_log
 
-convert_to_tfrecord(snakemake.input[0], snakemake.output[0])
+with job_log(snakemake):
+    convert_to_tfrecord(snakemake.input[0], snakemake.output[0])
