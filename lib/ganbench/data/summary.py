@@ -10,6 +10,7 @@ import numpy as np
 import PIL.Image
 
 from ganbench.data.annotations import read_annotations
+from ganbench.data.preview import preview_grid
 from ganbench.data.sources import open_source
 from ganbench.errors import DataError
 from ganbench.fileio import atomic_path, sha256_file
@@ -40,33 +41,6 @@ def _label_summary(labels: list) -> dict:
     return {"kind": "vector", "dim": int(arr.reshape(len(arr), -1).shape[1])}
 
 
-def _label_palette(n: int) -> np.ndarray:
-    """Distinct colours per class; class 0 (background) is black."""
-    hues = np.linspace(0, 1, max(n - 1, 1), endpoint=False)
-    hsv = np.stack([hues, np.full_like(hues, 0.75), np.full_like(hues, 0.95)], 1)
-    rgb = np.asarray(PIL.Image.fromarray((hsv[None] * 255).astype(np.uint8), "HSV").convert("RGB"))[0]
-    return np.concatenate([np.zeros((1, 3), np.uint8), rgb])
-
-
-def preview_grid(images: np.ndarray, label=None, coords=None, num_classes: int = 0) -> np.ndarray:
-    """A uint8 grid: one row of images, then (if given) a row of label maps and a row of coordinate maps.
-
-    Coordinates (u, v) in [-1, 1] map to red and green; background (NaN) is black.
-    """
-    rows = [np.concatenate(list(images), axis=1)]
-    if label is not None:
-        rows.append(np.concatenate(list(_label_palette(num_classes)[label]), axis=1))
-    if coords is not None:
-        rgb = np.zeros(coords.shape[:-1] + (3,), np.uint8)
-        fg = ~np.isnan(coords[..., 0])
-        rgb[..., :2][fg] = ((coords[fg] + 1) * 127.5).clip(0, 255).astype(np.uint8)
-        rgb[..., 2][fg] = 128
-        rows.append(np.concatenate(list(rgb), axis=1))
-    grid = np.concatenate(rows, axis=0)
-    zoom = max(1, -(-96 // images.shape[1]))  # nearest-neighbour: small tiles stay legible
-    return grid.repeat(zoom, axis=0).repeat(zoom, axis=1)
-
-
 def write_summary(
     name: str,
     zip_path: str | os.PathLike,
@@ -81,14 +55,13 @@ def write_summary(
     src = open_source(zip_path)
     n = min(preview_count, len(src))
     images = np.stack([src.read_image(i) for i in range(n)])
-    label = coords = None
-    num_classes = 0
+    rows = {}
     if annotations_path is not None:
         ann = read_annotations(annotations_path)
         if len(ann) != info["count"]:
             raise DataError(f"{annotations_path}: {len(ann)} rows for {info['count']} images in {zip_path}")
-        label, coords, num_classes = ann.label[:n], ann.coords[:n], len(ann.classes)
-        freq = np.bincount(ann.label.ravel(), minlength=num_classes) / ann.label.size
+        rows = dict(label=ann.label[:n], coords=ann.coords[:n], keypoints=ann.keypoints[:n], visible=ann.visible[:n])
+        freq = np.bincount(ann.label.ravel(), minlength=len(ann.classes)) / ann.label.size
         info["annotations"] = {
             "category": ann.category,
             "train": int((~ann.is_test).sum()),
@@ -103,7 +76,7 @@ def write_summary(
             raise DataError(f"{tfrecord_path}: {records['count']} records for {info['count']} images in {zip_path}")
         info["tfrecord"] = {"path": str(tfrecord_path), "count": records["count"], "sha256": records["sha256"]}
     with atomic_path(preview_path) as tmp:
-        PIL.Image.fromarray(preview_grid(images, label, coords, num_classes)).save(tmp, format="png")
+        PIL.Image.fromarray(preview_grid(images, **rows)).save(tmp, format="png")
     with atomic_path(summary_path) as tmp:
         tmp.write_text(json.dumps(info, indent=2) + "\n")
     return info
