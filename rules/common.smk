@@ -5,6 +5,7 @@ from ganbench.config import dataset_targets
 from ganbench.data.registry import archive_name
 
 DATASETS = config["datasets"]
+EXPERIMENTS = {e["name"]: e for e in config["experiments"]}
 DATA_TARGETS = dataset_targets(config)
 
 

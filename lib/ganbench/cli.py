@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -59,6 +60,27 @@ def _check_config(args) -> None:
     print(f"{args.path}: valid ({len(config['datasets'])} datasets, {len(config['experiments'])} experiments)")
 
 
+def _train(args) -> None:
+    from ganbench.config import load_config, validate_config
+    from ganbench.train.launch import train_experiment
+
+    if args.experiment_json:
+        experiment = json.loads(Path(args.experiment_json).read_text())
+    else:
+        config = load_config(args.config)
+        matches = [e for e in config["experiments"] if e["name"] == args.experiment]
+        if not matches:
+            names = ", ".join(e["name"] for e in config["experiments"]) or "none"
+            raise GanbenchError(f"{args.config}: no experiment named {args.experiment!r} (defined: {names})")
+        experiment = matches[0]
+    data = args.data or f"results/data/{experiment['dataset']}-{experiment['resolution']}/images.zip"
+    out = args.out or f"results/runs/{experiment['name']}"
+    final = train_experiment(experiment, data, out, resume=not args.no_resume, device=args.device,
+                             deterministic=args.deterministic)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"wrote {final}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ganbench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -89,6 +111,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.add_argument("dest", help="output folder")
     p.set_defaults(func=_download)
+
+    p = sub.add_parser("train", help="train an experiment (torchrun with `gpus` ranks when gpus > 1)")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--experiment", help="name of an experiment in --config")
+    which.add_argument("--experiment-json", help="a validated experiment entry as JSON (what the train rule passes)")
+    p.add_argument("--config", default="config/config.yaml")
+    p.add_argument("--data", help="dataset zip (default: the pipeline's results/data/{dataset}-{res}/images.zip)")
+    p.add_argument("--out", help="run folder (default: results/runs/{experiment})")
+    p.add_argument("--no-resume", action="store_true", help="start from scratch even if checkpoints exist")
+    p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--deterministic", action="store_true", help="deterministic algorithms (bitwise-reproducible CPU runs)")
+    p.set_defaults(func=_train)
 
     p = sub.add_parser("check-config", help="validate a pipeline configuration against config/schema.yaml")
     p.add_argument("path")

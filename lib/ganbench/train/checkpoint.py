@@ -1,0 +1,85 @@
+"""Checkpoints: everything needed to continue a run exactly, written atomically.
+
+A checkpoint is a plain dict of tensors and Python values (loadable with
+``torch.load(weights_only=True)``): the method's state (all networks, EMA copies, buffers),
+the optimisers, the progress counters (which also fix the data position), the experiment it
+was trained with, and every rank's RNG states.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ganbench.errors import GanbenchError
+from ganbench.fileio import atomic_path
+
+FORMAT = 1
+_NAME = re.compile(r"checkpoint-(\d{6})\.pt$")
+
+# Experiment keys that do not change the training trajectory: a run may be resumed across them.
+RESUMABLE_KEYS = frozenset({"kimg", "snapshot_kimg", "tick_kimg", "workers"})
+
+
+def checkpoint_name(kimg: float) -> str:
+    return f"checkpoint-{int(kimg):06d}.pt"
+
+
+def rng_state() -> dict:
+    np_state = np.random.get_state(legacy=False)
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": {"key": torch.from_numpy(np_state["state"]["key"].astype(np.int64)), "pos": np_state["state"]["pos"],
+                  "has_gauss": np_state["has_gauss"], "gauss": np_state["gauss"]},
+        "python": random.getstate(),
+    }
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    n = state["numpy"]
+    np.random.set_state({"bit_generator": "MT19937", "state": {"key": n["key"].numpy().astype(np.uint32), "pos": n["pos"]},
+                         "has_gauss": n["has_gauss"], "gauss": n["gauss"]})
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+
+
+def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
+    with atomic_path(path) as tmp:
+        torch.save({"format": FORMAT, **payload}, tmp)
+
+
+def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
+    path = Path(path)
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise GanbenchError(f"{path}: checkpoint not found") from None
+    except Exception as exc:  # torch raises a zoo of types for a damaged file
+        raise GanbenchError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})".splitlines()[0]) from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise GanbenchError(f"{path}: not a ganbench checkpoint (format {FORMAT})")
+    return ckpt
+
+
+def same_trajectory(a: dict, b: dict) -> bool:
+    """Whether two experiment configs train identically (up to where they stop and how often they save)."""
+    strip = lambda e: {k: v for k, v in e.items() if k not in RESUMABLE_KEYS}  # noqa: E731
+    return strip(a) == strip(b)
+
+
+def latest_checkpoint(run_dir: str | os.PathLike, experiment: dict) -> Path | None:
+    """The newest ``checkpoint-*.pt`` in ``run_dir`` trained with the same configuration, if any."""
+    found = sorted((int(m.group(1)), p) for p in Path(run_dir).glob("checkpoint-*.pt") if (m := _NAME.search(p.name)))
+    for _, path in reversed(found):
+        if same_trajectory(load_checkpoint(path)["experiment"], experiment):
+            return path
+    return None

@@ -1,0 +1,251 @@
+"""The one training loop: every method trains through :func:`training_loop`.
+
+Per step: fetch this rank's share of the global batch, then for each phase the method
+declares (G main, G reg every k steps, D main, D reg, ...): zero the network's gradients,
+let the method accumulate them over the micro-batches, average them over ranks, stop on a
+non-finite value, and step the optimiser. Then EMA, the method's end-of-step hook, kimg
+accounting, logging, sample grids and checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+import torch
+from tqdm import tqdm
+
+from ganbench.data.dataset import ImageDataset
+from ganbench.errors import GanbenchError
+from ganbench.fileio import atomic_path
+from ganbench.methods import Method, Phase, StepContext, build_method
+from ganbench.train.batch_random import BatchRandom, derive_seed
+from ganbench.train.checkpoint import (checkpoint_name, latest_checkpoint, load_checkpoint, rng_state,
+                                       save_checkpoint, set_rng_state)
+from ganbench.train.data import batch_iterator
+from ganbench.train.distributed import World, init_world, shutdown_world
+
+SAMPLE_SEEDS = list(range(32))  # the fixed seeds of every sample grid
+
+
+class TrainingDiverged(GanbenchError):
+    """A loss or gradient became NaN or infinite."""
+
+
+def make_optimizers(method: Method) -> dict[str, torch.optim.Adam]:
+    """Adam per network, with the lazy-regularisation correction of lr and betas."""
+    nets = method.trainable()
+    optimizers = {}
+    for name, spec in method.optimizer_specs().items():
+        ratio = spec.reg_interval / (spec.reg_interval + 1) if spec.reg_interval else 1.0
+        optimizers[name] = torch.optim.Adam(
+            nets[name].parameters(), lr=spec.lr * ratio, betas=tuple(b**ratio for b in spec.betas), eps=spec.eps
+        )
+    return optimizers
+
+
+@torch.no_grad()
+def update_ema(method: Method, nimg: int, batch: int, ema_kimg: float, ema_rampup: float | None) -> None:
+    ema_nimg = ema_kimg * 1000
+    if ema_rampup:
+        ema_nimg = min(ema_nimg, nimg * ema_rampup)
+    beta = 0.5 ** (batch / max(ema_nimg, 1e-8))
+    for net, ema in method.ema_pairs():
+        for p, p_ema in zip(net.parameters(), ema.parameters()):
+            p_ema.copy_(p.detach().lerp(p_ema, beta))
+        for b, b_ema in zip(net.buffers(), ema.buffers()):
+            b_ema.copy_(b)
+
+
+def save_image_grid(images: torch.Tensor, path: str | os.PathLike, cols: int = 8) -> None:
+    """Write images in [-1, 1], (n, C, H, W), as one PNG grid."""
+    x = ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu().numpy()
+    n, c, h, w = x.shape
+    rows = math.ceil(n / cols)
+    grid = np.zeros((rows * h, cols * w, c), np.uint8)
+    for i, img in enumerate(x):
+        r, k = divmod(i, cols)
+        grid[r * h : (r + 1) * h, k * w : (k + 1) * w] = img.transpose(1, 2, 0)
+    with atomic_path(path) as tmp:
+        PIL.Image.fromarray(grid.squeeze(-1) if c == 1 else grid).save(tmp, format="png")
+
+
+class _Phases:
+    """Runs one phase: zero grads, accumulate over micro-batches, average over ranks, check, step."""
+
+    def __init__(self, method: Method, optimizers: dict, world: World, seed: int, precision: str):
+        self.method, self.optimizers, self.world, self.seed = method, optimizers, world, seed
+        self.nets = method.trainable()
+        self.autocast = precision == "bf16"
+
+    def run(self, phase: Phase, step: int, nimg: int, micro: list[tuple[torch.Tensor, torch.Tensor]]) -> dict:
+        for name, net in self.nets.items():
+            net.requires_grad_(name == phase.network)
+        params = [p for p in self.nets[phase.network].parameters()]
+        self.optimizers[phase.network].zero_grad(set_to_none=True)
+        logged: dict[str, float] = {}
+        for round_index, (real, labels) in enumerate(micro):
+            ctx = StepContext(
+                rng=BatchRandom(derive_seed(self.seed, step, phase.name, round_index), self.world.rank,
+                                self.world.size, self.world.device),
+                step=step, nimg=nimg, rank=self.world.rank, world_size=self.world.size,
+                device=self.world.device, all_reduce_mean=self.world.all_reduce_mean,
+            )
+            with torch.autocast(self.world.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+                losses = self.method.accumulate_gradients(phase, real, labels, ctx)
+            for key, value in losses.items():
+                logged[key] = logged.get(key, 0.0) + float(value) / len(micro)
+        for p in params:
+            if p.grad is not None and len(micro) > 1:
+                p.grad /= len(micro)  # the mean over the global batch, not the sum over micro-batches
+        self.world.average_gradients(params)
+        self._check_finite(phase, step, nimg, logged, params)
+        self.optimizers[phase.network].step()
+        for net in self.nets.values():
+            net.requires_grad_(False)
+        return logged
+
+    def _check_finite(self, phase, step, nimg, losses, params) -> None:
+        bad = [k for k, v in losses.items() if not math.isfinite(v)]
+        grads = [p.grad for p in params if p.grad is not None]
+        if not bad and grads and not torch.isfinite(torch.cat([g.flatten() for g in grads])).all():
+            bad = [f"a gradient of {phase.network}"]
+        if bad:
+            raise TrainingDiverged(
+                f"step {step} ({nimg / 1000:.3f} kimg), phase {phase.name}: {bad[0]} is not finite; "
+                f"the run stopped and its last good checkpoint is kept"
+            )
+
+
+def training_loop(experiment: dict, dataset_path: str | os.PathLike, run_dir: str | os.PathLike,
+                  resume: bool = True, device: str | None = None, deterministic: bool = False) -> Path:
+    """Train ``experiment`` (a validated config entry) on ``dataset_path``; return the path of ``final.pt``.
+
+    With ``resume`` the run continues from the newest checkpoint in ``run_dir`` that was trained
+    with the same configuration (and from scratch if there is none).
+    """
+    world = init_world(device)
+    try:
+        return _train(experiment, Path(dataset_path), Path(run_dir), resume, world, deterministic)
+    finally:
+        shutdown_world(world)
+
+
+def _train(exp: dict, dataset_path: Path, run_dir: Path, resume: bool, world: World, deterministic: bool) -> Path:
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.manual_seed(derive_seed(exp["seed"], "init"))  # identical initial networks on every rank
+    run_dir.mkdir(parents=True, exist_ok=True)
+    batch, rounds = _batch_layout(exp, world)
+    dataset = ImageDataset(dataset_path, xflip=exp["mirror"], use_labels=False, resolution=exp["resolution"])
+    method = build_method(exp["method"], exp["options"], exp["resolution"], dataset.image_shape[0],
+                          dataset.label_dim, where=f"experiments.{exp['name']}.options").to(world.device)
+    optimizers = make_optimizers(method)
+    nimg, step = 0, 0
+    ckpt_path = latest_checkpoint(run_dir, exp) if resume else None
+    if ckpt_path is not None:
+        ckpt = load_checkpoint(ckpt_path, map_location=world.device)
+        method.load_state_dict(ckpt["state"])
+        for name, opt in optimizers.items():
+            opt.load_state_dict(ckpt["optimizers"][name])
+        nimg, step = ckpt["nimg"], ckpt["step"]
+        set_rng_state(ckpt["rng"][world.rank])
+    world.broadcast_module(method)
+
+    total_nimg = int(exp["kimg"] * 1000)
+    ema_kimg = exp["ema_kimg"] if exp["ema_kimg"] is not None else batch * 10 / 32
+    phases = _Phases(method, optimizers, world, exp["seed"], exp["precision"])
+    batches = batch_iterator(dataset, batch, world.rank, world.size, exp["seed"], nimg, exp["workers"])
+    log_path = run_dir / "log.jsonl"
+    next_tick = _next_multiple(nimg, exp["tick_kimg"] * 1000)
+    next_snapshot = _next_multiple(nimg, exp["snapshot_kimg"] * 1000)
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    tick_start, tick_nimg = time.time(), nimg
+    bar = tqdm(total=exp["kimg"], initial=nimg / 1000, unit="kimg", desc=exp["name"],
+               disable=None if world.is_main else True, bar_format="{l_bar}{bar}| {n:.2f}/{total:.0f} kimg {postfix}")
+
+    while nimg < total_nimg:
+        images, labels = next(batches)
+        real = images.to(world.device).float() / 127.5 - 1
+        labels = labels.to(world.device)
+        micro = list(zip(real.chunk(rounds), labels.chunk(rounds)))
+        for phase in method.phases():
+            if step % phase.interval == 0:
+                for key, value in phases.run(phase, step, nimg, micro).items():
+                    sums[key] = sums.get(key, 0.0) + value
+                    counts[key] = counts.get(key, 0) + 1
+        nimg += batch
+        step += 1
+        update_ema(method, nimg, batch, ema_kimg, exp["ema_rampup"])
+        end_ctx = StepContext(rng=BatchRandom(derive_seed(exp["seed"], step, "end"), world.rank, world.size, world.device),
+                              step=step, nimg=nimg, rank=world.rank, world_size=world.size, device=world.device,
+                              all_reduce_mean=world.all_reduce_mean)
+        extras = method.end_step(end_ctx, batch)
+        bar.update(batch / 1000)
+
+        done = nimg >= total_nimg
+        if nimg >= next_tick or done:
+            elapsed = time.time() - tick_start
+            record = {"kimg": round(nimg / 1000, 3), "step": step,
+                      "kimg_per_s": round((nimg - tick_nimg) / 1000 / max(elapsed, 1e-9), 4),
+                      **{k: round(sums[k] / counts[k], 6) for k in sums}, **extras}
+            bar.set_postfix_str(" ".join(f"{k}={v:.3g}" for k, v in record.items() if k not in ("kimg", "step")))
+            if world.is_main:
+                _append_jsonl(log_path, record)
+                if bar.disable:
+                    print(json.dumps(record), flush=True)
+            sums, counts = {}, {}
+            tick_start, tick_nimg = time.time(), nimg
+            next_tick = _next_multiple(nimg, exp["tick_kimg"] * 1000)
+        if nimg >= next_snapshot or done:
+            _snapshot(method, optimizers, exp, world, run_dir, nimg, step, final=done)
+            next_snapshot = _next_multiple(nimg, exp["snapshot_kimg"] * 1000)
+    bar.close()
+    if nimg >= total_nimg and not (run_dir / "final.pt").exists():
+        _snapshot(method, optimizers, exp, world, run_dir, nimg, step, final=True)  # resumed past the end
+    return run_dir / "final.pt"
+
+
+def _batch_layout(exp: dict, world: World) -> tuple[int, int]:
+    """Global batch and number of accumulation rounds per step on each rank."""
+    batch = exp["batch"]
+    per_gpu = exp["batch_per_gpu"] or batch // world.size
+    if batch % (per_gpu * world.size):
+        raise GanbenchError(
+            f"experiments.{exp['name']}: batch {batch} is not a multiple of batch_per_gpu {per_gpu} x {world.size} ranks"
+        )
+    return batch, batch // (per_gpu * world.size)
+
+
+def _next_multiple(nimg: int, every: float) -> int:
+    every = max(int(every), 1)
+    return (nimg // every + 1) * every
+
+
+def _append_jsonl(path: Path, record: dict) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def _snapshot(method, optimizers, exp, world: World, run_dir: Path, nimg: int, step: int, final: bool) -> None:
+    """Sample grid and checkpoint (and ``final.pt`` at the end); every rank contributes its RNG state."""
+    rngs = world.gather_objects(rng_state())
+    if world.is_main:
+        kimg = nimg / 1000
+        save_image_grid(method.sample(SAMPLE_SEEDS), run_dir / f"samples-{int(kimg):06d}.png")
+        payload = {
+            "method": exp["method"], "experiment": exp, "resolution": method.resolution,
+            "img_channels": method.img_channels, "label_dim": method.label_dim,
+            "state": method.state_dict(), "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
+            "nimg": nimg, "step": step, "rng": rngs, "torch_version": str(torch.__version__),
+        }
+        save_checkpoint(run_dir / checkpoint_name(kimg), payload)
+        if final:
+            save_checkpoint(run_dir / "final.pt", payload)
+    world.barrier()
