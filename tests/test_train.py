@@ -201,3 +201,10 @@ def test_changed_configuration_does_not_resume(faces16, tmp_path):
     final = load_checkpoint(tmp_path / "run" / "final.pt")
     assert final["nimg"] == 1000 and final["experiment"]["seed"] == 1
     assert not torch.equal(final["state"]["G.weight"], first["state"]["G.weight"])
+
+
+def test_bf16_autocast_and_gradient_accumulation_run(faces16, tmp_path):
+    exp = experiment(kimg=0.016, precision="bf16", batch_per_gpu=4)  # 2 steps of 2 micro-batches
+    final = training_loop(exp, faces16, tmp_path / "run", device="cpu")
+    ckpt = load_checkpoint(final)
+    assert ckpt["nimg"] == 16 and all(torch.isfinite(v).all() for v in ckpt["state"].values() if torch.is_tensor(v))

@@ -156,7 +156,7 @@ class StyleGAN2(Method):
         noise = ctx.rng.randn(n, *fake.shape[1:]) / math.sqrt(fake.shape[2] * fake.shape[3])
         (grads,) = torch.autograd.grad((fake * noise).sum(), ws, create_graph=True)
         lengths = grads.square().sum(2).mean(1).sqrt()
-        pl_mean = self.pl_mean.lerp(ctx.all_reduce_mean(lengths.mean().detach()), self.options.pl_decay)
+        pl_mean = self.pl_mean.lerp(ctx.all_reduce_mean(lengths.mean().detach().float()), self.options.pl_decay)
         self.pl_mean.copy_(pl_mean)
         penalty = (lengths - pl_mean).square()
         (penalty.mean() * self.options.pl_weight * gain).backward()

@@ -64,7 +64,8 @@ class FullyConnectedLayer(nn.Module):
             b = b.to(x.dtype) * self.bias_gain if self.bias_gain != 1 else b.to(x.dtype)
         if self.activation == "linear" and b is not None:
             return torch.addmm(b.unsqueeze(0), x, w.t())
-        return ops.bias_act(x.matmul(w.t()), b, act=self.activation)
+        y = x.matmul(w.t())  # under autocast, y may be narrower than x: the bias follows y
+        return ops.bias_act(y, None if b is None else b.to(y.dtype), act=self.activation)
 
     def extra_repr(self) -> str:
         return f"in={self.in_features}, out={self.out_features}, act={self.activation}"
@@ -96,6 +97,7 @@ class Conv2dLayer(nn.Module):
         x = ops.conv2d_resample(x, w, f=self.resample_filter, up=self.up, down=self.down, padding=self.padding,
                                 flip_weight=(self.up == 1))
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
+        b = None if b is None else b.to(x.dtype)  # under autocast the conv output may be narrower
         return ops.bias_act(x, b, act=self.activation, gain=self.act_gain * gain, clamp=clamp)
 
 
@@ -277,12 +279,12 @@ class MappingNetwork(nn.Module):
             if self.w_avg_beta is None:
                 raise ConfigError("mapping: truncation needs w_avg tracking (w_avg_beta is None)")
             cut = self.num_ws if truncation_cutoff is None else min(int(truncation_cutoff), self.num_ws)
-            x = torch.cat([self.w_avg.lerp(x[:, :cut], truncation_psi), x[:, cut:]], dim=1)
+            x = torch.cat([self.w_avg.to(x.dtype).lerp(x[:, :cut], truncation_psi), x[:, cut:]], dim=1)
         return x
 
     @torch.no_grad()
     def _update_w_avg(self, w: torch.Tensor) -> None:
-        mean = w.mean(dim=0)
+        mean = w.to(self.w_avg.dtype).mean(dim=0)  # w may be bf16 under autocast
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
             dist.all_reduce(mean)
             mean /= dist.get_world_size()
