@@ -25,9 +25,11 @@ wildcard_constraints:
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/ops.smk"
+include: "rules/train.smk"
 
 
 rule all:
     default_target: True
     input:
         "reports/datasets.md",
+        expand("results/runs/{experiment}/final.pt", experiment=EXPERIMENTS),

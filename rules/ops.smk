@@ -1,0 +1,14 @@
+# Custom ops stage: compile upfirdn2d and bias_act once, before any job needs them. The train
+# rule takes the stamp as an input, so parallel jobs and DDP ranks load the cached build
+# instead of all compiling at once (ganbench/ops/_build.py describes the cache and its lock).
+
+
+rule build_ops:
+    output:
+        "results/ops/build.json",
+    log:
+        "logs/ops/build_ops.log",
+    conda:
+        "../envs/ganbench.yaml"
+    script:
+        "../workflow_scripts/build_ops.py"
