@@ -283,3 +283,18 @@ def test_build_ops_rule(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
     stamp = json.loads((work / "results" / "ops" / "build.json").read_text())
     assert stamp["targets"]["cpp"]["available"] is True
     assert (work / "logs" / "ops" / "build_ops.log").is_file()
+
+
+def test_second_cache_root_in_one_process_keeps_the_library_name(tmp_path: Path, monkeypatch):
+    """torch renames a re-built extension (name_v1) when its build directory changes; ours must not."""
+    monkeypatch.delenv("GANBENCH_OPS", raising=False)
+    try:
+        for root in ("first", "second"):
+            monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path / root))
+            _build.reset()
+            _build.build("cpp")
+            built = Path(_build.build_info("cpp")["dir"])
+            library = json.loads((built / "build.json").read_text())["library"]
+            assert (built / library).is_file()
+    finally:
+        _build.reset()

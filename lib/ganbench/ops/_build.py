@@ -468,6 +468,9 @@ def _compile(spec: ExtensionSpec, key: str, root: Path, dirname: str, modname: s
         # torch resolves CUDA_HOME once at import and can pick a wrapper's directory.
         if home is not None and str(cpp_extension.CUDA_HOME or "") != str(home):
             restore_home, cpp_extension.CUDA_HOME = (cpp_extension.CUDA_HOME,), str(home)
+    # torch renames a module it has built before in this process (name_v1, ...) when the build
+    # directory differs, e.g. another cache root; the cached library must keep its own name.
+    cpp_extension.JIT_EXTENSION_VERSIONER.entries.pop(modname, None)
     log.info("building the %s ops in %s (first use; cached afterwards)", spec.target, root / dirname)
     start = time.monotonic()
     try:
