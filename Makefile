@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 
 quickstart: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml
+	$(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml --report reports/report.html
 
 test: $(STAMP)
 	$(BIN)/pytest

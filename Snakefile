@@ -12,6 +12,9 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "rules/report/workflow.rst"
+
+
 try:
     validate_config(config, source=", ".join(map(str, workflow.configfiles)) or "config")
 except GanbenchError as exc:
@@ -26,6 +29,9 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/ops.smk"
 include: "rules/train.smk"
+include: "rules/stats.smk"
+include: "rules/evaluate.smk"
+include: "rules/tables.smk"
 
 
 rule all:
@@ -33,3 +39,5 @@ rule all:
     input:
         "reports/datasets.md",
         expand("results/runs/{experiment}/final.pt", experiment=EXPERIMENTS),
+        [f"reports/tables/{spec.name}.md" for spec in TABLES],
+        expand("reports/figures/{experiment}-{figure}.png", experiment=EXPERIMENTS, figure=("curves", "samples")),

@@ -1,8 +1,10 @@
 # Helpers shared by every stage: which datasets exist, of which source, and where their inputs are.
 import re
 
-from ganbench.config import dataset_targets
+from ganbench.config import dataset_targets, probe_datasets
 from ganbench.data.registry import archive_name
+from ganbench.metrics.weights import load_weights_registry
+from ganbench.tables.render import configured_specs
 
 DATASETS = config["datasets"]
 EXPERIMENTS = {e["name"]: e for e in config["experiments"]}
@@ -30,3 +32,29 @@ def raw_source(wildcards):
         return spec["path"]
     return f"results/downloads/{spec['id']}/{archive_name(spec['id'])}"
 
+
+
+METRICS_CFG = config["metrics"]
+EXTRACTOR = METRICS_CFG["feature_extractor"]
+
+
+def extractor_weights(name):
+    """The weights file of a feature extractor: an explicit path, the trained probe, or a download."""
+    if name in METRICS_CFG["weights"]:
+        return METRICS_CFG["weights"][name]
+    if name == "probe":
+        return "results/probe/probe.pt"
+    return f"results/weights/{name}.pth"
+
+
+
+def eval_names(metrics):
+    """The JSON files the evaluate rule writes per experiment (pr is written as precision and recall)."""
+    return [m for metric in metrics for m in (("precision", "recall") if metric == "pr" else (metric,))]
+
+
+def eval_files(experiment):
+    return [f"results/eval/{experiment}/{name}.json" for name in eval_names(METRICS_CFG["metrics"])]
+
+
+TABLES = configured_specs(config["tables"], config["experiments"], eval_names(METRICS_CFG["metrics"]))

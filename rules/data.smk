@@ -76,7 +76,7 @@ rule dataset_summary:
         ),
     output:
         summary="reports/datasets/{dataset}-{res}.json",
-        preview="reports/datasets/{dataset}-{res}.png",
+        preview=report("reports/datasets/{dataset}-{res}.png", category="Datasets", subcategory="{dataset}-{res}"),
     params:
         name="{dataset}-{res}",
         preview_count=config["data"]["preview_count"],

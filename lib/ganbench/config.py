@@ -13,7 +13,6 @@ from __future__ import annotations
 import difflib
 import os
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import yaml
@@ -103,6 +102,9 @@ def _check_references(config: dict, source: str) -> None:
             close = difflib.get_close_matches(exp["dataset"], list(datasets), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else f" (defined: {', '.join(datasets)})"
             raise ConfigError(f"{source}: experiments.{i}.dataset: unknown dataset {exp['dataset']!r}{hint}")
+    for name in config["metrics"]["probe"]["datasets"] or []:
+        if datasets.get(name, {}).get("source") != "synthetic":
+            raise ConfigError(f"{source}: metrics.probe.datasets: {name!r} is not a synthetic (labelled) dataset of this config")
     downloads = {name: d for name, d in datasets.items() if d["source"] == "download"}
     if downloads:
         from ganbench.data.registry import load_registry
@@ -131,14 +133,17 @@ def load_config(path: str | os.PathLike) -> dict:
 
 
 def dataset_targets(config: dict) -> list[tuple[str, int]]:
-    """Every (dataset, resolution) pair the pipeline prepares: data.resolutions and what experiments use."""
+    """Every (dataset, resolution) pair the pipeline prepares: data.resolutions, what experiments use,
+    and what the probe feature extractor trains on."""
     pairs = {(name, res) for name in config["datasets"] for res in config["data"]["resolutions"]}
     pairs |= {(exp["dataset"], exp["resolution"]) for exp in config["experiments"]}
+    if config["experiments"]:  # the probe extractor is trained only when something is evaluated
+        pairs |= {(name, config["metrics"]["probe"]["resolution"]) for name in probe_datasets(config)}
     return sorted(pairs)
 
 
-def dataset_config(config: dict, name: str) -> dict[str, Any]:
-    try:
-        return config["datasets"][name]
-    except KeyError:
-        raise ConfigError(f"unknown dataset {name!r} (defined: {', '.join(config['datasets'])})") from None
+def probe_datasets(config: dict) -> list[str]:
+    """The labelled datasets the probe feature extractor trains on."""
+    chosen = config["metrics"]["probe"]["datasets"]
+    return chosen if chosen is not None else [n for n, d in config["datasets"].items() if d["source"] == "synthetic"]
+

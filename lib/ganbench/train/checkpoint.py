@@ -8,6 +8,7 @@ was trained with, and every rank's RNG states.
 
 from __future__ import annotations
 
+import io
 import os
 import random
 import re
@@ -53,8 +54,12 @@ def set_rng_state(state: dict) -> None:
 
 
 def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
+    # Serialised in memory: torch.save names the archive after the file it writes, and the
+    # temporary name would make identical checkpoints differ in bytes (and in sha256).
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT, **payload}, buffer)
     with atomic_path(path) as tmp:
-        torch.save({"format": FORMAT, **payload}, tmp)
+        tmp.write_bytes(buffer.getvalue())
 
 
 def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:

@@ -62,9 +62,10 @@ def update_ema(method: Method, nimg: int, batch: int, ema_kimg: float, ema_rampu
             b_ema.copy_(b)
 
 
-def save_image_grid(images: torch.Tensor, path: str | os.PathLike, cols: int = 8) -> None:
-    """Write images in [-1, 1], (n, C, H, W), as one PNG grid."""
+def save_image_grid(images: torch.Tensor, path: str | os.PathLike, cols: int = 8, zoom: int = 1) -> None:
+    """Write images in [-1, 1], (n, C, H, W), as one PNG grid, each magnified ``zoom`` times (nearest)."""
     x = ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu().numpy()
+    x = x.repeat(zoom, axis=2).repeat(zoom, axis=3)
     n, c, h, w = x.shape
     rows = math.ceil(n / cols)
     grid = np.zeros((rows * h, cols * w, c), np.uint8)

@@ -1,0 +1,223 @@
+"""FID, KID and precision/recall through torch-fidelity, and the evaluation of a checkpoint.
+
+The numbers come from torch-fidelity's own functions on features or moments
+(``fid_statistics_to_metric``, ``kid_features_to_metric``, ``prc_features_to_metric``), so a value
+here equals ``torch_fidelity.calculate_metrics`` on the same images with the same extractor (see
+``extractor.fidelity_kwargs``). What this module adds: reference statistics read from our own
+content-addressed files instead of torch-fidelity's name-keyed cache, images from a ganbench
+checkpoint, and one JSON per metric with its protocol and the digests of its inputs.
+
+Conventions as in torch-fidelity: KID is the unbiased MMD^2 with the cubic polynomial kernel,
+mean and standard deviation over ``kid_subsets`` random subsets of ``kid_subset_size`` (clamped
+to the smaller set, as StyleGAN's ``kid50k_full`` does), drawn with ``rng_seed``; precision is
+the fraction of generated samples inside the k-NN ball of some real sample, recall the converse.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_statistics_to_metric
+from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
+from torch_fidelity.metric_prc import KEY_METRIC_PRECISION, KEY_METRIC_RECALL, prc_features_to_metric
+from tqdm import tqdm
+
+from ganbench.errors import GanbenchError
+from ganbench.fileio import atomic_path, sha256_file
+from ganbench.methods import Method, build_method
+from ganbench.metrics.extractors import FeatureExtractor
+from ganbench.metrics.stats import ReferenceStats, load_stats, moments, versions
+from ganbench.train.checkpoint import load_checkpoint
+
+METRICS = ("fid", "kid", "pr")
+KID_RNG_SEED = 2020  # torch-fidelity's default rng_seed
+PR_FULL_MATRIX_MAX = 10000  # above this many samples, precision/recall computes distances in blocks
+
+
+# --- the metrics on features ---------------------------------------------------------------------
+
+
+def _as_tensor(features) -> torch.Tensor:
+    t = torch.as_tensor(features)
+    if t.dim() != 2:
+        raise GanbenchError(f"features must be (N, D), got shape {tuple(t.shape)}")
+    return t.detach().cpu()
+
+
+def fid_from_moments(mu1, sigma1, mu2, sigma2) -> float:
+    """Fréchet distance between two Gaussians (torch-fidelity's ``fid_statistics_to_metric``)."""
+    s1 = {"mu": np.asarray(mu1, np.float64), "sigma": np.asarray(sigma1, np.float64)}
+    s2 = {"mu": np.asarray(mu2, np.float64), "sigma": np.asarray(sigma2, np.float64)}
+    if s1["mu"].shape != s2["mu"].shape:
+        raise GanbenchError(f"FID: feature dimensions differ ({s1['mu'].shape[0]} vs {s2['mu'].shape[0]})")
+    return float(fid_statistics_to_metric(s1, s2, verbose=False)[KEY_METRIC_FID])
+
+
+def fid_from_features(features_1, features_2) -> float:
+    m1, m2 = moments(_as_tensor(features_1)), moments(_as_tensor(features_2))
+    return fid_from_moments(m1["mu"], m1["sigma"], m2["mu"], m2["sigma"])
+
+
+def kid_from_features(generated, real, subsets: int = 100, subset_size: int = 1000,
+                      rng_seed: int = KID_RNG_SEED) -> dict:
+    """KID mean and std over subsets; returns ``{value, std, subsets, subset_size}``."""
+    f1, f2 = _as_tensor(generated).float(), _as_tensor(real).float()
+    size = min(subset_size, len(f1), len(f2))
+    if size < 2:
+        raise GanbenchError(f"KID needs at least 2 samples per set, got {len(f1)} generated and {len(f2)} real")
+    out = kid_features_to_metric(f1, f2, kid_subsets=subsets, kid_subset_size=size, rng_seed=rng_seed, verbose=False)
+    return {"value": out[KEY_METRIC_KID_MEAN], "std": out[KEY_METRIC_KID_STD], "subsets": subsets,
+            "subset_size": size, "rng_seed": rng_seed}
+
+
+def pr_from_features(generated, real, k: int = 3) -> dict:
+    """Improved precision and recall (Kynkäänniemi et al. 2019) with k-NN balls."""
+    f1, f2 = _as_tensor(generated).float(), _as_tensor(real).float()
+    if min(len(f1), len(f2)) <= k:
+        raise GanbenchError(f"precision/recall with k={k} needs more than {k} samples per set")
+    blocks = max(len(f1), len(f2)) > PR_FULL_MATRIX_MAX
+    out = prc_features_to_metric(f1, f2, prc_neighborhood=k, prc_batch_size=PR_FULL_MATRIX_MAX,
+                                 save_cpu_ram=blocks, verbose=False)
+    return {"precision": out[KEY_METRIC_PRECISION], "recall": out[KEY_METRIC_RECALL], "k": k}
+
+
+def metrics_from_features(generated: torch.Tensor, stats: ReferenceStats, metrics: Sequence[str] = METRICS,
+                          kid_subsets: int = 100, kid_subset_size: int = 1000, pr_k: int = 3) -> dict[str, dict]:
+    """Each requested metric of generated features against reference statistics, by result name:
+    ``fid``, ``kid`` and, for ``pr``, ``precision`` and ``recall``; each ``{value, [std,] settings}``."""
+    _check_metrics(metrics, stats)
+    out = {}
+    for metric in metrics:
+        if metric == "fid":
+            g = moments(_as_tensor(generated))
+            out["fid"] = {"value": fid_from_moments(g["mu"], g["sigma"], stats.mu, stats.sigma)}
+        elif metric == "kid":
+            out["kid"] = kid_from_features(generated, stats.features, kid_subsets, kid_subset_size)
+        elif metric == "pr":  # two results, one number each
+            pr = pr_from_features(generated, stats.features, pr_k)
+            out["precision"] = {"value": pr["precision"], "k": pr_k}
+            out["recall"] = {"value": pr["recall"], "k": pr_k}
+    return out
+
+
+def _check_metrics(metrics: Sequence[str], stats: ReferenceStats) -> None:
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise GanbenchError(f"unknown metric {unknown[0]!r} (available: {', '.join(METRICS)})")
+    needs = [m for m in metrics if m != "fid"]
+    if needs and stats.features is None:
+        raise GanbenchError(f"{stats.path}: has no features, which {needs[0]} needs; "
+                            f"recompute the statistics with save_features=True")
+
+
+# --- generated images ----------------------------------------------------------------------------
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] float (N, C, H, W) -> uint8 (N, 3, H, W), rounded as the sample grids are saved."""
+    x = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
+    return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+
+
+def generated_features(method: Method, extractor: FeatureExtractor, seeds: Sequence[int], batch: int = 32,
+                       **sample_kwargs) -> torch.Tensor:
+    """Features (len(seeds), D) of ``method.sample`` for each seed, in batches."""
+    out = []
+    with tqdm(total=len(seeds), desc="generate", unit="img", disable=None, leave=False) as bar:
+        for i in range(0, len(seeds), batch):
+            chunk = list(seeds[i : i + batch])
+            with torch.no_grad():
+                images = method.sample(chunk, **sample_kwargs)
+            out.append(extractor(to_uint8(images)))
+            bar.update(len(chunk))
+    return torch.cat(out)
+
+
+def load_method(checkpoint: dict, device: str | torch.device = "cpu") -> Method:
+    exp = checkpoint["experiment"]
+    method = build_method(checkpoint["method"], exp.get("options", {}), checkpoint["resolution"],
+                          checkpoint.get("img_channels", 3), checkpoint.get("label_dim", 0),
+                          where=f"experiments.{exp.get('name', '?')}.options")
+    method.load_state_dict(checkpoint["state"])
+    return method.to(device).eval()
+
+
+def _seed_list(seeds, num_gen: int) -> tuple[list[int], dict | list]:
+    if isinstance(seeds, (int, np.integer)):
+        return list(range(int(seeds), int(seeds) + num_gen)), {"start": int(seeds), "count": num_gen}
+    seeds = [int(s) for s in seeds]
+    if len(seeds) != num_gen:
+        raise GanbenchError(f"{len(seeds)} seeds given for num_gen {num_gen}")
+    return seeds, seeds
+
+
+def evaluate_checkpoint(
+    checkpoint_path: str | os.PathLike,
+    stats_path: str | os.PathLike,
+    extractor: FeatureExtractor,
+    num_gen: int,
+    out_json_dir: str | os.PathLike,
+    seeds: int | Sequence[int] = 0,
+    truncation: float | None = None,
+    metrics: Sequence[str] = METRICS,
+    batch: int = 32,
+    kid_subsets: int = 100,
+    kid_subset_size: int = 1000,
+    pr_k: int = 3,
+    device: str | torch.device = "cpu",
+    sample_kwargs: dict | None = None,
+) -> dict[str, dict]:
+    """Generate ``num_gen`` images from a checkpoint and write ``{result}.json`` in ``out_json_dir``.
+
+    Args:
+        seeds: the first seed of ``range(seeds, seeds + num_gen)``, or an explicit list of seeds.
+        truncation: passed to ``method.sample`` as ``truncation_psi`` (None: the method's default).
+        metrics: any of ``fid``, ``kid``, ``pr``; KID and precision/recall need statistics saved
+            with their features. ``pr`` writes two files, ``precision.json`` and ``recall.json``.
+        sample_kwargs: further keywords of ``method.sample`` (``scale`` for CREPS, ...); recorded.
+
+    Each JSON holds ``metric``, a number ``value`` (KID adds ``std``), ``protocol`` (num_gen,
+    num_real, extractor, truncation, seeds, reference first-N|full, and the metric's own settings),
+    ``inputs`` (checkpoint_sha256, the statistics' dataset_sha256, weights_sha256) and ``versions``.
+    Returns ``{result name: record}``.
+    """
+    stats = load_stats(stats_path, with_features=any(m != "fid" for m in metrics))
+    stats.check_extractor(extractor)
+    _check_metrics(metrics, stats)
+    seed_list, seed_record = _seed_list(seeds, num_gen)
+    ckpt = load_checkpoint(checkpoint_path, map_location=device)
+    method = load_method(ckpt, device)
+    kwargs = dict(sample_kwargs or {})
+    if truncation is not None:
+        kwargs["truncation_psi"] = truncation
+    features = generated_features(method, extractor, seed_list, batch, **kwargs)
+    results = metrics_from_features(features, stats, metrics, kid_subsets, kid_subset_size, pr_k)
+
+    default_psi = getattr(getattr(method, "options", None), "truncation_psi", None)
+    protocol = {
+        "num_gen": num_gen, "num_real": stats.count, "reference": stats.reference,
+        "extractor": extractor.name, "feature_dim": extractor.feature_dim,
+        "truncation": truncation if truncation is not None else default_psi,
+        "seeds": seed_record, "sample_kwargs": {k: v for k, v in kwargs.items() if k != "truncation_psi"},
+        "method": ckpt["method"], "experiment": ckpt["experiment"].get("name"), "kimg": ckpt["nimg"] / 1000,
+    }
+    inputs = {
+        "checkpoint": str(checkpoint_path), "checkpoint_sha256": sha256_file(checkpoint_path),
+        "stats": str(stats_path), "dataset_sha256": stats.attrs["dataset_sha256"],
+        "weights_sha256": extractor.weights_sha256,
+    }
+    out_dir = Path(out_json_dir)
+    records = {}
+    for metric, result in results.items():
+        value = {k: v for k, v in result.items() if k in ("value", "std")}
+        settings = {k: v for k, v in result.items() if k not in ("value", "std")}
+        records[metric] = {"metric": metric, **value, "protocol": {**protocol, **settings}, "inputs": inputs,
+                           "versions": versions()}
+        with atomic_path(out_dir / f"{metric}.json") as tmp:
+            tmp.write_text(json.dumps(records[metric], indent=2, default=str) + "\n")
+    return records

@@ -1,0 +1,21 @@
+"""Published numbers, result tables and figures.
+
+- :mod:`~ganbench.tables.published`: ``config/published.yaml`` and when a published number is comparable
+  with ours (:func:`published_value`).
+- :mod:`~ganbench.tables.render`: table specs (:class:`TableSpec`, :class:`Row`, :class:`Column`, the generic
+  :func:`cross_method` and :func:`baseline`) rendered to Markdown, CSV and LaTeX.
+- :mod:`~ganbench.tables.plots`: training curves and a metric over kimg as PNG.
+"""
+
+from ganbench.tables.plots import plot_metric_curve, plot_training_curves, read_log
+from ganbench.tables.published import (PUBLISHED_PATH, PublishedRecord, load_published, published_candidates,
+                                       published_value)
+from ganbench.tables.render import (METRICS, Column, Row, Table, TableSpec, baseline, build_table, cross_method,
+                                    cross_method_specs, load_result, render_table, to_csv, to_latex, to_markdown)
+
+__all__ = [
+    "PUBLISHED_PATH", "PublishedRecord", "load_published", "published_candidates", "published_value",
+    "METRICS", "Column", "Row", "Table", "TableSpec", "baseline", "build_table", "cross_method", "cross_method_specs",
+    "load_result", "render_table", "to_csv", "to_latex", "to_markdown",
+    "plot_metric_curve", "plot_training_curves", "read_log",
+]

@@ -1,0 +1,143 @@
+"""Figures: training curves from a run's ``log.jsonl`` and a metric (FID) over training.
+
+Both draw on a bare :class:`matplotlib.figure.Figure` attached to the Agg canvas (no pyplot state, no display
+needed, whatever backend the process has selected) and write the PNG atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from ganbench.errors import DataError
+from ganbench.fileio import atomic_path
+
+_AXIS_KEYS = ("kimg", "step")
+_REGULARIZER_SUFFIXES = ("_r1", "_pl", "_gp", "_reg")
+
+# panel title -> which log keys it shows; the first panel whose test accepts a key gets it.
+_PANELS: tuple[tuple[str, Any], ...] = (
+    ("Generator losses", lambda k: k.startswith("loss_G") and not k.endswith(_REGULARIZER_SUFFIXES)),
+    ("Discriminator losses", lambda k: k.startswith("loss_D") and not k.endswith(_REGULARIZER_SUFFIXES)),
+    ("Regularizers and other losses", lambda k: k.startswith("loss")),
+    ("Augmentation probability", lambda k: k.startswith("augment_p")),
+    ("Speed (kimg/s)", lambda k: k == "kimg_per_s"),
+    ("Other", lambda k: True),
+)
+
+
+def read_log(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """The records of a ``log.jsonl``; raise DataError naming the file and line of a malformed one."""
+    path = Path(path)
+    records = []
+    try:
+        with open(path) as f:
+            for number, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise DataError(f"{path}: line {number}: not valid JSON ({exc.msg})") from None
+                if not isinstance(record, dict) or not isinstance(record.get("kimg"), (int, float)):
+                    raise DataError(f"{path}: line {number}: expected an object with a numeric 'kimg'")
+                records.append(record)
+    except FileNotFoundError:
+        raise DataError(f"{path}: training log not found") from None
+    if not records:
+        raise DataError(f"{path}: training log is empty")
+    return records
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _panels(records: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
+    keys: list[str] = []
+    for record in records:
+        for key, value in record.items():
+            if key not in _AXIS_KEYS and key not in keys and _numeric(value):
+                keys.append(key)
+    panels: dict[str, list[str]] = {}
+    for key in keys:
+        title = next(title for title, accepts in _PANELS if accepts(key))
+        panels.setdefault(title, []).append(key)
+    order = [title for title, _ in _PANELS]
+    return sorted(panels.items(), key=lambda item: order.index(item[0]))
+
+
+def _save(fig: Figure, out_path: str | os.PathLike) -> Path:
+    out_path = Path(out_path)
+    FigureCanvasAgg(fig)
+    with atomic_path(out_path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
+    return out_path
+
+
+def plot_training_curves(log_path: str | os.PathLike, out_path: str | os.PathLike, title: str | None = None) -> Path:
+    """One panel per group of logged values (G losses, D losses, regularizers, ADA p, speed) over kimg.
+
+    The keys vary by method; every numeric key other than ``kimg`` and ``step`` is drawn somewhere.
+    """
+    records = read_log(log_path)
+    panels = _panels(records)
+    if not panels:
+        raise DataError(f"{log_path}: no numeric values to plot besides kimg and step")
+    ncols = 2 if len(panels) > 1 else 1
+    nrows = math.ceil(len(panels) / ncols)
+    fig = Figure(figsize=(6 * ncols, 3.2 * nrows), layout="constrained")
+    for i, (panel_title, keys) in enumerate(panels):
+        ax = fig.add_subplot(nrows, ncols, i + 1)
+        for key in keys:
+            points = [(r["kimg"], r[key]) for r in records if _numeric(r.get(key))]
+            if points:
+                xs, ys = zip(*points)
+                ax.plot(xs, ys, label=key, linewidth=1.2, marker="." if len(points) < 30 else None)
+        ax.set_title(panel_title, fontsize=10)
+        ax.set_xlabel("kimg")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title or Path(log_path).parent.name)
+    return _save(fig, out_path)
+
+
+def plot_metric_curve(series: Sequence[tuple[float, float]] | Mapping[str, Sequence[tuple[float, float]]],
+                      out_path: str | os.PathLike, metric: str = "FID", title: str | None = None) -> Path:
+    """A metric over training: ``series`` is a list of (kimg, value), or {label: list of (kimg, value)}."""
+    named = dict(series) if isinstance(series, Mapping) else {None: series}
+    fig = Figure(figsize=(6, 3.6), layout="constrained")
+    ax = fig.add_subplot(1, 1, 1)
+    for label, points in named.items():
+        points = sorted((float(k), float(v)) for k, v in points)
+        if not points:
+            raise DataError(f"{out_path}: no ({metric}) points to plot" + (f" for {label}" if label else ""))
+        xs, ys = zip(*points)
+        ax.plot(xs, ys, marker="o", linewidth=1.5, label=label)
+    ax.set_xlabel("kimg")
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+    if any(label is not None for label in named):
+        ax.legend(fontsize=8)
+    ax.set_title(title or f"{metric} over training")
+    return _save(fig, out_path)
+
+
+
+def plot_samples(checkpoint_path: str | os.PathLike, out_path: str | os.PathLike, seeds: Sequence[int] = range(32),
+                 cols: int = 8, min_tile: int = 96) -> Path:
+    """A grid of the EMA generator's images for fixed seeds, magnified to at least ``min_tile`` px per image."""
+    from ganbench.metrics.gan_metrics import load_method
+    from ganbench.train.checkpoint import load_checkpoint
+    from ganbench.train.loop import save_image_grid
+
+    method = load_method(load_checkpoint(checkpoint_path))
+    images = method.sample(list(seeds))
+    save_image_grid(images, out_path, cols=cols, zoom=max(1, -(-min_tile // images.shape[-1])))
+    return Path(out_path)

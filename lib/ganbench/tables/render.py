@@ -1,0 +1,585 @@
+"""Result tables: our measurements, aggregated over seeds, beside the published numbers they can be compared with.
+
+A table is described by a :class:`TableSpec`: which experiments it covers, what its rows are (one per run
+group, method, dataset, or explicit :class:`Row`), and its :class:`Column` s (one metric each, optionally
+restricted to a dataset or resolution). :func:`build_table` reads the measurements, ``results/eval/{experiment}/
+{metric}.json``, and :func:`render_table` writes ``{name}.md``, ``{name}.csv`` and ``{name}.tex``.
+
+Rules the tables follow:
+
+- Experiments that differ only in ``name`` and ``seed`` form a run group; a cell shows the mean ± the sample
+  standard deviation (ddof 1) over the seeds of one group (just the value for one seed). All seeds of a cell
+  must share one protocol.
+- A published value appears in parentheses only where :func:`~ganbench.tables.published.published_value`
+  finds a record with the same dataset, resolution, setting and protocol; ``paper*`` marks a record whose
+  protocol was partly inferred from the official code. Published values hidden because the protocol differs
+  (or is unknown) are counted in the caption.
+- The caption states the datasets and resolutions, the protocol (extractor, number of images, reference set,
+  truncation), the number of seeds, and the spec's deviations from the papers.
+
+A new paper table is a few lines, e.g. CREPS's FID at several output scales::
+
+    CREPS_SCALES = TableSpec(
+        name="creps_fid_scales", title="CREPS: FID at several output scales", rows="group",
+        methods=("creps",), paper="creps",
+        columns=(Column("fid", label="1x"),
+                 Column("fid-scale2", label="2x", published_metric="fid", setting={"scale": 2})),
+        deviations=("trained on the synthetic benchmark, not FFHQ",))
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from ganbench.errors import ConfigError, DataError
+from ganbench.fileio import atomic_path
+from ganbench.tables.published import (PUBLISHED_PATH, UNITS, PublishedRecord, load_published,
+                                       published_candidates, published_value)
+
+# metric id -> (column header, decimals); one place for every metric the tables know.
+METRICS: dict[str, tuple[str, int]] = {
+    "fid": ("FID", 2),
+    "kid": ("KID", 4),
+    "precision": ("Precision", 3),
+    "recall": ("Recall", 3),
+    "fg_miou": ("FG-mIoU", 2),
+    "miou": ("mIoU", 2),
+    "label_prop_miou": ("mIoU (label propagation)", 2),
+    "swap_lpips": ("LPIPS (texture swap)", 3),
+    "struc_swap_lpips": ("LPIPS (structure swap)", 3),
+    "swap_id": ("ID (texture swap)", 3),
+    "struc_swap_id": ("ID (structure swap)", 3),
+    "pck": ("PCK", 2),
+}
+
+# protocol key -> how the caption says it
+_PROTOCOL_ORDER = ("extractor", "num_gen", "num_real", "reference", "truncation")
+_PROTOCOL_PHRASES = {
+    "extractor": "extractor {}",
+    "num_gen": "{} generated images",
+    "num_real": "{} real images",
+    "reference": "reference set {}",
+    "truncation": "truncation psi {}",
+}
+_ROW_KINDS = ("group", "method", "dataset", "experiment")
+MISSING = "–"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: a metric (the eval file stem), optionally restricted to one dataset and resolution."""
+
+    metric: str
+    label: str | None = None
+    dataset: str | None = None
+    resolution: int | None = None
+    published_metric: str | None = None  # the metric's name in published.yaml (default: ``metric``)
+    setting: Mapping[str, Any] = field(default_factory=dict)  # published setting the column stands for
+    decimals: int | None = None
+
+    @property
+    def header(self) -> str:
+        return self.label or METRICS.get(self.metric, (self.metric, 2))[0]
+
+    @property
+    def digits(self) -> int:
+        return self.decimals if self.decimals is not None else METRICS.get(self.metric, ("", 2))[1]
+
+    def selects(self, exp: Mapping[str, Any]) -> bool:
+        return ((self.dataset is None or exp["dataset"] == self.dataset)
+                and (self.resolution is None or exp["resolution"] == self.resolution))
+
+
+@dataclass(frozen=True)
+class Row:
+    """An explicit row: the experiments it covers (by name, or by method/dataset/resolution) and its setting."""
+
+    label: str
+    method: str | None = None
+    experiments: tuple[str, ...] = ()
+    dataset: str | None = None
+    resolution: int | None = None
+    setting: Mapping[str, Any] = field(default_factory=dict)  # published setting the row stands for
+    paper: str | None = None  # restrict published lookups of this row to one paper
+
+    def selects(self, exp: Mapping[str, Any]) -> bool:
+        return ((not self.experiments or exp["name"] in self.experiments)
+                and (self.method is None or exp["method"] == self.method)
+                and (self.dataset is None or exp["dataset"] == self.dataset)
+                and (self.resolution is None or exp["resolution"] == self.resolution))
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """What a table shows.
+
+    Args:
+        name: file stem of the outputs (``reports/tables/{name}.md``).
+        title: first words of the caption.
+        columns: the metric columns.
+        rows: "group" (one row per run group), "method", "dataset" (one per dataset and resolution),
+            "experiment" (one per experiment, no seed aggregation), or a tuple of :class:`Row`.
+        methods, datasets, resolutions: keep only experiments with these values (None: all).
+        paper: look published numbers up in this paper only (None: any paper).
+        deviations: how this table departs from the paper's (stated in the caption).
+        same_protocol: every cell of a column must share one protocol (a comparison table).
+        published_datasets: config dataset name -> dataset id in published.yaml, where they differ.
+    """
+
+    name: str
+    title: str
+    columns: tuple[Column, ...]
+    rows: str | tuple[Row, ...] = "group"
+    methods: tuple[str, ...] | None = None
+    datasets: tuple[str, ...] | None = None
+    resolutions: tuple[int, ...] | None = None
+    paper: str | None = None
+    deviations: tuple[str, ...] = ()
+    same_protocol: bool = True
+    published_datasets: Mapping[str, str] = field(default_factory=dict)
+    row_header: str | None = None
+
+    def selects(self, exp: Mapping[str, Any]) -> bool:
+        return ((self.methods is None or exp["method"] in self.methods)
+                and (self.datasets is None or exp["dataset"] in self.datasets)
+                and (self.resolutions is None or exp["resolution"] in self.resolutions))
+
+
+def cross_method(dataset: str, resolution: int, metrics: Sequence[str] = ("fid", "kid", "precision", "recall"),
+                 deviations: Sequence[str] = (), published_datasets: Mapping[str, str] | None = None) -> TableSpec:
+    """Every method trained on ``dataset`` at ``resolution``, side by side, one row per run group."""
+    return TableSpec(name=f"cross_method-{dataset}-{resolution}",
+                     title="All methods side by side",
+                     columns=tuple(Column(m) for m in metrics), rows="group",
+                     datasets=(dataset,), resolutions=(resolution,), deviations=tuple(deviations),
+                     published_datasets=dict(published_datasets or {}))
+
+
+def configured_specs(names: Sequence[str], experiments: Iterable[Mapping[str, Any]],
+                     metrics: Sequence[str] = ("fid", "kid", "precision", "recall"), **kwargs) -> list[TableSpec]:
+    """The tables a configuration's ``tables`` list names: ``baseline``, and ``cross_method`` (one per
+    dataset and resolution the experiments train on)."""
+    experiments = list(experiments)
+    specs = []
+    for name in names:
+        if name == "baseline":
+            specs.append(baseline(metrics, **kwargs))
+        elif name == "cross_method":
+            specs.extend(cross_method_specs(experiments, metrics=metrics, **kwargs))
+        else:
+            raise ConfigError(f"tables: unknown table {name!r} (known: baseline, cross_method)")
+    return specs
+
+
+def cross_method_specs(experiments: Iterable[Mapping[str, Any]], **kwargs) -> list[TableSpec]:
+    """One :func:`cross_method` table per (dataset, resolution) pair that the experiments train on."""
+    pairs = sorted({(exp["dataset"], exp["resolution"]) for exp in experiments})
+    return [cross_method(dataset, res, **kwargs) for dataset, res in pairs]
+
+
+def baseline(metrics: Sequence[str] = ("fid", "kid", "precision", "recall"), method: str = "stylegan2",
+             deviations: Sequence[str] = (), published_datasets: Mapping[str, str] | None = None) -> TableSpec:
+    """The StyleGAN2 baseline on each dataset and resolution: one row per dataset."""
+    return TableSpec(name="baseline", title=f"Baseline ({method}) on every dataset",
+                     columns=tuple(Column(m) for m in metrics), rows="dataset", methods=(method,),
+                     deviations=tuple(deviations), same_protocol=False,
+                     published_datasets=dict(published_datasets or {}), row_header="Dataset")
+
+
+# ---------------------------------------------------------------------------------------------------- results
+
+@dataclass(frozen=True)
+class Result:
+    """One measurement, ``results/eval/{experiment}/{metric}.json``."""
+
+    path: Path
+    metric: str
+    value: float
+    std: float | None
+    protocol: Mapping[str, Any]
+
+
+def load_result(path: str | os.PathLike) -> Result:
+    """Read and check one eval JSON; raise DataError naming the file and key."""
+    path = Path(path)
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not valid JSON at line {exc.lineno}: {exc.msg}") from None
+    if not isinstance(doc, dict):
+        raise DataError(f"{path}: expected a JSON object")
+    for key in ("metric", "value", "protocol"):
+        if key not in doc:
+            raise DataError(f"{path}: missing key {key!r}")
+    value, std, protocol = doc["value"], doc.get("std"), doc["protocol"]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise DataError(f"{path}: value: expected a finite number, got {value!r}")
+    if std is not None and (isinstance(std, bool) or not isinstance(std, (int, float))):
+        raise DataError(f"{path}: std: expected a number or null, got {std!r}")
+    if not isinstance(protocol, dict):
+        raise DataError(f"{path}: protocol: expected an object, got {type(protocol).__name__}")
+    return Result(path, str(doc["metric"]), float(value), None if std is None else float(std), protocol)
+
+
+def _result_path(eval_dir: Path, experiment: str, metric: str) -> Path:
+    return eval_dir / experiment / f"{metric}.json"
+
+
+# ------------------------------------------------------------------------------------------------------ build
+
+_SEED_KEYS = ("name", "seed")
+
+
+def _group_key(exp: Mapping[str, Any]) -> str:
+    return json.dumps({k: v for k, v in exp.items() if k not in _SEED_KEYS}, sort_keys=True, default=str)
+
+
+@dataclass
+class Cell:
+    """One table cell: our values over seeds and the comparable published record, if any."""
+
+    values: list[float] = field(default_factory=list)
+    protocol: Mapping[str, Any] | None = None
+    published: PublishedRecord | None = None
+    hidden: int = 0  # published numbers for this cell not shown because the protocol differs or is unknown
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def mean(self) -> float | None:
+        return statistics.fmean(self.values) if self.values else None
+
+    @property
+    def std(self) -> float | None:
+        return statistics.stdev(self.values) if len(self.values) >= 2 else None
+
+
+@dataclass
+class Table:
+    """A built table, ready to be written in any format."""
+
+    spec: TableSpec
+    row_labels: list[str]
+    cells: list[list[Cell]]
+    caption: str
+
+    @property
+    def header(self) -> list[str]:
+        return [self.spec.row_header or _default_row_header(self.spec)] + [c.header for c in self.spec.columns]
+
+
+def _default_row_header(spec: TableSpec) -> str:
+    if isinstance(spec.rows, tuple):
+        return "Method"
+    return {"group": "Method", "method": "Method", "dataset": "Dataset", "experiment": "Experiment"}[spec.rows]
+
+
+def _rows(spec: TableSpec, experiments: list[Mapping[str, Any]]) -> list[tuple[str, list[Mapping[str, Any]], Row | None]]:
+    """(label, experiments, explicit row) for every row, in the order experiments first appear."""
+    if isinstance(spec.rows, tuple):
+        return [(row.label, [e for e in experiments if row.selects(e)], row) for row in spec.rows]
+    if spec.rows not in _ROW_KINDS:
+        raise ConfigError(f"table {spec.name}: rows: unknown value {spec.rows!r} (expected one of: "
+                          f"{', '.join(_ROW_KINDS)} or a tuple of Row)")
+    key = {"group": _group_key, "method": lambda e: e["method"], "experiment": lambda e: e["name"],
+           "dataset": lambda e: (e["dataset"], e["resolution"])}[spec.rows]
+    grouped: dict[Any, list[Mapping[str, Any]]] = {}
+    for exp in experiments:
+        grouped.setdefault(key(exp), []).append(exp)
+    rows = []
+    for members in grouped.values():
+        first = members[0]
+        if spec.rows == "dataset":
+            label = f"{first['dataset']} {first['resolution']}"
+        elif spec.rows == "experiment":
+            label = first["name"]
+        else:
+            label = first["method"]
+        rows.append([label, members, None])
+    labels = [r[0] for r in rows]
+    for r in rows:  # two run groups of one method: tell them apart by the first experiment's name
+        if labels.count(r[0]) > 1:
+            r[0] = min(m["name"] for m in r[1])
+    return [tuple(r) for r in rows]
+
+
+def _cell_groups(spec: TableSpec, label: str, col: Column, members: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The experiments of one cell; they must differ only in name and seed."""
+    chosen = [e for e in members if col.selects(e)]
+    if spec.rows == "experiment":
+        return chosen
+    keys = {_group_key(e) for e in chosen}
+    if len(keys) > 1:
+        names = ", ".join(sorted(e["name"] for e in chosen))
+        raise ConfigError(f"table {spec.name}: row {label!r}, column {col.header!r}: experiments {names} differ in "
+                          f"more than the seed; split the row or restrict the column")
+    return sorted(chosen, key=lambda e: (e.get("seed", 0), e["name"]))
+
+
+def build_table(spec: TableSpec, experiments: Iterable[Mapping[str, Any]], eval_dir: str | os.PathLike,
+                published_path: str | os.PathLike = PUBLISHED_PATH) -> Table:
+    """Read the measurements of ``experiments`` and lay them out as ``spec`` says."""
+    eval_dir = Path(eval_dir)
+    experiments = [e for e in experiments if spec.selects(e)]
+    records = load_published(published_path)
+    rows = _rows(spec, experiments)
+    cells: list[list[Cell]] = []
+    for label, members, row in rows:
+        line = []
+        for col in spec.columns:
+            cell = Cell()
+            chosen = _cell_groups(spec, label, col, members)
+            first_path = None
+            for exp in chosen:
+                path = _result_path(eval_dir, exp["name"], col.metric)
+                if not path.exists():
+                    continue
+                result = load_result(path)
+                if cell.protocol is None:
+                    cell.protocol, first_path = result.protocol, path
+                elif dict(result.protocol) != dict(cell.protocol):
+                    raise DataError(f"{path}: protocol {_protocol_text(result.protocol)} differs from "
+                                    f"{first_path} ({_protocol_text(cell.protocol)}); seeds of one cell must share it")
+                cell.values.append(result.value)
+            if cell.values:
+                _attach_published(spec, row, col, chosen[0], cell, records)
+            line.append(cell)
+        cells.append(line)
+    _check_same_protocol(spec, rows, cells)
+    labels = [r[0] for r in rows]
+    return Table(spec, labels, cells, _caption(spec, experiments, labels, cells))
+
+
+def _attach_published(spec: TableSpec, row: Row | None, col: Column, exp: Mapping[str, Any], cell: Cell,
+                      records: tuple[PublishedRecord, ...]) -> None:
+    dataset = spec.published_datasets.get(exp["dataset"], exp["dataset"])
+    setting = {**(row.setting if row else {}), **col.setting}
+    paper = (row.paper if row and row.paper else None) or spec.paper
+    metric = col.published_metric or col.metric
+    cell.published = published_value(paper, metric, exp["method"], dataset, exp["resolution"], cell.protocol,
+                                     setting, records=records)
+    if cell.published is not None and cell.published.value is None:
+        cell.published = None  # comparable, but the number is not known
+    if cell.published is None:
+        cell.hidden = sum(1 for r in published_candidates(metric, exp["method"], dataset, exp["resolution"], setting,
+                                                          paper, records=records) if r.value is not None)
+
+
+def _check_same_protocol(spec: TableSpec, rows, cells: list[list[Cell]]) -> None:
+    if not spec.same_protocol:
+        return
+    for j, col in enumerate(spec.columns):
+        seen = None
+        for (label, _, _), line in zip(rows, cells):
+            proto = line[j].protocol
+            if proto is None:
+                continue
+            if seen is None:
+                seen = (label, proto)
+            elif dict(proto) != dict(seen[1]):
+                raise DataError(f"table {spec.name}: column {col.header!r}: row {label!r} was measured with "
+                                f"{_protocol_text(proto)}, row {seen[0]!r} with {_protocol_text(seen[1])}; "
+                                f"a comparison table needs one protocol")
+
+
+# ---------------------------------------------------------------------------------------------------- caption
+
+def _protocol_text(protocol: Mapping[str, Any]) -> str:
+    return "{" + ", ".join(f"{k}: {protocol[k]}" for k in sorted(protocol)) + "}"
+
+
+def _protocol_phrase(protocols: list[tuple[str, Mapping[str, Any]]]) -> str:
+    """The caption's account of (row label, protocol) pairs; a value that differs between rows names its rows."""
+    keys = [k for k in _PROTOCOL_ORDER if any(k in p for _, p in protocols)]
+    keys += sorted({k for _, p in protocols for k in p} - set(_PROTOCOL_ORDER))
+    parts = []
+    for key in keys:
+        phrase = _PROTOCOL_PHRASES.get(key, key.replace("_", " ") + " {}")
+        rows_by_value: dict[str, list[str]] = {}
+        for label, proto in protocols:
+            if key in proto:
+                rows = rows_by_value.setdefault(str(proto[key]), [])
+                if label not in rows:
+                    rows.append(label)
+        if len(rows_by_value) == 1:
+            parts.append(phrase.format(next(iter(rows_by_value))))
+        else:
+            parts.append(" / ".join(f"{phrase.format(v)} ({', '.join(rows)})" for v, rows in rows_by_value.items()))
+    return ", ".join(parts)
+
+
+def _caption(spec: TableSpec, experiments: list[Mapping[str, Any]], labels: list[str], cells: list[list[Cell]]) -> str:
+    sentences = [spec.title + "."]
+    pairs = sorted({(e["dataset"], e["resolution"]) for e in experiments})
+    if pairs:
+        word = "Dataset" if len(pairs) == 1 else "Datasets"
+        sentences.append(f"{word}: " + ", ".join(f"{d} at {r}x{r}" for d, r in pairs) + ".")
+    by_metric: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
+    for label, line in zip(labels, cells):
+        for col, cell in zip(spec.columns, line):
+            if cell.protocol is not None:
+                by_metric.setdefault(col.header, []).append((label, cell.protocol))
+    phrases = {name: _protocol_phrase(protos) for name, protos in by_metric.items()}
+    if phrases:
+        if len(set(phrases.values())) == 1:
+            sentences.append(f"Protocol: {next(iter(phrases.values()))}.")
+        else:
+            sentences.append("Protocol: " + "; ".join(f"{name}: {text}" for name, text in phrases.items()) + ".")
+    counts = sorted({c.n for line in cells for c in line if c.n})
+    if counts and counts[-1] > 1:
+        span = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+        sentences.append(f"Ours: mean ± sample std over {span} seeds" + (" (one seed: its value)." if counts[0] == 1 else "."))
+    elif counts:
+        sentences.append("Ours: one seed.")
+    else:
+        sentences.append("No measurements yet.")
+    shown = [c.published for line in cells for c in line if c.published is not None]
+    hidden = sum(c.hidden for line in cells for c in line)
+    if shown:
+        note = "Paper values in parentheses where dataset, resolution and protocol match"
+        if any(r.protocol_inferred for r in shown):
+            note += " (paper*: protocol partly inferred from the official code)"
+        sentences.append(note + ".")
+    if hidden:
+        sentences.append(f"{hidden} paper value{'s' if hidden > 1 else ''} not shown: protocol differs or is unknown.")
+    if spec.deviations:
+        sentences.append("Deviations: " + "; ".join(spec.deviations) + ".")
+    return " ".join(sentences)
+
+
+# ----------------------------------------------------------------------------------------------------- format
+
+def _fmt(value: float, digits: int) -> str:
+    return f"{value:.{digits}f}"
+
+
+def _published_text(rec: PublishedRecord, digits: int) -> str:
+    mark = "paper*" if rec.protocol_inferred else "paper"
+    if rec.unit is not None:
+        exponent = round(math.log10(UNITS[rec.unit]))
+        return f"({mark}: {rec.value:g}e{exponent})"
+    return f"({mark}: {_fmt(rec.value, digits)})"
+
+
+def cell_text(cell: Cell, col: Column) -> str:
+    """How a cell reads in Markdown: ``12.30 ± 0.40 (paper: 4.43)``, or a dash where nothing was measured."""
+    if not cell.values:
+        return MISSING
+    text = _fmt(cell.mean, col.digits)
+    if cell.std is not None:
+        text += f" ± {_fmt(cell.std, col.digits)}"
+    if cell.published is not None:
+        text += " " + _published_text(cell.published, col.digits)
+    return text
+
+
+def to_markdown(table: Table) -> str:
+    def esc(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    lines = ["| " + " | ".join(esc(h) for h in table.header) + " |",
+             "|" + "|".join([":---"] + ["---:"] * len(table.spec.columns)) + "|"]
+    for label, line in zip(table.row_labels, table.cells):
+        texts = [cell_text(c, col) for c, col in zip(line, table.spec.columns)]
+        lines.append("| " + " | ".join(esc(t) for t in [label] + texts) + " |")
+    return "\n".join(lines) + f"\n\nTable: {table.caption}\n"
+
+
+def _csv_number(value: float | None) -> str:
+    return "" if value is None else format(value, ".10g")
+
+
+def to_csv(table: Table) -> str:
+    """One header row; per column the mean, std, number of seeds and the comparable paper value."""
+    header = [table.header[0]]
+    for col in table.spec.columns:
+        header += [col.header, f"{col.header} std", f"{col.header} seeds", f"{col.header} paper"]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for label, line in zip(table.row_labels, table.cells):
+        row = [label]
+        for cell in line:
+            paper = None
+            if cell.published is not None:
+                paper = cell.published.value * (UNITS[cell.published.unit] if cell.published.unit else 1.0)
+            row += [_csv_number(cell.mean), _csv_number(cell.std), str(cell.n) if cell.n else "", _csv_number(paper)]
+        writer.writerow(row)
+    return buf.getvalue()
+
+
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+                  "±": r"$\pm$", "–": "--", "×": r"$\times$", "ψ": r"$\psi$"}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+
+
+def to_latex(table: Table) -> str:
+    """A booktabs table (needs ``\\usepackage{booktabs}``) with caption and label."""
+    spec = table.spec
+    lines = [r"\begin{table}[t]", r"  \centering",
+             r"  \caption{" + latex_escape(table.caption) + "}",
+             r"  \label{tab:" + spec.name + "}",
+             r"  \begin{tabular}{l" + "r" * len(spec.columns) + "}",
+             r"    \toprule",
+             "    " + " & ".join(latex_escape(h) for h in table.header) + r" \\",
+             r"    \midrule"]
+    for label, line in zip(table.row_labels, table.cells):
+        texts = [cell_text(c, col) for c, col in zip(line, spec.columns)]
+        lines.append("    " + " & ".join(latex_escape(t) for t in [label] + texts) + r" \\")
+    lines += [r"    \bottomrule", r"  \end{tabular}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def to_html(table: Table) -> str:
+    """A standalone HTML table with its caption, for ``snakemake --report``."""
+    from html import escape
+
+    head = "".join(f"<th>{escape(h)}</th>" for h in table.header)
+    body = []
+    for label, line in zip(table.row_labels, table.cells):
+        texts = [cell_text(c, col) for c, col in zip(line, table.spec.columns)]
+        body.append("<tr><th>" + escape(label) + "</th>" + "".join(f"<td>{escape(t)}</td>" for t in texts) + "</tr>")
+    return (
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><style>"
+        "body{font-family:sans-serif;margin:1em}table{border-collapse:collapse}"
+        "th,td{padding:4px 10px;border-bottom:1px solid #ccc}td{text-align:right}caption{caption-side:bottom;"
+        "text-align:left;color:#444;padding-top:8px;max-width:60em}</style></head><body>\n"
+        f"<table><caption>{escape(table.caption)}</caption><thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table>\n</body></html>\n"
+    )
+
+
+FORMATS = {"md": to_markdown, "csv": to_csv, "tex": to_latex, "html": to_html}
+
+
+def render_table(spec: TableSpec, experiments: Iterable[Mapping[str, Any]], eval_dir: str | os.PathLike,
+                 out_dir: str | os.PathLike, published_path: str | os.PathLike = PUBLISHED_PATH) -> dict[str, Path]:
+    """Build the table and write ``{out_dir}/{spec.name}.{md,csv,tex}``; returns the paths by format.
+
+    Everything is built before anything is written, and each file is written atomically, so bad input
+    leaves no output behind.
+    """
+    table = build_table(spec, experiments, eval_dir, published_path)
+    texts = {ext: fmt(table) for ext, fmt in FORMATS.items()}
+    out_dir = Path(out_dir)
+    paths = {}
+    for ext, text in texts.items():
+        paths[ext] = out_dir / f"{spec.name}.{ext}"
+        with atomic_path(paths[ext]) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+    return paths

@@ -1,0 +1,53 @@
+# Feature extractors and reference statistics: the probe is trained here on the labelled synthetic
+# data; pretrained weights come only from the download rule; statistics are computed once per
+# (dataset, resolution, extractor) and recomputed when the dataset or the weights change.
+
+
+rule train_probe:
+    input:
+        images=[f"{data_dir(d, METRICS_CFG['probe']['resolution'])}/images.zip" for d in probe_datasets(config)],
+        annotations=[f"{data_dir(d, METRICS_CFG['probe']['resolution'])}/annotations.h5" for d in probe_datasets(config)],
+    output:
+        model="results/probe/probe.pt",
+        report=report("reports/probe.json", category="Feature extractor", caption="../report/probe.rst"),
+    params:
+        probe=METRICS_CFG["probe"],
+    log:
+        "logs/stats/train_probe.log",
+    conda:
+        "../envs/ganbench.yaml"
+    script:
+        "../workflow_scripts/train_probe.py"
+
+
+rule download_weights:
+    output:
+        "results/weights/{name}.pth",
+    wildcard_constraints:
+        name="|".join(re.escape(n) for n in load_weights_registry()),
+    params:
+        name=lambda wc: wc.name,
+    retries: 2
+    log:
+        "logs/stats/download_weights-{name}.log",
+    conda:
+        "../envs/ganbench.yaml"
+    script:
+        "../workflow_scripts/download_weights.py"
+
+
+rule stats:
+    input:
+        data="results/data/{dataset}-{res}/images.zip",
+        weights=lambda wc: extractor_weights(wc.extractor),
+    output:
+        "results/stats/{dataset}-{res}-{extractor}.h5",
+    params:
+        max_items=METRICS_CFG["max_real"],
+        save_features=any(m != "fid" for m in METRICS_CFG["metrics"]),
+    log:
+        "logs/stats/{dataset}-{res}-{extractor}.log",
+    conda:
+        "../envs/ganbench.yaml"
+    script:
+        "../workflow_scripts/stats.py"

@@ -1,0 +1,38 @@
+# Tables, figures and the report: what users read. Tables cover every evaluated experiment;
+# `snakemake --report reports/report.html` collects everything marked with report().
+
+
+rule tables:
+    input:
+        [f for e in EXPERIMENTS for f in eval_files(e)],
+    output:
+        [f"reports/tables/{spec.name}.{ext}" for spec in TABLES for ext in ("md", "csv", "tex")],
+        [report(f"reports/tables/{spec.name}.html", category="Tables", subcategory=spec.title) for spec in TABLES],
+    params:
+        names=config["tables"],
+        experiments=config["experiments"],
+        metrics=eval_names(METRICS_CFG["metrics"]),
+    log:
+        "logs/tables/tables.log",
+    conda:
+        "../envs/ganbench.yaml"
+    script:
+        "../workflow_scripts/tables.py"
+
+
+rule training_figures:
+    input:
+        checkpoint="results/runs/{experiment}/final.pt",
+    output:
+        curves=report("reports/figures/{experiment}-curves.png", category="Training",
+                      subcategory="{experiment}", labels={"experiment": "{experiment}", "figure": "curves"}),
+        samples=report("reports/figures/{experiment}-samples.png", category="Training",
+                       subcategory="{experiment}", labels={"experiment": "{experiment}", "figure": "samples"}),
+    params:
+        training_log="results/runs/{experiment}/log.jsonl",  # written by the train job with final.pt
+    log:
+        "logs/tables/figures-{experiment}.log",
+    conda:
+        "../envs/ganbench.yaml"
+    script:
+        "../workflow_scripts/training_figures.py"

@@ -1,0 +1,13 @@
+from ganbench.metrics.extractors import load_extractor
+from ganbench.metrics.stats import compute_stats
+from ganbench.workflow import job_log
+
+with job_log(snakemake):
+    extractor = load_extractor(snakemake.wildcards.extractor, snakemake.input.weights)
+    compute_stats(
+        snakemake.input.data,
+        extractor,
+        snakemake.output[0],
+        max_items=snakemake.params.max_items,
+        save_features=snakemake.params.save_features,
+    )

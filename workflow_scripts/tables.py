@@ -1,0 +1,7 @@
+from ganbench.tables.render import configured_specs, render_table
+from ganbench.workflow import job_log
+
+with job_log(snakemake):
+    p = snakemake.params
+    for spec in configured_specs(p.names, p.experiments, p.metrics):
+        render_table(spec, p.experiments, "results/eval", "reports/tables")
