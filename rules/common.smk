@@ -1,7 +1,7 @@
 # Helpers shared by every stage: which datasets exist, of which source, and where their inputs are.
 import re
 
-from ganbench.config import dataset_targets, probe_datasets
+from ganbench.config import dataset_targets, probe_datasets, result_names
 from ganbench.data.registry import archive_name
 from ganbench.metrics.weights import load_weights_registry
 from ganbench.tables.render import configured_specs
@@ -48,13 +48,8 @@ def extractor_weights(name):
 
 
 
-def eval_names(metrics):
-    """The JSON files the evaluate rule writes per experiment (pr is written as precision and recall)."""
-    return [m for metric in metrics for m in (("precision", "recall") if metric == "pr" else (metric,))]
-
-
 def eval_files(experiment):
-    return [f"results/eval/{experiment}/{name}.json" for name in eval_names(METRICS_CFG["metrics"])]
+    return [f"results/eval/{experiment}/{name}.json" for name in result_names(METRICS_CFG["metrics"])]
 
 
-TABLES = configured_specs(config["tables"], config["experiments"], eval_names(METRICS_CFG["metrics"]))
+TABLES = configured_specs(config["tables"], config["experiments"], result_names(METRICS_CFG["metrics"]))

@@ -10,7 +10,7 @@ rule evaluate:
         ),
         weights=extractor_weights(EXTRACTOR),
     output:
-        [f"results/eval/{{experiment}}/{name}.json" for name in eval_names(METRICS_CFG["metrics"])],
+        [f"results/eval/{{experiment}}/{name}.json" for name in result_names(METRICS_CFG["metrics"])],
     params:
         extractor=EXTRACTOR,
         protocol=METRICS_CFG,

@@ -9,7 +9,7 @@ rule train_probe:
         annotations=[f"{data_dir(d, METRICS_CFG['probe']['resolution'])}/annotations.h5" for d in probe_datasets(config)],
     output:
         model="results/probe/probe.pt",
-        report=report("reports/probe.json", category="Feature extractor", caption="../report/probe.rst"),
+        report=report("reports/probe.json", category="Feature extractor", caption="report/probe.rst"),
     params:
         probe=METRICS_CFG["probe"],
     log:

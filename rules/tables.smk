@@ -11,7 +11,7 @@ rule tables:
     params:
         names=config["tables"],
         experiments=config["experiments"],
-        metrics=eval_names(METRICS_CFG["metrics"]),
+        metrics=result_names(METRICS_CFG["metrics"]),
     log:
         "logs/tables/tables.log",
     conda:

@@ -62,6 +62,33 @@ def test_pipeline_builds_datasets_and_caches(tmp_path, image_folder):
     assert "synthesize" in out and "import_images" not in out
 
 
+def test_train_evaluate_tables_and_report(tmp_path):
+    """The whole DAG on a tiny experiment: data, ops stamp, training, probe, statistics, metrics, tables, report."""
+    work = tmp_path / "work"
+    work.mkdir()
+    config = tiny_config()
+    config["datasets"]["tinyfaces"]["count"] = 32
+    config["experiments"] = [{
+        "name": "tiny-sg2", "method": "stylegan2", "dataset": "tinyfaces", "resolution": 16, "kimg": 0.016,
+        "batch": 8, "snapshot_kimg": 1, "tick_kimg": 0.008, "workers": 0,
+        "options": {"z_dim": 16, "w_dim": 16, "mapping_layers": 2, "channel_base": 128, "channel_max": 16,
+                    "augment": "none"},
+    }]
+    config["metrics"] = {"num_gen": 16, "kid_subset_size": 8, "probe": {"resolution": 16, "steps": 5}}
+    run = snakemake(work, config=config)
+    assert run.returncode == 0, run.stderr[-4000:]
+    for name in ("fid", "kid", "precision", "recall"):
+        result = json.loads((work / "results/eval/tiny-sg2" / f"{name}.json").read_text())
+        assert result["protocol"]["extractor"] == "probe" and result["protocol"]["num_gen"] == 16
+    table = (work / "reports/tables/baseline.md").read_text()
+    assert "tinyfaces" in table and "probe" in table
+    assert (work / "reports/tables/cross_method-tinyfaces-16.tex").read_text().startswith("\\begin{table}")
+    assert (work / "reports/figures/tiny-sg2-samples.png").is_file()
+    report = snakemake(work, "--report", str(work / "reports/report.html"))
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert (work / "reports/report.html").stat().st_size > 10_000
+
+
 def test_failed_job_leaves_nothing_and_spares_other_jobs(tmp_path, image_folder):
     (image_folder / "a" / "001.png").write_bytes(b"\x89PNG broken")
     work = tmp_path / "work"

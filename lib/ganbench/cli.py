@@ -81,6 +81,45 @@ def _train(args) -> None:
         print(f"wrote {final}")
 
 
+def _probe(args) -> None:
+    from ganbench.metrics.probe import train_probe
+
+    report = train_probe(args.images, args.annotations, args.out, seed=args.seed, steps=args.steps,
+                         resolution=args.resolution)
+    print(json.dumps(report, indent=2))
+
+
+def _stats(args) -> None:
+    from ganbench.metrics.extractors import load_extractor
+    from ganbench.metrics.stats import compute_stats
+
+    extractor = load_extractor(args.extractor, args.weights)
+    info = compute_stats(args.data, extractor, args.out, max_items=args.max_real, save_features=not args.moments_only)
+    print(json.dumps(info, indent=2, default=str))
+
+
+def _eval(args) -> None:
+    from ganbench.metrics.extractors import load_extractor
+    from ganbench.metrics.gan_metrics import evaluate_checkpoint
+
+    results = evaluate_checkpoint(args.checkpoint, args.stats, load_extractor(args.extractor, args.weights),
+                                  args.num_gen, args.out, seeds=args.seed, truncation=args.truncation,
+                                  metrics=args.metrics)
+    for name, record in results.items():
+        print(f"{name}: {record['value']}")
+
+
+def _table(args) -> None:
+    from ganbench.config import load_config, result_names
+    from ganbench.tables.render import configured_specs, render_table
+
+    config = load_config(args.config)
+    names = args.names or config["tables"]
+    for spec in configured_specs(names, config["experiments"], result_names(config["metrics"]["metrics"])):
+        paths = render_table(spec, config["experiments"], args.eval_dir, args.out)
+        print(f"wrote {', '.join(str(p) for p in paths.values())}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ganbench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -123,6 +162,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     p.add_argument("--deterministic", action="store_true", help="deterministic algorithms (bitwise-reproducible CPU runs)")
     p.set_defaults(func=_train)
+
+    p = sub.add_parser("probe", help="train the probe feature extractor on labelled (synthetic) datasets")
+    p.add_argument("--images", nargs="+", required=True, help="images.zip of each dataset")
+    p.add_argument("--annotations", nargs="+", required=True, help="annotations.h5 of each dataset, same order")
+    p.add_argument("--out", required=True, help="probe.pt to write")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=600)
+    p.add_argument("--resolution", type=int, default=32)
+    p.set_defaults(func=_probe)
+
+    p = sub.add_parser("stats", help="reference feature statistics of a dataset (h5)")
+    p.add_argument("data", help="dataset zip, folder or tfrecord")
+    p.add_argument("out", help="statistics .h5 to write")
+    p.add_argument("--extractor", default="probe", choices=["probe", "inception-v3-compat"])
+    p.add_argument("--weights", required=True, help="the extractor's local weights file")
+    p.add_argument("--max-real", type=int, help="first N images (default: all)")
+    p.add_argument("--moments-only", action="store_true", help="keep only mean and covariance (FID only)")
+    p.set_defaults(func=_stats)
+
+    p = sub.add_parser("eval", help="FID/KID/precision-recall of a checkpoint against reference statistics")
+    p.add_argument("checkpoint")
+    p.add_argument("stats")
+    p.add_argument("--out", required=True, help="folder for {metric}.json")
+    p.add_argument("--extractor", default="probe", choices=["probe", "inception-v3-compat"])
+    p.add_argument("--weights", required=True)
+    p.add_argument("--num-gen", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--truncation", type=float)
+    p.add_argument("--metrics", nargs="+", default=["fid", "kid", "pr"], choices=["fid", "kid", "pr"])
+    p.set_defaults(func=_eval)
+
+    p = sub.add_parser("table", help="render the configured tables from results/eval to md, csv, tex and html")
+    p.add_argument("names", nargs="*", help="baseline, cross_method (default: the config's tables)")
+    p.add_argument("--config", default="config/config.yaml")
+    p.add_argument("--eval-dir", default="results/eval")
+    p.add_argument("--out", default="reports/tables")
+    p.set_defaults(func=_table)
 
     p = sub.add_parser("check-config", help="validate a pipeline configuration against config/schema.yaml")
     p.add_argument("path")

@@ -147,3 +147,8 @@ def probe_datasets(config: dict) -> list[str]:
     chosen = config["metrics"]["probe"]["datasets"]
     return chosen if chosen is not None else [n for n, d in config["datasets"].items() if d["source"] == "synthetic"]
 
+
+def result_names(metrics: list[str]) -> list[str]:
+    """The result files one evaluation writes, ``results/eval/{experiment}/{name}.json``, for the
+    configured metrics (``pr`` is written as ``precision`` and ``recall``)."""
+    return [name for metric in metrics for name in (("precision", "recall") if metric == "pr" else (metric,))]
