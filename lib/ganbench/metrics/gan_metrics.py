@@ -204,8 +204,8 @@ def evaluate_checkpoint(
         "extractor": extractor.name, "feature_dim": extractor.feature_dim,
         "truncation": truncation if truncation is not None else default_psi,
         "seeds": seed_record, "sample_kwargs": {k: v for k, v in kwargs.items() if k != "truncation_psi"},
-        "method": ckpt["method"], "experiment": ckpt["experiment"].get("name"), "kimg": ckpt["nimg"] / 1000,
     }
+    run = {"method": ckpt["method"], "experiment": ckpt["experiment"].get("name"), "kimg": ckpt["nimg"] / 1000}
     inputs = {
         "checkpoint": str(checkpoint_path), "checkpoint_sha256": sha256_file(checkpoint_path),
         "stats": str(stats_path), "dataset_sha256": stats.attrs["dataset_sha256"],
@@ -216,7 +216,7 @@ def evaluate_checkpoint(
     for metric, result in results.items():
         value = {k: v for k, v in result.items() if k in ("value", "std")}
         settings = {k: v for k, v in result.items() if k not in ("value", "std")}
-        records[metric] = {"metric": metric, **value, "protocol": {**protocol, **settings}, "inputs": inputs,
+        records[metric] = {"metric": metric, **value, "protocol": {**protocol, **settings}, "run": run, "inputs": inputs,
                            "versions": versions()}
         with atomic_path(out_dir / f"{metric}.json") as tmp:
             tmp.write_text(json.dumps(records[metric], indent=2, default=str) + "\n")

@@ -401,8 +401,9 @@ def _protocol_text(protocol: Mapping[str, Any]) -> str:
 
 def _protocol_phrase(protocols: list[tuple[str, Mapping[str, Any]]]) -> str:
     """The caption's account of (row label, protocol) pairs; a value that differs between rows names its rows."""
+    # The caption states the protocol a reader compares numbers by; a metric's own settings (KID
+    # subsets, the k of precision/recall) and the seed list stay in the result files.
     keys = [k for k in _PROTOCOL_ORDER if any(k in p for _, p in protocols)]
-    keys += sorted({k for _, p in protocols for k in p} - set(_PROTOCOL_ORDER))
     parts = []
     for key in keys:
         phrase = _PROTOCOL_PHRASES.get(key, key.replace("_", " ") + " {}")
