@@ -129,7 +129,9 @@ def test_killed_run_resumes_to_the_same_final_checkpoint(faces16, tmp_path):
             assert_same_state(pa, pb)
     assert (tmp_path / "killed" / "samples-000003.png").is_file()
     log = [json.loads(line) for line in (tmp_path / "killed" / "log.jsonl").read_text().splitlines()]
-    assert log[-1]["kimg"] == 3.0 and "loss_G" in log[-1]
+    kimgs = [r["kimg"] for r in log]
+    assert kimgs == sorted(set(kimgs)) and len(kimgs) == 6 and kimgs[-1] == 3.0  # no lines repeated after resume
+    assert "loss_G" in log[-1]
 
 
 def test_ada_raises_p_when_the_discriminator_overfits(tmp_path):

@@ -159,6 +159,8 @@ def _train(exp: dict, dataset_path: Path, run_dir: Path, resume: bool, world: Wo
             opt.load_state_dict(ckpt["optimizers"][name])
         nimg, step = ckpt["nimg"], ckpt["step"]
         set_rng_state(ckpt["rng"][world.rank])
+        if world.is_main:
+            _truncate_log(run_dir / "log.jsonl", nimg)
     world.broadcast_module(method)
 
     total_nimg = int(exp["kimg"] * 1000)
@@ -230,6 +232,14 @@ def _batch_layout(exp: dict, world: World) -> tuple[int, int]:
 def _next_multiple(nimg: int, every: float) -> int:
     every = max(int(every), 1)
     return (nimg // every + 1) * every
+
+
+def _truncate_log(path: Path, nimg: int) -> None:
+    """Drop the log lines a killed run wrote after the checkpoint it is resumed from."""
+    if path.exists():
+        lines = [line for line in path.read_text().splitlines() if json.loads(line)["kimg"] * 1000 <= nimg + 0.5]
+        with atomic_path(path) as tmp:
+            tmp.write_text("".join(line + "\n" for line in lines))
 
 
 def _append_jsonl(path: Path, record: dict) -> None:
