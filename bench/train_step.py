@@ -65,8 +65,8 @@ def main() -> None:
     med = {impl: statistics.median(t) for impl, t in times.items()}
     print(f"StyleGAN2 training step, {args.resolution}px, batch {args.batch}, channels <= {OPTIONS['channel_max']}, "
           f"{device.type}, {torch.get_num_threads()} threads, median of {args.repeat}")
-    print(f"| ops | s/step | kimg/s |")
-    print(f"|---|---:|---:|")
+    print("| ops | s/step | kimg/s |")
+    print("|---|---:|---:|")
     for impl, t in med.items():
         print(f"| {impl} | {t:.4f} | {args.batch / t / 1000:.3f} |")
     print(f"ratio ref / {fast}: {med['ref'] / med[fast]:.2f}x")

@@ -4,7 +4,6 @@ augmented synthetic faces (run this file as a script to write /tmp/ada_grid.png)
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np

@@ -15,7 +15,6 @@ from ganbench.data.stylegan_zip import convert_to_tfrecord, convert_to_zip, memb
 from ganbench.data.summary import inspect_dataset
 from ganbench.errors import DataError
 
-from conftest import random_images
 
 
 def all_pixels(path) -> np.ndarray:

@@ -14,7 +14,7 @@ import yaml
 
 from ganbench.data.sources import open_source
 
-from conftest import REPO_ROOT, random_images
+from conftest import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 

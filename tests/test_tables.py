@@ -203,7 +203,7 @@ def test_mean_and_sample_std_over_seeds(eval_dir):
 def test_published_value_shown_only_when_protocol_matches(eval_dir, tmp_path):
     spec = cross_method("synthfaces", 32, metrics=("fid",))
     shown = build_table(spec, EXPERIMENTS, eval_dir, published_path=FIXTURE)
-    from ganbench.tables.render import cell_text, to_markdown
+    from ganbench.tables.formats import cell_text, to_markdown
 
     assert cell_text(shown.cells[0][0], spec.columns[0]) == "12.70 ± 0.82 (paper: 11.90)"
     assert cell_text(shown.cells[1][0], spec.columns[0]) == "20.10"  # creps paper number is for 50k images
@@ -272,7 +272,7 @@ def test_paper_table_spec_in_a_few_lines(eval_dir):
                               Column("fid", label="cars", dataset="synthcars")),
                      published_datasets={"synthfaces": "synthfaces"})
     table = build_table(spec, EXPERIMENTS, eval_dir, published_path=FIXTURE)
-    from ganbench.tables.render import cell_text
+    from ganbench.tables.formats import cell_text
 
     assert [cell_text(c, col) for c, col in zip(table.cells[0], spec.columns)] == [
         "12.70 ± 0.82 (paper: 11.90)", "15.20"]

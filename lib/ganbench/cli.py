@@ -61,7 +61,7 @@ def _check_config(args) -> None:
 
 
 def _train(args) -> None:
-    from ganbench.config import load_config, validate_config
+    from ganbench.config import load_config
     from ganbench.train.launch import train_experiment
 
     if args.experiment_json:

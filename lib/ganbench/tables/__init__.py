@@ -3,19 +3,21 @@
 - :mod:`~ganbench.tables.published`: ``config/published.yaml`` and when a published number is comparable
   with ours (:func:`published_value`).
 - :mod:`~ganbench.tables.render`: table specs (:class:`TableSpec`, :class:`Row`, :class:`Column`, the generic
-  :func:`cross_method` and :func:`baseline`) rendered to Markdown, CSV and LaTeX.
+  :func:`cross_method` and :func:`baseline`), built from the eval results; :mod:`~ganbench.tables.formats` writes
+  them as Markdown, CSV, LaTeX and HTML.
 - :mod:`~ganbench.tables.plots`: training curves and a metric over kimg as PNG.
 """
 
 from ganbench.tables.plots import plot_metric_curve, plot_training_curves, read_log
 from ganbench.tables.published import (PUBLISHED_PATH, PublishedRecord, load_published, published_candidates,
                                        published_value)
-from ganbench.tables.render import (METRICS, Column, Row, Table, TableSpec, baseline, build_table, cross_method,
-                                    cross_method_specs, load_result, render_table, to_csv, to_latex, to_markdown)
+from ganbench.tables.formats import to_csv, to_html, to_latex, to_markdown
+from ganbench.tables.render import (METRICS, Column, Row, Table, TableSpec, baseline, build_table, configured_specs,
+                                    cross_method, cross_method_specs, load_result, render_table)
 
 __all__ = [
     "PUBLISHED_PATH", "PublishedRecord", "load_published", "published_candidates", "published_value",
     "METRICS", "Column", "Row", "Table", "TableSpec", "baseline", "build_table", "cross_method", "cross_method_specs",
-    "load_result", "render_table", "to_csv", "to_latex", "to_markdown",
+    "configured_specs", "load_result", "render_table", "to_csv", "to_html", "to_latex", "to_markdown",
     "plot_metric_curve", "plot_training_curves", "read_log",
 ]
