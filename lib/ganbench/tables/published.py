@@ -155,6 +155,15 @@ def _source(where: _Where, key: str, value: Any) -> dict[str, str]:
     return dict(source)
 
 
+def _named(where: _Where, key: str, kind: str, name: str, table: dict) -> Any:
+    """A shared definition referred to by name (``protocols:`` / ``sources:`` at the file's top)."""
+    if name not in table:
+        close = difflib.get_close_matches(name, list(table), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise where.error(key, f"unknown {kind} name {name!r}{hint}")
+    return table[name]
+
+
 def _record(where: _Where, i: int, raw: Any, protocols: dict, sources: dict) -> PublishedRecord:
     key = f"records.{i}"
     raw = where.mapping(key, raw)
@@ -169,11 +178,7 @@ def _record(where: _Where, i: int, raw: Any, protocols: dict, sources: dict) -> 
 
     protocol = raw["protocol"]
     if isinstance(protocol, str):
-        if protocol not in protocols:
-            close = difflib.get_close_matches(protocol, list(protocols), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise where.error(f"{key}.protocol", f"unknown protocol name {protocol!r}{hint}")
-        protocol = protocols[protocol]
+        protocol = _named(where, f"{key}.protocol", "protocol", protocol, protocols)
     else:
         protocol = where.scalars(f"{key}.protocol", protocol)
     if not protocol:
@@ -181,11 +186,7 @@ def _record(where: _Where, i: int, raw: Any, protocols: dict, sources: dict) -> 
 
     source = raw["source"]
     if isinstance(source, str):
-        if source not in sources:
-            close = difflib.get_close_matches(source, list(sources), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise where.error(f"{key}.source", f"unknown source name {source!r}{hint}")
-        source = sources[source]
+        source = _named(where, f"{key}.source", "source", source, sources)
     else:
         source = _source(where, f"{key}.source", source)
 
