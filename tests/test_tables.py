@@ -16,7 +16,8 @@ import yaml
 
 from ganbench.errors import ConfigError, DataError
 from ganbench.tables import (Column, Row, TableSpec, baseline, build_table, cross_method, cross_method_specs,
-                             load_published, plot_metric_curve, plot_training_curves, published_value, render_table)
+                             load_published, published_value, render_table)
+from ganbench.tables.plots import plot_metric_curve, plot_training_curves
 from ganbench.tables.published import PAPERS, PUBLISHED_PATH, SOURCE_KINDS
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -5,10 +5,10 @@
 - :mod:`~ganbench.tables.render`: table specs (:class:`TableSpec`, :class:`Row`, :class:`Column`, the generic
   :func:`cross_method` and :func:`baseline`), built from the eval results; :mod:`~ganbench.tables.formats` writes
   them as Markdown, CSV, LaTeX and HTML.
-- :mod:`~ganbench.tables.plots`: training curves and a metric over kimg as PNG.
+- :mod:`~ganbench.tables.plots`: training curves, sample grids and a metric over kimg as PNG (imported on
+  its own: matplotlib stays out of every Snakemake start, which imports the table specs).
 """
 
-from ganbench.tables.plots import plot_metric_curve, plot_training_curves, read_log
 from ganbench.tables.published import (PUBLISHED_PATH, PublishedRecord, load_published, published_candidates,
                                        published_value)
 from ganbench.tables.formats import to_csv, to_html, to_latex, to_markdown
@@ -19,5 +19,4 @@ __all__ = [
     "PUBLISHED_PATH", "PublishedRecord", "load_published", "published_candidates", "published_value",
     "METRICS", "Column", "Row", "Table", "TableSpec", "baseline", "build_table", "cross_method", "cross_method_specs",
     "configured_specs", "load_result", "render_table", "to_csv", "to_html", "to_latex", "to_markdown",
-    "plot_metric_curve", "plot_training_curves", "read_log",
 ]

@@ -53,19 +53,24 @@ def set_rng_state(state: dict) -> None:
     random.setstate((version, tuple(internal), gauss))
 
 
-def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
-    # Serialised in memory: torch.save names the archive after the file it writes, and the
-    # temporary name would make identical checkpoints differ in bytes (and in sha256).
+def save_checkpoint(payload: dict, *paths: str | os.PathLike) -> None:
+    """Serialise once and write the same bytes atomically to every path (a snapshot and ``final.pt``).
+
+    Serialised in memory: torch.save names the archive after the file it writes, and a temporary
+    name would make identical checkpoints differ in bytes (and in sha256).
+    """
     buffer = io.BytesIO()
     torch.save({"format": FORMAT, **payload}, buffer)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(buffer.getvalue())
+    for path in paths:
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(buffer.getvalue())
 
 
-def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
+def load_checkpoint(path: str | os.PathLike, map_location="cpu", mmap: bool = False) -> dict:
+    """Load a checkpoint; ``mmap`` maps tensors lazily instead of reading them (to inspect metadata)."""
     path = Path(path)
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        ckpt = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except FileNotFoundError:
         raise GanbenchError(f"{path}: checkpoint not found") from None
     except Exception as exc:  # torch raises a zoo of types for a damaged file
@@ -85,6 +90,6 @@ def latest_checkpoint(run_dir: str | os.PathLike, experiment: dict) -> Path | No
     """The newest ``checkpoint-*.pt`` in ``run_dir`` trained with the same configuration, if any."""
     found = sorted((int(m.group(1)), p) for p in Path(run_dir).glob("checkpoint-*.pt") if (m := _NAME.search(p.name)))
     for _, path in reversed(found):
-        if same_trajectory(load_checkpoint(path)["experiment"], experiment):
+        if same_trajectory(load_checkpoint(path, mmap=True)["experiment"], experiment):
             return path
     return None

@@ -259,7 +259,6 @@ def _snapshot(method, optimizers, exp, world: World, run_dir: Path, nimg: int, s
             "state": method.state_dict(), "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
             "nimg": nimg, "step": step, "rng": rngs, "torch_version": str(torch.__version__),
         }
-        save_checkpoint(run_dir / checkpoint_name(kimg), payload)
-        if final:
-            save_checkpoint(run_dir / "final.pt", payload)
+        paths = [run_dir / checkpoint_name(kimg)] + ([run_dir / "final.pt"] if final else [])
+        save_checkpoint(payload, *paths)
     world.barrier()
