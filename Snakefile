@@ -41,3 +41,4 @@ rule all:
         expand("results/runs/{experiment}/final.pt", experiment=EXPERIMENTS),
         [f"reports/tables/{spec.name}.md" for spec in TABLES],
         expand("reports/figures/{experiment}-{figure}.png", experiment=EXPERIMENTS, figure=("curves", "samples")),
+        expand("reports/figures/{experiment}-scales.png", experiment=ANY_SCALE_EXPERIMENTS),

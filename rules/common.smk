@@ -1,7 +1,16 @@
 # Helpers shared by every stage: which datasets exist, of which source, and where their inputs are.
 import re
 
-from ganbench.config import dataset_targets, probe_datasets, result_names
+from ganbench.config import (
+    ANY_SCALE_METHODS,
+    any_scale_names,
+    any_scale_results,
+    cost_baseline,
+    dataset_targets,
+    eval_scales,
+    probe_datasets,
+    result_names,
+)
 from ganbench.data.registry import archive_name
 from ganbench.metrics.weights import load_weights_registry
 from ganbench.tables.render import configured_specs
@@ -48,8 +57,21 @@ def extractor_weights(name):
 
 
 
+ANY_SCALE = METRICS_CFG["any_scale"]
+ANY_SCALE_EXPERIMENTS = [n for n, e in EXPERIMENTS.items() if e["method"] in ANY_SCALE_METHODS]
+
+
 def eval_files(experiment):
-    return [f"results/eval/{experiment}/{name}.json" for name in result_names(METRICS_CFG["metrics"])]
+    """Every result file of an experiment: the configured metrics, and for any-scale methods the
+    FID at each scale, the consistency scores and the render cost."""
+    names = result_names(METRICS_CFG["metrics"])
+    names += [n for group in any_scale_results(config, EXPERIMENTS[experiment]).values() for n in group]
+    return [f"results/eval/{experiment}/{name}.json" for name in names]
 
 
-TABLES = configured_specs(config["tables"], config["experiments"], result_names(METRICS_CFG["metrics"]))
+def stats_file(dataset, res):
+    return f"results/stats/{dataset}-{res}-{EXTRACTOR}.h5"
+
+
+TABLES = configured_specs(config["tables"], config["experiments"], result_names(METRICS_CFG["metrics"]),
+                          scales=ANY_SCALE["scales"])

@@ -12,6 +12,7 @@ rule tables:
         names=config["tables"],
         experiments=config["experiments"],
         metrics=result_names(METRICS_CFG["metrics"]),
+        scales=ANY_SCALE["scales"],
     log:
         "logs/tables/tables.log",
     conda:
@@ -36,3 +37,21 @@ rule training_figures:
         "../envs/ganbench.yaml"
     script:
         "../workflow_scripts/training_figures.py"
+
+
+rule scale_figure:
+    input:
+        checkpoint="results/runs/{experiment}/final.pt",
+    output:
+        report("reports/figures/{experiment}-scales.png", caption="report/scales.rst", category="Any-scale synthesis",
+               subcategory="{experiment}", labels={"experiment": "{experiment}", "figure": "scales"}),
+    wildcard_constraints:
+        experiment="|".join(map(re.escape, ANY_SCALE_EXPERIMENTS)) or "(?!)",
+    params:
+        scales=ANY_SCALE["scales"],
+    log:
+        "logs/tables/figures-{experiment}-scales.log",
+    conda:
+        "../envs/ganbench.yaml"
+    script:
+        "../workflow_scripts/scale_figure.py"

@@ -102,6 +102,10 @@ def _check_references(config: dict, source: str) -> None:
             close = difflib.get_close_matches(exp["dataset"], list(datasets), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else f" (defined: {', '.join(datasets)})"
             raise ConfigError(f"{source}: experiments.{i}.dataset: unknown dataset {exp['dataset']!r}{hint}")
+    baseline = config["metrics"]["any_scale"]["baseline"]
+    if baseline is not None and not any(e["name"] == baseline and e["method"] == "stylegan2"
+                                        for e in config.get("experiments", [])):
+        raise ConfigError(f"{source}: metrics.any_scale.baseline: {baseline!r} is not a stylegan2 experiment of this config")
     for name in config["metrics"]["probe"]["datasets"] or []:
         if datasets.get(name, {}).get("source") != "synthetic":
             raise ConfigError(f"{source}: metrics.probe.datasets: {name!r} is not a synthetic (labelled) dataset of this config")
@@ -132,11 +136,54 @@ def load_config(path: str | os.PathLike) -> dict:
     return validate_config(config, str(path))
 
 
+# Methods whose sample() renders any output grid (ganbench.methods.creps sets ``any_scale``); the pipeline also
+# evaluates them at metrics.any_scale.scales. Kept here so that the workflow can plan without importing torch.
+ANY_SCALE_METHODS = ("creps",)
+
+
+def eval_scales(config: dict, experiment: dict) -> list[int]:
+    """The output scales an experiment is evaluated at: metrics.any_scale.scales for any-scale methods, else [1]."""
+    if experiment["method"] not in ANY_SCALE_METHODS:
+        return [1]
+    return sorted(set(config["metrics"]["any_scale"]["scales"]) | {1})
+
+
+def any_scale_results(config: dict, experiment: dict) -> dict[str, list[str]]:
+    """The result files (stems in results/eval/{experiment}/) of the any-scale evaluation, by the job writing
+    them: ``fid`` (FID at each scale > 1), ``consistency`` and ``cost``; empty for other methods."""
+    if experiment["method"] not in ANY_SCALE_METHODS:
+        return {"fid": [], "consistency": [], "cost": []}
+    return any_scale_names(config["metrics"]["any_scale"]["scales"])
+
+
+def any_scale_names(scales: list[int]) -> dict[str, list[str]]:
+    """:func:`any_scale_results` for an any-scale method evaluated at ``scales`` (1 is always included)."""
+    scales = sorted(set(scales) | {1})
+    above = [s for s in scales if s > 1]
+    cost = [f"{prefix}{m}-scale{s}" for prefix in ("", "stylegan2-") for m in ("time_ms", "peak_mb") for s in scales]
+    cost += ["params_m", "stylegan2-params_m"]
+    return {"fid": [f"fid-scale{s}" for s in above],
+            "consistency": [f"{m}-scale{s}" for m in ("psnr", "subgrid_err") for s in above], "cost": cost}
+
+
+def cost_baseline(config: dict, experiment: dict) -> dict:
+    """The StyleGAN2 an any-scale experiment's render cost is compared with: ``{"experiment", "options"}``."""
+    chosen = config["metrics"]["any_scale"]["baseline"]
+    for exp in config["experiments"]:
+        if exp["method"] != "stylegan2":
+            continue
+        if exp["name"] == chosen or (chosen is None and (exp["dataset"], exp["resolution"]) ==
+                                     (experiment["dataset"], experiment["resolution"])):
+            return {"experiment": exp["name"], "options": exp["options"]}
+    return {"experiment": None, "options": {}}
+
+
 def dataset_targets(config: dict) -> list[tuple[str, int]]:
-    """Every (dataset, resolution) pair the pipeline prepares: data.resolutions, what experiments use,
-    and what the probe feature extractor trains on."""
+    """Every (dataset, resolution) pair the pipeline prepares: data.resolutions, what experiments use
+    (any-scale methods: at every evaluated scale), and what the probe feature extractor trains on."""
     pairs = {(name, res) for name in config["datasets"] for res in config["data"]["resolutions"]}
-    pairs |= {(exp["dataset"], exp["resolution"]) for exp in config["experiments"]}
+    pairs |= {(exp["dataset"], exp["resolution"] * s) for exp in config["experiments"]
+              for s in eval_scales(config, exp)}
     if config["experiments"]:  # the probe extractor is trained only when something is evaluated
         pairs |= {(name, config["metrics"]["probe"]["resolution"]) for name in probe_datasets(config)}
     return sorted(pairs)

@@ -13,7 +13,7 @@ import importlib
 from ganbench.errors import ConfigError
 from ganbench.methods.base import Method, OptimizerSpec, Phase, StepContext
 
-_MODULES = {"stylegan2": "ganbench.methods.stylegan2"}
+_MODULES = {"stylegan2": "ganbench.methods.stylegan2", "creps": "ganbench.methods.creps"}
 _REGISTRY: dict[str, type[Method]] = {}
 
 

@@ -64,14 +64,11 @@ class StyleGAN2(Method):
     def __init__(self, options: StyleGAN2Options, resolution: int, img_channels: int = 3, label_dim: int = 0):
         super().__init__(options, resolution, img_channels, label_dim)
         o = options
-        common = dict(c_dim=label_dim, img_resolution=resolution, img_channels=img_channels,
-                      channel_base=o.channel_base, channel_max=o.channel_max, conv_clamp=o.conv_clamp)
-        g_kwargs = dict(z_dim=o.z_dim, w_dim=o.w_dim, mapping_kwargs=dict(num_layers=o.mapping_layers), **common)
-        self.G = Generator(**g_kwargs)
-        self.G_ema = Generator(**g_kwargs)
+        self.G = self.build_generator()
+        self.G_ema = self.build_generator()
         self.G_ema.load_state_dict(self.G.state_dict())
         self.G_ema.requires_grad_(False).eval()
-        self.D = Discriminator(mbstd_group_size=o.mbstd_group, **common)
+        self.D = self.build_discriminator()
         self.register_buffer("pl_mean", torch.zeros([]))
         self.augment_pipe = AugmentPipe() if o.augment == "ada" else None
         if self.augment_pipe is not None:
@@ -79,6 +76,18 @@ class StyleGAN2(Method):
         self.ada = (AdaptiveP(target=o.ada_target, interval=o.ada_interval, speed_kimg=o.ada_kimg, p=o.augment_p)
                     if o.augment == "ada" and o.ada_target is not None else None)
         self._real_signs = [0.0, 0]  # sum of sign(D(real)) and count over this step's micro-batches
+
+    def build_generator(self) -> torch.nn.Module:
+        o = self.options
+        return Generator(o.z_dim, self.label_dim, o.w_dim, img_resolution=self.resolution,
+                         img_channels=self.img_channels, channel_base=o.channel_base, channel_max=o.channel_max,
+                         conv_clamp=o.conv_clamp, mapping_kwargs=dict(num_layers=o.mapping_layers))
+
+    def build_discriminator(self) -> torch.nn.Module:
+        o = self.options
+        return Discriminator(self.label_dim, img_resolution=self.resolution, img_channels=self.img_channels,
+                             channel_base=o.channel_base, channel_max=o.channel_max, conv_clamp=o.conv_clamp,
+                             mbstd_group_size=o.mbstd_group)
 
     # --- the interface ----------------------------------------------------------------------
 

@@ -171,6 +171,7 @@ def evaluate_checkpoint(
     pr_k: int = 3,
     device: str | torch.device = "cpu",
     sample_kwargs: dict | None = None,
+    result_suffix: str = "",
 ) -> dict[str, dict]:
     """Generate ``num_gen`` images from a checkpoint and write ``{result}.json`` in ``out_json_dir``.
 
@@ -180,6 +181,7 @@ def evaluate_checkpoint(
         metrics: any of ``fid``, ``kid``, ``pr``; KID and precision/recall need statistics saved
             with their features. ``pr`` writes two files, ``precision.json`` and ``recall.json``.
         sample_kwargs: further keywords of ``method.sample`` (``scale`` for CREPS, ...); recorded.
+        result_suffix: appended to each file's stem (``fid-scale2.json`` for FID at another scale).
 
     Each JSON holds ``metric``, a number ``value`` (KID adds ``std``), ``protocol`` (num_gen,
     num_real, extractor, truncation, seeds, reference first-N|full, and the metric's own settings),
@@ -218,6 +220,6 @@ def evaluate_checkpoint(
         settings = {k: v for k, v in result.items() if k not in ("value", "std")}
         records[metric] = {"metric": metric, **value, "protocol": {**protocol, **settings}, "run": run, "inputs": inputs,
                            "versions": versions()}
-        with atomic_path(out_dir / f"{metric}.json") as tmp:
+        with atomic_path(out_dir / f"{metric}{result_suffix}.json") as tmp:
             tmp.write_text(json.dumps(records[metric], indent=2, default=str) + "\n")
     return records

@@ -141,3 +141,39 @@ def plot_samples(checkpoint_path: str | os.PathLike, out_path: str | os.PathLike
     images = method.sample(list(seeds))
     save_image_grid(images, out_path, cols=cols, zoom=max(1, -(-min_tile // images.shape[-1])))
     return Path(out_path)
+
+
+def plot_scale_montage(checkpoint_path: str | os.PathLike, out_path: str | os.PathLike, scales: Sequence[int] = (1, 2, 4),
+                       seeds: Sequence[int] = range(4), zoom: float = 4.0) -> Path:
+    """One row per seed: the any-scale generator's image at each scale (nested grids, shown at the same size with
+    nearest-neighbour magnification, so finer grids show as finer detail), then a zoom into the image centre
+    rendered natively at the largest scale's size (the coordinates of the centre 1/``zoom`` of the field)."""
+    import torch
+
+    from ganbench.metrics.gan_metrics import load_method
+    from ganbench.nets.creps import unit_grid
+    from ganbench.train.checkpoint import load_checkpoint
+
+    method = load_method(load_checkpoint(checkpoint_path))
+    if not getattr(method, "any_scale", False):
+        raise DataError(f"{checkpoint_path}: method {type(method).__name__} renders only its training grid")
+    scales = sorted(set(scales) | {1})
+    panels = [method.sample(list(seeds), scale=s, grid="nested") for s in scales]
+    size = panels[-1].shape[-1]
+    half = 0.5 / zoom
+    centre = unit_grid(size, 0.5 - half, 0.5 + half)
+    panels.append(method.sample(list(seeds), rows=centre, cols=centre))
+    titles = [f"{s}x ({p.shape[-1]} px)" for s, p in zip(scales, panels)] + [f"centre, {zoom:g}x zoom ({size} px)"]
+    fig = Figure(figsize=(2.2 * len(panels), 2.2 * len(seeds) + 0.4))
+    axes = fig.subplots(len(seeds), len(panels), squeeze=False)
+    for j, (title, images) in enumerate(zip(titles, panels)):
+        images = ((images.float().clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).cpu()
+        for i in range(len(seeds)):
+            ax = axes[i][j]
+            ax.imshow(torch.nn.functional.interpolate(images[i : i + 1].permute(0, 3, 1, 2), size=(size, size),
+                                                      mode="nearest")[0].permute(1, 2, 0).numpy(), interpolation="nearest")
+            ax.set_xticks([]), ax.set_yticks([])
+            if i == 0:
+                ax.set_title(title, fontsize=8)
+    fig.suptitle("One model rendered at several output scales", fontsize=10)
+    return _save(fig, out_path)

@@ -57,16 +57,27 @@ METRICS: dict[str, tuple[str, int]] = {
     "swap_id": ("ID (texture swap)", 3),
     "struc_swap_id": ("ID (structure swap)", 3),
     "pck": ("PCK", 2),
+    "psnr": ("PSNR (dB)", 2),
+    "subgrid_err": ("max subgrid error", 6),
+    "time_ms": ("ms/image", 1),
+    "peak_mb": ("peak MB", 1),
+    "params_m": ("G params (M)", 2),
 }
 
 # protocol key -> how the caption says it
-_PROTOCOL_ORDER = ("extractor", "num_gen", "num_real", "reference", "truncation")
+_PROTOCOL_ORDER = ("extractor", "num_gen", "num_real", "reference", "truncation", "images", "grid", "device",
+                   "threads", "repeats")
 _PROTOCOL_PHRASES = {
     "extractor": "extractor {}",
     "num_gen": "{} generated images",
     "num_real": "{} real images",
     "reference": "reference set {}",
     "truncation": "truncation psi {}",
+    "images": "{} images",
+    "grid": "{} grids",
+    "device": "on {}",
+    "threads": "{} threads",
+    "repeats": "median of {} renders",
 }
 _ROW_KINDS = ("group", "method", "dataset", "experiment")
 
@@ -107,6 +118,7 @@ class Row:
     resolution: int | None = None
     setting: Mapping[str, Any] = field(default_factory=dict)  # published setting the row stands for
     paper: str | None = None  # restrict published lookups of this row to one paper
+    metric_prefix: str = ""  # read ``{prefix}{metric}.json``: a reference model measured in the same job
 
     def selects(self, exp: Mapping[str, Any]) -> bool:
         return ((not self.experiments or exp["name"] in self.experiments)
@@ -162,9 +174,11 @@ def cross_method(dataset: str, resolution: int, metrics: Sequence[str] = ("fid",
 
 
 def configured_specs(names: Sequence[str], experiments: Iterable[Mapping[str, Any]],
-                     metrics: Sequence[str] = ("fid", "kid", "precision", "recall"), **kwargs) -> list[TableSpec]:
-    """The tables a configuration's ``tables`` list names: ``baseline``, and ``cross_method`` (one per
-    dataset and resolution the experiments train on)."""
+                     metrics: Sequence[str] = ("fid", "kid", "precision", "recall"), scales: Sequence[int] = (1, 2, 4),
+                     **kwargs) -> list[TableSpec]:
+    """The tables a configuration's ``tables`` list names: ``baseline``, ``cross_method`` (one per
+    dataset and resolution the experiments train on), and ``creps`` (for each dataset and resolution CREPS
+    trains on: FID per output scale with consistency, and render cost beside StyleGAN2)."""
     experiments = list(experiments)
     specs = []
     for name in names:
@@ -172,9 +186,51 @@ def configured_specs(names: Sequence[str], experiments: Iterable[Mapping[str, An
             specs.append(baseline(metrics, **kwargs))
         elif name == "cross_method":
             specs.extend(cross_method_specs(experiments, metrics=metrics, **kwargs))
+        elif name == "creps":
+            pairs = sorted({(e["dataset"], e["resolution"]) for e in experiments if e["method"] == "creps"})
+            for dataset, res in pairs:
+                specs.extend(creps_tables(dataset, res, scales))
         else:
-            raise ConfigError(f"tables: unknown table {name!r} (known: baseline, cross_method)")
+            raise ConfigError(f"tables: unknown table {name!r} (known: baseline, cross_method, creps)")
     return specs
+
+
+def creps_tables(dataset: str, resolution: int, scales: Sequence[int] = (1, 2, 4)) -> list[TableSpec]:
+    """CREPS on one dataset and resolution: quality per output scale, and the cost of rendering each scale.
+
+    FID at scale s compares images rendered on the official ``--scale`` grid (int(R s) points, research
+    creps.md §5) with the real data prepared at R s; consistency uses nested grids (see
+    :mod:`ganbench.metrics.any_scale`). The cost table's StyleGAN2 row is an untrained generator built at R s,
+    measured in the same job, so the two rows share one machine state.
+    """
+    scales = sorted(set(scales) | {1})
+    above = [s for s in scales if s > 1]
+    fid = tuple(Column("fid" if s == 1 else f"fid-scale{s}", label=f"FID {s}x", published_metric="fid",
+                       setting={} if s == 1 else {"scale": s}) for s in scales)
+    consistency = tuple(Column(f"{m}-scale{s}", label=f"{label} {s}x", decimals=digits) for m, label, digits in
+                        (("psnr", "PSNR", 2), ("subgrid_err", "subgrid err", 6)) for s in above)
+    where = f"{dataset}-{resolution}"
+    quality = TableSpec(
+        name=f"creps-{where}", title=f"CREPS at several output scales ({dataset}, trained at {resolution} px)",
+        columns=fid + consistency, rows="group", methods=("creps",), datasets=(dataset,), resolutions=(resolution,),
+        paper="creps", same_protocol=False,
+        deviations=("FID at scale s against the real data prepared at R s, as the official calc_metrics --scale "
+                    "(the paper's tables could not be read, so no published multi-scale FID exists)",
+                    "PSNR and subgrid error are ours (the official code has no consistency metric): nested grids "
+                    "s(R-1)+1, PSNR of the s-scale image downsampled to R against the 1x image"))
+    cost_columns = (Column("params_m"),
+                    *(Column(f"time_ms-scale{s}", label=f"ms/img {s}x", decimals=1) for s in scales),
+                    *(Column(f"peak_mb-scale{s}", label=f"peak MB {s}x", decimals=1) for s in scales))
+    cost = TableSpec(
+        name=f"creps_cost-{where}", title=f"Rendering cost per image at each output scale ({dataset}, {resolution} px)",
+        columns=cost_columns,
+        rows=(Row("CREPS", method="creps", dataset=dataset, resolution=resolution),
+              Row("StyleGAN2 at R s (same job)", method="creps", dataset=dataset, resolution=resolution,
+                  metric_prefix="stylegan2-")),
+        methods=("creps",), datasets=(dataset,), resolutions=(resolution,), paper="creps",
+        deviations=("batch 1, median of repeats; StyleGAN2 untrained at R s with the baseline experiment's options "
+                    "(cost does not depend on weights); the paper's speed table could not be read",))
+    return [quality, cost]
 
 
 def cross_method_specs(experiments: Iterable[Mapping[str, Any]], **kwargs) -> list[TableSpec]:
@@ -340,7 +396,7 @@ def build_table(spec: TableSpec, experiments: Iterable[Mapping[str, Any]], eval_
             chosen = _cell_groups(spec, label, col, members)
             first_path = None
             for exp in chosen:
-                path = _result_path(eval_dir, exp["name"], col.metric)
+                path = _result_path(eval_dir, exp["name"], (row.metric_prefix if row else "") + col.metric)
                 if not path.exists():
                     continue
                 result = load_result(path)
@@ -429,12 +485,16 @@ def _caption(spec: TableSpec, experiments: list[Mapping[str, Any]], labels: list
         for col, cell in zip(spec.columns, line):
             if cell.protocol is not None:
                 by_metric.setdefault(col.header, []).append((label, cell.protocol))
-    phrases = {name: _protocol_phrase(protos) for name, protos in by_metric.items()}
+    phrases = {name: text for name, protos in by_metric.items() if (text := _protocol_phrase(protos))}
     if phrases:
         if len(set(phrases.values())) == 1:
             sentences.append(f"Protocol: {next(iter(phrases.values()))}.")
-        else:
-            sentences.append("Protocol: " + "; ".join(f"{name}: {text}" for name, text in phrases.items()) + ".")
+        else:  # columns sharing a protocol are named together
+            columns_by_text: dict[str, list[str]] = {}
+            for name, text in phrases.items():
+                columns_by_text.setdefault(text, []).append(name)
+            sentences.append("Protocol: " + "; ".join(f"{', '.join(names)}: {text}"
+                                                      for text, names in columns_by_text.items()) + ".")
     counts = sorted({c.n for line in cells for c in line if c.n})
     if counts and counts[-1] > 1:
         span = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
