@@ -73,8 +73,14 @@ def test_train_evaluate_tables_and_report(tmp_path):
         "batch": 8, "snapshot_kimg": 1, "tick_kimg": 0.008, "workers": 0,
         "options": {"z_dim": 16, "w_dim": 16, "mapping_layers": 2, "channel_base": 128, "channel_max": 16,
                     "augment": "none"},
+    }, {
+        "name": "tiny-creps", "method": "creps", "dataset": "tinyfaces", "resolution": 16, "kimg": 0.016,
+        "batch": 8, "snapshot_kimg": 1, "tick_kimg": 0.008, "workers": 0,
+        "options": {"z_dim": 16, "w_dim": 16, "mapping_layers": 2, "channel_base": 256, "channel_max": 16,
+                    "d_channel_base": 128, "d_channel_max": 16, "augment": "none", "pl_weight": 0},
     }]
-    config["metrics"] = {"num_gen": 16, "kid_subset_size": 8, "probe": {"resolution": 16, "steps": 5}}
+    config["metrics"] = {"num_gen": 16, "kid_subset_size": 8, "probe": {"resolution": 16, "steps": 5},
+                         "any_scale": {"scales": [1, 2], "consistency_images": 2, "timing_repeats": 1}}
     run = snakemake(work, config=config)
     assert run.returncode == 0, run.stderr[-4000:]
     for name in ("fid", "kid", "precision", "recall"):
@@ -84,6 +90,20 @@ def test_train_evaluate_tables_and_report(tmp_path):
     assert "tinyfaces" in table and "probe" in table
     assert (work / "reports/tables/cross_method-tinyfaces-16.tex").read_text().startswith("\\begin{table}")
     assert (work / "reports/figures/tiny-sg2-samples.png").is_file()
+
+    # CREPS: FID at scale 2 against the data prepared at 32 px, consistency, cost beside StyleGAN2, its tables
+    creps = work / "results/eval/tiny-creps"
+    fid2 = json.loads((creps / "fid-scale2.json").read_text())
+    assert fid2["protocol"]["sample_kwargs"] == {"scale": 2, "grid": "paper"}
+    assert fid2["inputs"]["stats"].endswith("tinyfaces-32-probe.h5")
+    assert json.loads((creps / "subgrid_err-scale2.json").read_text())["value"] < 1e-5
+    assert json.loads((creps / "stylegan2-time_ms-scale2.json").read_text())["protocol"]["output_size"] == [32, 32]
+    assert json.loads((creps / "time_ms-scale2.json").read_text())["protocol"]["output_size"] == [32, 32]
+    quality = (work / "reports/tables/creps-tinyfaces-16.md").read_text()
+    assert "FID 2x" in quality and "PSNR 2x" in quality
+    cost = (work / "reports/tables/creps_cost-tinyfaces-16.md").read_text()
+    assert "StyleGAN2 at R s (same job)" in cost
+    assert PIL.Image.open(work / "reports/figures/tiny-creps-scales.png").size[0] > 0
     report = snakemake(work, "--report", str(work / "reports/report.html"))
     assert report.returncode == 0, report.stderr[-3000:]
     assert (work / "reports/report.html").stat().st_size > 10_000

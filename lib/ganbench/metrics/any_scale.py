@@ -105,23 +105,27 @@ def _memory_probe(device: torch.device):
 
 
 def measure_render(spec: dict) -> dict[str, Any]:
-    """One model, one scale, in this process: ``spec`` has ``kind`` ("checkpoint": an any-scale method's
-    checkpoint rendered at ``scale`` on the paper grid; "stylegan2": an untrained StyleGAN2 with ``options``
-    at ``resolution``), ``repeats``, ``device``, ``threads``. Returns time, memory, output size, parameters."""
+    """One model, one output size, in this process. ``spec``: either ``checkpoint`` (a trained run) or ``method``,
+    ``options`` and ``resolution`` (an untrained model: cost does not depend on weights); ``scale`` (any-scale
+    methods render the paper grid, int(R * scale) points; others only their resolution); ``repeats``,
+    ``device``, ``threads``, optional ``chunk_pixels``. Returns time, memory, output size and parameters."""
     from ganbench.methods import build_method
     from ganbench.metrics.gan_metrics import load_method
     from ganbench.train.checkpoint import load_checkpoint
 
     device = torch.device(spec["device"])
     torch.set_num_threads(spec["threads"])
-    if spec["kind"] == "checkpoint":
+    if "checkpoint" in spec:
         method = load_method(load_checkpoint(spec["checkpoint"], map_location=device), device)
-        kwargs = {"scale": spec["scale"], "grid": "paper"}
-    elif spec["kind"] == "stylegan2":
-        method = build_method("stylegan2", spec["options"], spec["resolution"]).to(device).eval()
-        kwargs = {}
     else:
-        raise GanbenchError(f"render cost: unknown model kind {spec['kind']!r}")
+        method = build_method(spec["method"], spec.get("options", {}), spec["resolution"]).to(device).eval()
+    kwargs = {}
+    if getattr(method, "any_scale", False):
+        kwargs = {"scale": spec.get("scale", 1), "grid": "paper"}
+        if spec.get("chunk_pixels"):
+            kwargs["chunk_pixels"] = spec["chunk_pixels"]
+    elif spec.get("scale", 1) != 1:
+        raise GanbenchError(f"render cost: {spec['method']} renders only its training resolution, not scale {spec['scale']}")
     start, peak, memory_kind = _memory_probe(device)
     before = start()
     image = method.sample([0], **kwargs)
@@ -139,26 +143,28 @@ def measure_render(spec: dict) -> dict[str, Any]:
             "params_m": sum(p.numel() for p in method.G_ema.parameters()) / 1e6, "memory": memory_kind}
 
 
-def _measure_in_subprocess(spec: dict) -> dict[str, Any]:
+def measure_in_subprocess(spec: dict) -> dict[str, Any]:
+    """:func:`measure_render` in a fresh Python process, so that no earlier allocation hides this one's peak."""
     proc = subprocess.run([sys.executable, "-m", "ganbench.metrics.any_scale", json.dumps(spec)],
                           capture_output=True, text=True)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise GanbenchError(f"render cost of {spec['kind']} at scale {spec.get('scale', 1)} failed: {last}")
+        what = spec.get("checkpoint") or spec.get("method")
+        raise GanbenchError(f"render cost of {what} at scale {spec.get('scale', 1)} failed: {last}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def render_cost(checkpoint: str | os.PathLike, resolution: int, scales: Sequence[int], baseline_options: dict,
                 repeats: int = 3, device: str | None = None, threads: int | None = None) -> dict[str, dict[int, dict]]:
-    """``{"creps": {s: measurement}, "stylegan2": {s: measurement}}``; one fresh process per measurement."""
+    """``{"any_scale": {s: measurement}, "stylegan2": {s: measurement}}``: the checkpoint's model at each scale
+    and an untrained StyleGAN2 built at resolution * s; one fresh process per measurement."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     common = {"repeats": repeats, "device": device, "threads": threads or torch.get_num_threads()}
     out: dict[str, dict[int, dict]] = {"any_scale": {}, "stylegan2": {}}
     for s in scales:
-        out["any_scale"][s] = _measure_in_subprocess({"kind": "checkpoint", "checkpoint": str(checkpoint),
-                                                      "scale": s, **common})
-        out["stylegan2"][s] = _measure_in_subprocess({"kind": "stylegan2", "options": baseline_options,
-                                                      "resolution": resolution * s, **common})
+        out["any_scale"][s] = measure_in_subprocess({"checkpoint": str(checkpoint), "scale": s, **common})
+        out["stylegan2"][s] = measure_in_subprocess({"method": "stylegan2", "options": baseline_options,
+                                                     "resolution": resolution * s, **common})
     return out
 
 
