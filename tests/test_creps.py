@@ -311,3 +311,34 @@ def test_creps_killed_run_resumes_to_the_same_final_checkpoint(faces16, tmp_path
     assert base.shape == (3, 3, 16, 16) and big.shape == (3, 3, 31, 31) and torch.isfinite(big).all()
     assert (big[..., ::2, ::2] - base).abs().max() < 1e-5
     assert dataclasses.asdict(m.options) == {**dataclasses.asdict(CREPSOptions()), **TRAIN_OPTIONS}
+
+
+def _save_method(method, path, name="tiny-creps"):
+    exp = {"name": name, "options": dataclasses.asdict(method.options)}
+    torch.save({"format": 1, "method": method.name, "experiment": exp, "resolution": method.resolution,
+                "img_channels": 3, "label_dim": 0, "state": method.state_dict(), "nimg": 0}, path)
+    return path
+
+
+def test_cli_runs_the_any_scale_stages(method, tmp_path, capsys):
+    from ganbench import cli
+
+    ckpt = _save_method(method, tmp_path / "creps.pt")
+    out = tmp_path / "eval"
+    assert cli.main(["consistency", str(ckpt), "--out", str(out), "--scales", "2", "--images", "2"]) == 0
+    assert json.loads((out / "subgrid_err-scale2.json").read_text())["value"] < 1e-5
+    assert math.isfinite(json.loads((out / "psnr-scale2.json").read_text())["value"])
+    assert cli.main(["render-cost", str(ckpt), "--out", str(out), "--scales", "2", "--repeats", "1"]) == 0
+    for prefix in ("", "stylegan2-"):
+        sizes = [json.loads((out / f"{prefix}time_ms-scale{s}.json").read_text())["protocol"]["output_size"]
+                 for s in (1, 2)]
+        assert sizes == [[R, R], [2 * R, 2 * R]]  # CREPS on the paper grid, StyleGAN2 built at R*s
+        assert json.loads((out / f"{prefix}peak_mb-scale2.json").read_text())["value"] >= 0
+    assert cli.main(["scale-figure", str(ckpt), "--out", str(tmp_path / "scales.png"), "--scales", "1", "2"]) == 0
+    assert (tmp_path / "scales.png").stat().st_size > 0
+
+    sg2 = build_method("stylegan2", {"z_dim": 16, "w_dim": 16, "channel_base": 256, "channel_max": 16}, R)
+    capsys.readouterr()
+    assert cli.main(["consistency", str(_save_method(sg2, tmp_path / "sg2.pt", "tiny-sg2")), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "renders only its training grid" in err

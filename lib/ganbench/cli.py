@@ -102,11 +102,40 @@ def _eval(args) -> None:
     from ganbench.metrics.extractors import load_extractor
     from ganbench.metrics.gan_metrics import evaluate_checkpoint
 
+    scaled = args.scale != 1  # an any-scale method on the official --scale grid, e.g. fid-scale2.json
     results = evaluate_checkpoint(args.checkpoint, args.stats, load_extractor(args.extractor, args.weights),
                                   args.num_gen, args.out, seeds=args.seed, truncation=args.truncation,
-                                  metrics=args.metrics)
+                                  metrics=args.metrics,
+                                  sample_kwargs={"scale": args.scale, "grid": "paper"} if scaled else None,
+                                  result_suffix=f"-scale{args.scale}" if scaled else "")
     for name, record in results.items():
         print(f"{name}: {record['value']}")
+
+
+def _consistency(args) -> None:
+    from ganbench.metrics.any_scale import evaluate_consistency
+
+    for s, values in evaluate_consistency(args.checkpoint, args.out, args.scales, args.images, args.seed).items():
+        print(f"scale {s}: psnr {values['psnr']:.2f} dB, subgrid_err {values['subgrid_err']:.3g}")
+
+
+def _render_cost(args) -> None:
+    from ganbench.config import cost_baseline, load_config
+    from ganbench.metrics.any_scale import evaluate_render_cost
+    from ganbench.train.checkpoint import load_checkpoint
+
+    experiment = load_checkpoint(args.checkpoint, mmap=True)["experiment"]
+    baseline = cost_baseline(load_config(args.config), experiment) if args.config else {"experiment": None, "options": {}}
+    cost = evaluate_render_cost(args.checkpoint, args.out, sorted(set(args.scales) | {1}), baseline, args.repeats)
+    for model, rows in cost.items():
+        for s, m in rows.items():
+            print(f"{model} {s}x {m['output_size'][0]}px: {m['time_ms']:.1f} ms, {m['peak_mb']:.1f} MB")
+
+
+def _scale_figure(args) -> None:
+    from ganbench.tables.plots import plot_scale_montage
+
+    print(f"wrote {plot_scale_montage(args.checkpoint, args.out, scales=args.scales)}")
 
 
 def _table(args) -> None:
@@ -115,7 +144,8 @@ def _table(args) -> None:
 
     config = load_config(args.config)
     names = args.names or config["tables"]
-    for spec in configured_specs(names, config["experiments"], result_names(config["metrics"]["metrics"])):
+    for spec in configured_specs(names, config["experiments"], result_names(config["metrics"]["metrics"]),
+                                 scales=config["metrics"]["any_scale"]["scales"]):
         paths = render_table(spec, config["experiments"], args.eval_dir, args.out)
         print(f"wrote {', '.join(str(p) for p in paths.values())}")
 
@@ -191,10 +221,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--truncation", type=float)
     p.add_argument("--metrics", nargs="+", default=["fid", "kid", "pr"], choices=["fid", "kid", "pr"])
+    p.add_argument("--scale", type=int, default=1,
+                   help="any-scale methods: render at R*scale (stats must be of the data at R*scale); "
+                        "writes {metric}-scale{s}.json")
     p.set_defaults(func=_eval)
 
+    p = sub.add_parser("consistency", help="any-scale methods: PSNR and subgrid error across output scales")
+    p.add_argument("checkpoint")
+    p.add_argument("--out", required=True, help="folder for psnr-scale{s}.json and subgrid_err-scale{s}.json")
+    p.add_argument("--scales", type=int, nargs="+", default=[2, 4])
+    p.add_argument("--images", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_consistency)
+
+    p = sub.add_parser("render-cost", help="any-scale methods: ms/image and peak memory per scale, beside StyleGAN2")
+    p.add_argument("checkpoint")
+    p.add_argument("--out", required=True, help="folder for {time_ms,peak_mb}-scale{s}.json (and stylegan2-*)")
+    p.add_argument("--scales", type=int, nargs="+", default=[1, 2, 4])
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--config", help="take the StyleGAN2 options from this config's baseline experiment "
+                                    "(default: StyleGAN2 config F)")
+    p.set_defaults(func=_render_cost)
+
+    p = sub.add_parser("scale-figure", help="any-scale methods: the same seeds at several scales and a zoom")
+    p.add_argument("checkpoint")
+    p.add_argument("--out", required=True, help="PNG path")
+    p.add_argument("--scales", type=int, nargs="+", default=[1, 2, 4])
+    p.set_defaults(func=_scale_figure)
+
     p = sub.add_parser("table", help="render the configured tables from results/eval to md, csv, tex and html")
-    p.add_argument("names", nargs="*", help="baseline, cross_method (default: the config's tables)")
+    p.add_argument("names", nargs="*", help="baseline, cross_method, creps (default: the config's tables)")
     p.add_argument("--config", default="config/config.yaml")
     p.add_argument("--eval-dir", default="results/eval")
     p.add_argument("--out", default="reports/tables")
