@@ -7,7 +7,6 @@ from ganbench.config import (
     any_scale_results,
     cost_baseline,
     dataset_targets,
-    eval_scales,
     probe_datasets,
     result_names,
 )
