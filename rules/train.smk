@@ -1,4 +1,13 @@
 # Training stage: one rule for every method; the experiment's config entry is the only parameter.
+#
+# Resources: the job asks for the experiment's `gpus` and runs that many torchrun ranks inside
+# itself. For more than one rank the `mpi` resource tells the Slurm executor plugin not to wrap
+# the job in `srun -n1` (a single task, which may see a single GPU): the job's own process starts
+# torchrun on the whole allocation, `tasks` reserves one task slot per rank, `nodes` keeps them
+# on one node unless a profile asks for more (then `srun` starts one torchrun per node), and
+# `tasks_per_gpu=0` stops the plugin from turning `tasks` into --ntasks-per-gpu. A CPU-only
+# cluster sets `gpu: 0` for this rule in its profile: the ranks still run, with gloo on CPU.
+# Runtime and memory grow on every retry; a retried run resumes from its newest checkpoint.
 
 
 rule train:
@@ -10,6 +19,16 @@ rule train:
     params:
         experiment=lambda wc: EXPERIMENTS[wc.experiment],
         run_dir=lambda wc: f"results/runs/{wc.experiment}",
+    resources:
+        gpu=lambda wc: EXPERIMENTS[wc.experiment]["gpus"],
+        mpi=lambda wc: "torchrun" if EXPERIMENTS[wc.experiment]["gpus"] > 1 else None,
+        tasks=lambda wc: EXPERIMENTS[wc.experiment]["gpus"],
+        tasks_per_gpu=0,
+        nodes=1,
+        # minutes: 6 h, doubled on every retry (a run cut off by the limit resumes where it stopped)
+        runtime=lambda wc, attempt: 360 * 2 ** (attempt - 1),
+        # host memory: 8 GB plus 8 GB per rank, 50 % more on every retry (after an out-of-memory kill)
+        mem_mb=lambda wc, attempt: (8000 + 8000 * EXPERIMENTS[wc.experiment]["gpus"]) * (attempt + 1) // 2,
     log:
         "logs/train/{experiment}.log",
     conda:

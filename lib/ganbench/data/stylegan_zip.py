@@ -25,6 +25,15 @@ def member_name(index: int) -> str:
     return f"{index // 1000:05d}/img{index:08d}.png"
 
 
+def _member(name: str) -> zipfile.ZipInfo:
+    """A zip entry dated 1980-01-01 (zip's epoch), not now: the same images give the same bytes, so a dataset's
+    sha256 (recorded by statistics and results) does not change when it is rebuilt."""
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_STORED
+    info.external_attr = 0o600 << 16  # what writestr(str, ...) sets
+    return info
+
+
 class StyleGANZipWriter:
     """Append images to a dataset_tool zip; use as a context manager inside ``atomic_path``."""
 
@@ -42,13 +51,13 @@ class StyleGANZipWriter:
                 f"{name or member_name(self.count)}: image is {image.shape[1]}x{image.shape[0]}, "
                 f"others are {self.shape[1]}x{self.shape[0]}; pass a resolution to resize them"
             )
-        self._zip.writestr(member_name(self.count), encode_png(image))
+        self._zip.writestr(_member(member_name(self.count)), encode_png(image))
         self.count += 1
 
     def close(self, labels: Sequence | None = None) -> None:
         if labels is not None:
             labels = [[member_name(i), label] for i, label in enumerate(labels)]
-        self._zip.writestr("dataset.json", json.dumps({"labels": labels}))
+        self._zip.writestr(_member("dataset.json"), json.dumps({"labels": labels}))
         self._zip.close()
 
     def __enter__(self):
