@@ -46,7 +46,7 @@ rule evaluate_scale:
     conda:
         "../envs/ganbench.yaml"
     script:
-        "../workflow_scripts/evaluate_scale.py"
+        "../workflow_scripts/evaluate.py"
 
 
 if any(s > 1 for s in ANY_SCALE["scales"]):  # otherwise there is nothing to compare across scales

@@ -7,8 +7,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import signal
-import time
 
 import pytest
 import torch
@@ -21,7 +19,7 @@ from ganbench.nets.creps import Generator, parameter_counts, scale_grid, unit_gr
 from ganbench.nets.stylegan2 import Discriminator
 from ganbench.train.batch_random import BatchRandom
 from ganbench.train.checkpoint import load_checkpoint
-from test_train import assert_same_state, experiment, faces16, run_cli  # noqa: F401 (faces16 is a fixture)
+from test_train import experiment, faces16, straight_and_killed  # noqa: F401 (faces16 is a fixture)
 
 R = 16  # training resolution of the tiny models
 TINY = {"z_dim": 64, "w_dim": 64, "channel_base": 2048, "channel_max": 64, "d_channel_base": 512,
@@ -271,27 +269,8 @@ def test_creps_killed_run_resumes_to_the_same_final_checkpoint(faces16, tmp_path
     # 2 kimg at batch 32: 63 steps, snapshots at 1 and 2 kimg (snapshot_kimg is an integer in the schema);
     # G/D main, path length (every 4 steps) and R1 (every 16) all run before and after the kill
     exp = experiment(method="creps", options=dict(TRAIN_OPTIONS), kimg=2, batch=32, tick_kimg=0.5, snapshot_kimg=1)
-    straight = run_cli(exp, faces16, tmp_path / "straight")
-    assert straight.returncode == 0, straight.stderr[-3000:]
-
-    proc = run_cli(exp, faces16, tmp_path / "killed", wait=False)
-    first = tmp_path / "killed" / "checkpoint-000001.pt"
-    deadline = time.time() + 600
-    while not first.exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert first.exists() and not (tmp_path / "killed" / "final.pt").exists()
-    resumed = run_cli(exp, faces16, tmp_path / "killed")
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-
-    a = load_checkpoint(tmp_path / "straight" / "final.pt")
-    b = load_checkpoint(tmp_path / "killed" / "final.pt")
-    assert a["method"] == b["method"] == "creps" and a["nimg"] == b["nimg"] == 2016
-    assert_same_state(a["state"], b["state"])
-    for name in a["optimizers"]:
-        for pa, pb in zip(a["optimizers"][name]["state"].values(), b["optimizers"][name]["state"].values()):
-            assert_same_state(pa, pb)
+    a, b = straight_and_killed(exp, faces16, tmp_path)
+    assert a["method"] == b["method"] == "creps" and a["nimg"] == 2016
     # it trained between the snapshots, except the dead parameters (Adam skips parameters without a gradient)
     mid = load_checkpoint(tmp_path / "straight" / "checkpoint-000001.pt")["state"]
     assert not torch.equal(a["state"]["G.synthesis.b16.fc1.weight"], mid["G.synthesis.b16.fc1.weight"])

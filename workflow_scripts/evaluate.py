@@ -4,6 +4,8 @@ from ganbench.workflow import job_log
 
 with job_log(snakemake):
     protocol = snakemake.params.protocol
+    # rule evaluate_scale: an any-scale method's FID at R * scale, on the official --scale grid (int(R * s) points)
+    scale = int(getattr(snakemake.wildcards, "scale", 1))
     evaluate_checkpoint(
         snakemake.input.checkpoint,
         snakemake.input.stats,
@@ -12,6 +14,8 @@ with job_log(snakemake):
         snakemake.params.out_dir,
         seeds=protocol["seed"],
         truncation=protocol["truncation"],
-        metrics=protocol["metrics"],
+        metrics=protocol["metrics"] if scale == 1 else ["fid"],
         kid_subset_size=protocol["kid_subset_size"],
+        sample_kwargs={"scale": scale, "grid": "paper"} if scale != 1 else None,
+        result_suffix=f"-scale{scale}" if scale != 1 else "",
     )

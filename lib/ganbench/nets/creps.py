@@ -24,7 +24,6 @@ names match the report (30.5 M at 256 px with cfg=creps). They receive no gradie
 from __future__ import annotations
 
 import math
-from typing import Sequence
 
 import torch
 from torch import nn
@@ -64,28 +63,14 @@ def modulated_fc(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, de
 
 
 class ModulatedFC(nn.Module):
-    """Style-modulated dense layer applied at every position + bias + lrelu (x sqrt 2), clamped to +-256."""
+    """Style-modulated dense layer applied at every position, + bias, clamped to +-256: demodulated and followed by
+    lrelu (x sqrt 2) in the synthesis layers; neither in :class:`ToRes`. x is [N, I, P], or [N, P, I] if channels_last."""
 
-    def __init__(self, in_channels: int, out_channels: int, w_dim: int, channels_last: bool = False):
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, channels_last: bool = False,
+                 demodulate: bool = True):
         super().__init__()
-        self.channels_last = channels_last
-        self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
-        self.weight = nn.Parameter(torch.randn([out_channels, in_channels]))
-        self.bias = nn.Parameter(torch.zeros([out_channels]))
-        self.weight_gain = 1 / math.sqrt(in_channels)
-
-    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        x = modulated_fc(x, self.weight * self.weight_gain, self.affine(w), channels_last=self.channels_last)
-        return ops.bias_act(x, self.bias.to(x.dtype), dim=x.ndim - 1 if self.channels_last else 1, act="lrelu",
-                            clamp=FC_CLAMP)
-
-
-class ToRes(nn.Module):
-    """The ToRGB analogue: modulated dense layer without demodulation, + bias, clamped to +-256."""
-
-    def __init__(self, in_channels: int, out_channels: int, w_dim: int, channels_last: bool = False):
-        super().__init__()
-        self.channels_last = channels_last
+        self.channels_last, self.demodulate = channels_last, demodulate
+        self.activation = "lrelu" if demodulate else "linear"
         self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
         self.weight = nn.Parameter(torch.randn([out_channels, in_channels]))
         self.bias = nn.Parameter(torch.zeros([out_channels]))
@@ -93,8 +78,16 @@ class ToRes(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         styles = self.affine(w) * self.weight_gain
-        x = modulated_fc(x, self.weight, styles, demodulate=False, channels_last=self.channels_last)
-        return ops.bias_act(x, self.bias.to(x.dtype), dim=x.ndim - 1 if self.channels_last else 1, clamp=FC_CLAMP)
+        x = modulated_fc(x, self.weight, styles, demodulate=self.demodulate, channels_last=self.channels_last)
+        return ops.bias_act(x, self.bias.to(x.dtype), dim=x.ndim - 1 if self.channels_last else 1,
+                            act=self.activation, clamp=FC_CLAMP)
+
+
+class ToRes(ModulatedFC):
+    """The ToRGB analogue: a modulated dense layer without demodulation or activation."""
+
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, channels_last: bool = False):
+        super().__init__(in_channels, out_channels, w_dim, channels_last, demodulate=False)
 
 
 class FourierBiLine(nn.Module):
