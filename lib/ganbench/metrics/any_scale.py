@@ -188,12 +188,14 @@ def _load_run(checkpoint_path) -> tuple[dict, dict]:
 
 
 def evaluate_consistency(checkpoint_path: str | os.PathLike, out_dir: str | os.PathLike, scales: Sequence[int],
-                         num_images: int = 16, seed: int = 0, device: str | torch.device = "cpu") -> dict:
+                         num_images: int = 16, seed: int = 0, device: str | torch.device | None = None) -> dict:
     """Write ``psnr-scale{s}.json`` and ``subgrid_err-scale{s}.json`` for every scale s > 1."""
     from ganbench.metrics.gan_metrics import load_method
 
+    from ganbench.metrics.extractors import default_device
+
     ckpt, record = _load_run(checkpoint_path)
-    method = load_method(ckpt, device)
+    method = load_method(ckpt, default_device() if device is None else device)
     if not getattr(method, "any_scale", False):
         raise GanbenchError(f"{checkpoint_path}: method {ckpt['method']!r} renders only its training grid")
     seeds = list(range(seed, seed + num_images))

@@ -141,8 +141,15 @@ def available_extractors() -> list[str]:
     return sorted(EXTRACTORS)
 
 
-def load_extractor(name: str, weights_path: str | os.PathLike, device: str | torch.device = "cpu") -> FeatureExtractor:
-    """The extractor ``name`` with weights from the local file ``weights_path`` (never downloaded)."""
+def default_device() -> torch.device:
+    """Where evaluation runs when the caller does not say: the GPU of a GPU job, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def load_extractor(name: str, weights_path: str | os.PathLike, device: str | torch.device | None = None) -> FeatureExtractor:
+    """The extractor ``name`` with weights from the local file ``weights_path`` (never downloaded), on ``device``
+    (default: :func:`default_device`)."""
+    device = default_device() if device is None else device
     if name not in EXTRACTORS:
         raise GanbenchError(f"unknown feature extractor {name!r} (available: {', '.join(available_extractors())})")
     build, provider = EXTRACTORS[name]

@@ -30,7 +30,7 @@ from tqdm import tqdm
 from ganbench.errors import GanbenchError
 from ganbench.fileio import atomic_path, sha256_file
 from ganbench.methods import Method, build_method
-from ganbench.metrics.extractors import FeatureExtractor
+from ganbench.metrics.extractors import FeatureExtractor, default_device
 from ganbench.metrics.stats import ReferenceStats, load_stats, moments, versions
 from ganbench.train.checkpoint import load_checkpoint
 
@@ -169,7 +169,7 @@ def evaluate_checkpoint(
     kid_subsets: int = 100,
     kid_subset_size: int = 1000,
     pr_k: int = 3,
-    device: str | torch.device = "cpu",
+    device: str | torch.device | None = None,
     sample_kwargs: dict | None = None,
     result_suffix: str = "",
 ) -> dict[str, dict]:
@@ -181,6 +181,7 @@ def evaluate_checkpoint(
         metrics: any of ``fid``, ``kid``, ``pr``; KID and precision/recall need statistics saved
             with their features. ``pr`` writes two files, ``precision.json`` and ``recall.json``.
         sample_kwargs: further keywords of ``method.sample`` (``scale`` for CREPS, ...); recorded.
+        device: where the generator runs (default: the GPU when there is one).
         result_suffix: appended to each file's stem (``fid-scale2.json`` for FID at another scale).
 
     Each JSON holds ``metric``, a number ``value`` (KID adds ``std``), ``protocol`` (num_gen,
@@ -192,6 +193,7 @@ def evaluate_checkpoint(
     stats.check_extractor(extractor)
     _check_metrics(metrics, stats)
     seed_list, seed_record = _seed_list(seeds, num_gen)
+    device = default_device() if device is None else device
     ckpt = load_checkpoint(checkpoint_path, map_location=device)
     method = load_method(ckpt, device)
     kwargs = dict(sample_kwargs or {})
