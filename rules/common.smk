@@ -12,7 +12,7 @@ from ganbench.config import (
 )
 from ganbench.data.registry import archive_name
 from ganbench.metrics.weights import load_weights_registry
-from ganbench.tables.render import configured_specs
+from ganbench.tables.specs import configured_specs
 
 DATASETS = config["datasets"]
 EXPERIMENTS = {e["name"]: e for e in config["experiments"]}

@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from ganbench.errors import ConfigError, DataError
-from ganbench.tables import (Column, Row, TableSpec, baseline, build_table, cross_method, cross_method_specs,
-                             load_published, published_value, render_table)
+from ganbench.tables import (Column, Row, TableSpec, baseline, build_table, configured_specs, creps_tables,
+                             cross_method, cross_method_specs, load_published, published_value, render_table)
 from ganbench.tables.plots import plot_metric_curve, plot_training_curves
 from ganbench.tables.published import PAPERS, PUBLISHED_PATH, SOURCE_KINDS
 
@@ -277,6 +277,34 @@ def test_paper_table_spec_in_a_few_lines(eval_dir):
 
     assert [cell_text(c, col) for c, col in zip(table.cells[0], spec.columns)] == [
         "12.70 ± 0.82 (paper: 11.90)", "15.20"]
+
+
+def test_creps_tables_golden(eval_dir, tmp_path):
+    """FID per scale and consistency for CREPS; cost with a StyleGAN2 row read from the same job's files."""
+    consistency = {"images": 16, "grid": "nested", "downsample": "bilinear, antialias, corners aligned"}
+    for s, (fid, psnr, ms, mb, sg_ms, sg_mb) in {1: (None, None, 5.2, 7.1, 4.2, 16.2),
+                                                 2: (21.3, 26.01, 16.8, 7.0, 6.1, 21.8),
+                                                 4: (22.9, 24.86, 74.6, 41.3, 5.2, 23.5)}.items():
+        cost = {"device": "cpu", "threads": 2, "batch": 1, "repeats": 3, "output_size": [32 * s] * 2}
+        if s > 1:
+            write_result(eval_dir, "creps-synthfaces-32", f"fid-scale{s}", fid, PROBE)
+            write_result(eval_dir, "creps-synthfaces-32", f"psnr-scale{s}", psnr, dict(consistency, scale=s))
+            write_result(eval_dir, "creps-synthfaces-32", f"subgrid_err-scale{s}", 0.0, dict(consistency, scale=s))
+        for prefix, t, m in (("", ms, mb), ("stylegan2-", sg_ms, sg_mb)):
+            write_result(eval_dir, "creps-synthfaces-32", f"{prefix}time_ms-scale{s}", t, cost)
+            write_result(eval_dir, "creps-synthfaces-32", f"{prefix}peak_mb-scale{s}", m, cost)
+    write_result(eval_dir, "creps-synthfaces-32", "params_m", 0.9, {"counted": "generator (EMA) parameters"})
+    write_result(eval_dir, "creps-synthfaces-32", "stylegan2-params_m", 0.48, {"counted": "generator (EMA) parameters"})
+
+    specs = creps_tables("synthfaces", 32, scales=(1, 2, 4))
+    assert [s.name for s in specs] == [s.name for s in configured_specs(["creps"], EXPERIMENTS)] == [
+        "creps-synthfaces-32", "creps_cost-synthfaces-32"]
+    for spec in specs:
+        paths = render_table(spec, EXPERIMENTS, eval_dir, tmp_path, published_path=FIXTURE)
+        check_golden(paths["md"])
+    cost = build_table(specs[1], EXPERIMENTS, eval_dir, published_path=FIXTURE)
+    assert cost.row_labels == ["CREPS", "StyleGAN2 at R s (same job)"]
+    assert [c.mean for c in cost.cells[1]] == [0.48, 4.2, 6.1, 5.2, 16.2, 21.8, 23.5]
 
 
 # ------------------------------------------------------------------------------------------------------- plots

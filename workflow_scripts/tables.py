@@ -1,4 +1,5 @@
-from ganbench.tables.render import configured_specs, render_table
+from ganbench.tables.render import render_table
+from ganbench.tables.specs import configured_specs
 from ganbench.workflow import job_log
 
 with job_log(snakemake):

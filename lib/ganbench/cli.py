@@ -140,7 +140,8 @@ def _scale_figure(args) -> None:
 
 def _table(args) -> None:
     from ganbench.config import load_config, result_names
-    from ganbench.tables.render import configured_specs, render_table
+    from ganbench.tables.render import render_table
+    from ganbench.tables.specs import configured_specs
 
     config = load_config(args.config)
     names = args.names or config["tables"]
