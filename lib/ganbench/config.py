@@ -136,8 +136,8 @@ def load_config(path: str | os.PathLike) -> dict:
     return validate_config(config, str(path))
 
 
-# Methods whose sample() renders any output grid (ganbench.methods.creps sets ``any_scale``); the pipeline also
-# evaluates them at metrics.any_scale.scales. Kept here so that the workflow can plan without importing torch.
+# Methods whose sample() takes ``scale``/``rows``/``cols`` (any output grid); the pipeline also evaluates them at
+# metrics.any_scale.scales. The one list of them: here, so that the workflow plans without importing torch.
 ANY_SCALE_METHODS = ("creps",)
 
 

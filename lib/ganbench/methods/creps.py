@@ -42,7 +42,6 @@ class CREPSOptions(StyleGAN2Options):
 @register("creps")
 class CREPS(StyleGAN2):
     Options = CREPSOptions
-    any_scale = True  # renders any output grid; evaluated at several scales
 
     def build_generator(self) -> torch.nn.Module:
         o = self.options

@@ -32,6 +32,7 @@ from typing import Any, Sequence
 import torch
 import torch.nn.functional as F
 
+from ganbench.config import ANY_SCALE_METHODS
 from ganbench.errors import GanbenchError
 from ganbench.fileio import atomic_path, sha256_file
 from ganbench.metrics.stats import versions
@@ -120,7 +121,7 @@ def measure_render(spec: dict) -> dict[str, Any]:
     else:
         method = build_method(spec["method"], spec.get("options", {}), spec["resolution"]).to(device).eval()
     kwargs = {}
-    if getattr(method, "any_scale", False):
+    if method.name in ANY_SCALE_METHODS:
         kwargs = {"scale": spec.get("scale", 1), "grid": "paper"}
         if spec.get("chunk_pixels"):
             kwargs["chunk_pixels"] = spec["chunk_pixels"]
@@ -181,7 +182,7 @@ def _load_run(checkpoint_path) -> tuple[dict, dict]:
     """The checkpoint, and the ``run`` and ``inputs`` records every result JSON carries."""
     from ganbench.train.checkpoint import load_checkpoint
 
-    ckpt = load_checkpoint(checkpoint_path, map_location="cpu")
+    ckpt = load_checkpoint(checkpoint_path, map_location="cpu", mmap=True)  # tensors read only where used
     run = {"method": ckpt["method"], "experiment": ckpt["experiment"].get("name"), "kimg": ckpt["nimg"] / 1000}
     inputs = {"checkpoint": str(checkpoint_path), "checkpoint_sha256": sha256_file(checkpoint_path)}
     return ckpt, {"run": run, "inputs": inputs}
@@ -196,7 +197,7 @@ def evaluate_consistency(checkpoint_path: str | os.PathLike, out_dir: str | os.P
 
     ckpt, record = _load_run(checkpoint_path)
     method = load_method(ckpt, default_device() if device is None else device)
-    if not getattr(method, "any_scale", False):
+    if not method.name in ANY_SCALE_METHODS:
         raise GanbenchError(f"{checkpoint_path}: method {ckpt['method']!r} renders only its training grid")
     seeds = list(range(seed, seed + num_images))
     results = scale_consistency(method, seeds, scales)

@@ -31,19 +31,13 @@ from torch import nn
 from ganbench import ops
 from ganbench.errors import ConfigError
 from ganbench.nets.layers import FullyConnectedLayer, MappingNetwork
+from ganbench.nets.stylegan2 import _log2_resolution
 
 BILINE_CHANNELS = 32  # channels of the running bi-line sum and of the per-pixel features (hard-coded upstream)
 DECODER_FEATURES = (32, 64, 128, 64, 32)  # the per-pixel MLP between levels
 FC_CLAMP = 256  # clamp of every modulated layer's output (official fc_clamp)
 DEFAULT_CHUNK_PIXELS = 1 << 14  # batch x pixels per chunk of the per-pixel part: small chunks stay in cache
 # and in malloc's heap (cfg=creps, 512 px output on 2 CPU cores: 2.3x faster, 3.3x less memory than 1 << 18)
-
-
-def _log2_resolution(img_resolution: int) -> int:
-    log2 = int(math.log2(img_resolution)) if img_resolution > 0 else 0
-    if img_resolution < 8 or 2**log2 != img_resolution:
-        raise ConfigError(f"img_resolution={img_resolution} must be a power of two >= 8")
-    return log2
 
 
 def modulated_fc(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True,
@@ -174,6 +168,8 @@ class SynthesisNetwork(nn.Module):
                  channel_max: int = 1024, rank: int = 8, bandwidth: float = 10.0, fp16_refine: bool = True):
         super().__init__()
         log2 = _log2_resolution(img_resolution)
+        if img_resolution < 8:  # the first bi-line level is 8
+            raise ConfigError(f"img_resolution={img_resolution} must be a power of two >= 8")
         self.w_dim, self.img_resolution, self.img_channels = w_dim, img_resolution, img_channels
         self.rank, self.fp16_refine = rank, fp16_refine
         self.levels = [2**i for i in range(2, log2 + 1)]

@@ -150,12 +150,13 @@ def plot_scale_montage(checkpoint_path: str | os.PathLike, out_path: str | os.Pa
     rendered natively at the largest scale's size (the coordinates of the centre 1/``zoom`` of the field)."""
     import torch
 
+    from ganbench.config import ANY_SCALE_METHODS
     from ganbench.metrics.gan_metrics import load_method
     from ganbench.nets.creps import unit_grid
     from ganbench.train.checkpoint import load_checkpoint
 
     method = load_method(load_checkpoint(checkpoint_path))
-    if not getattr(method, "any_scale", False):
+    if not method.name in ANY_SCALE_METHODS:
         raise DataError(f"{checkpoint_path}: method {type(method).__name__} renders only its training grid")
     scales = sorted(set(scales) | {1})
     panels = [method.sample(list(seeds), scale=s, grid="nested") for s in scales]
