@@ -133,7 +133,7 @@ def _cpu_name() -> str:
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     except OSError:
-        pass
+        pass  # no /proc (not Linux): fall back to what platform reports
     return platform.processor() or platform.machine()
 
 

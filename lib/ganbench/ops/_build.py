@@ -249,7 +249,7 @@ def native_cflags() -> tuple[str, ...]:
                 fingerprint = hashlib.sha256(macros.encode()).hexdigest()[:12]
                 flags = ("-march=native", f"-DGANBENCH_NATIVE_ARCH={fingerprint}")
         except (OSError, subprocess.SubprocessError):
-            pass
+            pass  # no usable compiler probe: build for the generic architecture (flags stay empty)
         _native[cxx] = flags
     return _native[cxx]
 
