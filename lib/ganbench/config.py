@@ -10,7 +10,6 @@ and that downloads name registered ids.
 
 from __future__ import annotations
 
-import difflib
 import os
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import jsonschema
 import yaml
 from jsonschema import Draft202012Validator, validators
 
-from ganbench.errors import ConfigError
+from ganbench.errors import ConfigError, did_you_mean
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO_ROOT / "config" / "schema.yaml"
@@ -56,8 +55,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
         allowed = list(error.schema.get("properties", {}))
         extra = [k for k in error.instance if k not in allowed]
         key = extra[0]
-        close = difflib.get_close_matches(key, allowed, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else f" (allowed: {', '.join(allowed)})"
+        hint = did_you_mean(key, allowed, "allowed")
         prefix = "" if where == "(top level)" else f"{where}."
         return f"{prefix}{key}: unknown key{hint}"
     if error.validator in ("enum", "const"):
@@ -99,8 +97,7 @@ def _check_references(config: dict, source: str) -> None:
             raise ConfigError(f"{source}: experiments.{i}.name: duplicate experiment name {exp['name']!r}")
         seen.add(exp["name"])
         if exp["dataset"] not in datasets:
-            close = difflib.get_close_matches(exp["dataset"], list(datasets), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else f" (defined: {', '.join(datasets)})"
+            hint = did_you_mean(exp["dataset"], datasets, "defined")
             raise ConfigError(f"{source}: experiments.{i}.dataset: unknown dataset {exp['dataset']!r}{hint}")
     baseline = config["metrics"]["any_scale"]["baseline"]
     if baseline is not None and not any(e["name"] == baseline and e["method"] == "stylegan2"
@@ -116,8 +113,7 @@ def _check_references(config: dict, source: str) -> None:
         registry = load_registry()
         for name, d in downloads.items():
             if d["id"] not in registry:
-                close = difflib.get_close_matches(d["id"], list(registry), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                hint = did_you_mean(d["id"], registry)
                 raise ConfigError(f"{source}: datasets.{name}.id: {d['id']!r} is not in config/datasets.yaml{hint}")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -36,3 +37,11 @@ def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
         while chunk := f.read(chunk_size):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def write_json(target: str | os.PathLike, obj, indent: int = 2) -> Path:
+    """Write ``obj`` as JSON (one trailing newline) atomically; values JSON cannot encode are written with str()."""
+    target = Path(target)
+    with atomic_path(target) as tmp:
+        tmp.write_text(json.dumps(obj, indent=indent, default=str) + "\n")
+    return target

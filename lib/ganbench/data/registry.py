@@ -7,7 +7,6 @@ raises :class:`~ganbench.errors.ConfigError` naming the file and the key.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import urllib.parse
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from ganbench.errors import ConfigError
+from ganbench.errors import ConfigError, did_you_mean
 
 DEFAULT_PATH = Path(__file__).resolve().parents[3] / "config" / "datasets.yaml"
 METHODS = ("coordgan", "cocogan", "lagm", "creps", "vision_aided")
@@ -127,9 +126,7 @@ def get_entry(dataset_id: str, registry: dict[str, DatasetEntry] | None = None) 
     try:
         return registry[dataset_id]
     except KeyError:
-        close = difflib.get_close_matches(str(dataset_id), list(registry), n=3, cutoff=0.5)
-        hint = f"did you mean: {', '.join(close)}?" if close else f"known ids: {', '.join(sorted(registry))}"
-        raise ConfigError(f"unknown dataset id {dataset_id!r}; {hint}") from None
+        raise ConfigError(f"unknown dataset id {dataset_id!r}{did_you_mean(dataset_id, sorted(registry), 'known ids')}") from None
 
 
 def archive_name(dataset_id: str, registry: dict[str, DatasetEntry] | None = None) -> str:

@@ -7,10 +7,9 @@ a method; a module registers its class with ``@register("name")`` and is listed 
 
 from __future__ import annotations
 
-import difflib
 import importlib
 
-from ganbench.errors import ConfigError
+from ganbench.errors import ConfigError, did_you_mean
 from ganbench.methods.base import Method, OptimizerSpec, Phase, StepContext
 
 _MODULES = {"stylegan2": "ganbench.methods.stylegan2", "creps": "ganbench.methods.creps"}
@@ -32,8 +31,7 @@ def method_class(name: str) -> type[Method]:
     if name not in _REGISTRY and name in _MODULES:
         importlib.import_module(_MODULES[name])
     if name not in _REGISTRY:
-        close = difflib.get_close_matches(name, list(_MODULES), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else f" (available: {', '.join(sorted(_MODULES))})"
+        hint = did_you_mean(name, sorted(_MODULES), "available")
         raise ConfigError(f"unknown method {name!r}{hint}")
     return _REGISTRY[name]
 

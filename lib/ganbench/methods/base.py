@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import difflib
 from dataclasses import dataclass
 from typing import Any, ClassVar, Callable
 
 import torch
 from torch import nn
 
-from ganbench.errors import ConfigError
+from ganbench.errors import ConfigError, did_you_mean
 from ganbench.train.batch_random import BatchRandom
 
 
@@ -74,8 +73,7 @@ class Method(nn.Module, abc.ABC):
         fields = {f.name: f for f in dataclasses.fields(cls.Options)}
         for key, value in options.items():
             if key not in fields:
-                close = difflib.get_close_matches(key, list(fields), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                hint = did_you_mean(key, fields, "options")
                 raise ConfigError(f"{where}.{key}: unknown option of method {cls.name}{hint}")
         return cls.Options(**{k: tuple(v) if isinstance(v, list) else v for k, v in options.items()})
 

@@ -16,7 +16,6 @@ The file is validated on load; every problem is one line naming the file and the
 
 from __future__ import annotations
 
-import difflib
 import functools
 import os
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from ganbench.errors import ConfigError
+from ganbench.errors import ConfigError, did_you_mean
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PUBLISHED_PATH = REPO_ROOT / "config" / "published.yaml"
@@ -107,8 +106,7 @@ class _Where:
     def unknown_keys(self, key: str, mapping: dict, allowed: tuple[str, ...]) -> None:
         for name in mapping:
             if name not in allowed:
-                close = difflib.get_close_matches(str(name), allowed, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else f" (allowed: {', '.join(allowed)})"
+                hint = did_you_mean(name, allowed, "allowed")
                 raise self.error(f"{key}.{name}" if key else str(name), f"unknown key{hint}")
 
     def required(self, key: str, mapping: dict, names: tuple[str, ...]) -> None:
@@ -158,8 +156,7 @@ def _source(where: _Where, key: str, value: Any) -> dict[str, str]:
 def _named(where: _Where, key: str, kind: str, name: str, table: dict) -> Any:
     """A shared definition referred to by name (``protocols:`` / ``sources:`` at the file's top)."""
     if name not in table:
-        close = difflib.get_close_matches(name, list(table), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(name, table)
         raise where.error(key, f"unknown {kind} name {name!r}{hint}")
     return table[name]
 
