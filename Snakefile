@@ -9,7 +9,10 @@ from ganbench.errors import GanbenchError
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The embedded default applies only when no --configfile is given: a user's configuration replaces it
+# instead of being merged into it (Snakemake's `configfile:` would merge the two).
+if not workflow.overwrite_configfiles:
+    workflow.configfile("config/config.yaml")
 
 
 report: "rules/report/workflow.rst"
@@ -32,6 +35,7 @@ include: "rules/train.smk"
 include: "rules/stats.smk"
 include: "rules/evaluate.smk"
 include: "rules/tables.smk"
+include: "rules/stages.smk"
 
 
 rule all:
@@ -40,5 +44,5 @@ rule all:
         "reports/datasets.md",
         expand("results/runs/{experiment}/final.pt", experiment=EXPERIMENTS),
         [f"reports/tables/{spec.name}.md" for spec in TABLES],
-        expand("reports/figures/{experiment}-{figure}.png", experiment=EXPERIMENTS, figure=("curves", "samples")),
-        expand("reports/figures/{experiment}-scales.png", experiment=ANY_SCALE_EXPERIMENTS),
+        [f for e in EXPERIMENTS for f in eval_files(e)],
+        [f"reports/figures/{e}-{figure}.png" for e in EXPERIMENTS for figure in experiment_figures(EXPERIMENTS[e])],

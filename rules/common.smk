@@ -2,15 +2,16 @@
 import re
 
 from ganbench.config import (
-    ANY_SCALE_METHODS,
     any_scale_names,
     any_scale_results,
     cost_baseline,
     dataset_targets,
+    input_files,
     probe_datasets,
     result_names,
 )
 from ganbench.data.registry import archive_name
+from ganbench.methods.catalog import CATALOG, experiment_figures, methods_with
 from ganbench.metrics.weights import load_weights_registry
 from ganbench.tables.specs import configured_specs
 
@@ -57,14 +58,31 @@ def extractor_weights(name):
 
 
 ANY_SCALE = METRICS_CFG["any_scale"]
-ANY_SCALE_EXPERIMENTS = [n for n, e in EXPERIMENTS.items() if e["method"] in ANY_SCALE_METHODS]
+
+
+def experiments_with(evaluation):
+    """The experiments whose method's catalog entry has the evaluation group ``evaluation``."""
+    return [n for n, e in EXPERIMENTS.items() if e["method"] in methods_with(evaluation)]
+
+
+def experiment_regex(names):
+    """A wildcard regex accepting exactly these experiment names ('(?!)' matches nothing)."""
+    return "|".join(map(re.escape, names)) or "(?!)"
+
+
+ANY_SCALE_EXPERIMENTS = experiments_with("any_scale")
+RECONSTRUCTION_METRICS = ("mse", "psnr")
 
 
 def eval_files(experiment):
-    """Every result file of an experiment: the configured metrics, and for any-scale methods the
-    FID at each scale, the consistency scores and the render cost."""
-    names = result_names(METRICS_CFG["metrics"])
+    """Every result file of an experiment, by its method's evaluation groups (the catalog): the
+    configured GAN metrics; for any-scale methods the FID at each scale, the consistency scores and
+    the render cost; for encoders the reconstruction scores."""
+    groups = CATALOG[EXPERIMENTS[experiment]["method"]].evaluations
+    names = result_names(METRICS_CFG["metrics"]) if "gan" in groups else []
     names += [n for group in any_scale_results(config, EXPERIMENTS[experiment]).values() for n in group]
+    if "reconstruction" in groups:
+        names += [f"reconstruction/{m}" for m in RECONSTRUCTION_METRICS]
     return [f"results/eval/{experiment}/{name}.json" for name in names]
 
 

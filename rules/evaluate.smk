@@ -35,7 +35,7 @@ rule evaluate_scale:
     output:
         "results/eval/{experiment}/fid-scale{scale}.json",
     wildcard_constraints:
-        experiment="|".join(map(re.escape, ANY_SCALE_EXPERIMENTS)) or "(?!)",
+        experiment=experiment_regex(ANY_SCALE_EXPERIMENTS),
         scale=r"\d+",
     params:
         extractor=EXTRACTOR,
@@ -57,7 +57,7 @@ if any(s > 1 for s in ANY_SCALE["scales"]):  # otherwise there is nothing to com
         output:
             [f"results/eval/{{experiment}}/{name}.json" for name in any_scale_names(ANY_SCALE["scales"])["consistency"]],
         wildcard_constraints:
-            experiment="|".join(map(re.escape, ANY_SCALE_EXPERIMENTS)) or "(?!)",
+            experiment=experiment_regex(ANY_SCALE_EXPERIMENTS),
         params:
             any_scale=ANY_SCALE,
             seed=METRICS_CFG["seed"],
@@ -77,7 +77,7 @@ rule render_cost:
     output:
         [f"results/eval/{{experiment}}/{name}.json" for name in any_scale_names(ANY_SCALE["scales"])["cost"]],
     wildcard_constraints:
-        experiment="|".join(map(re.escape, ANY_SCALE_EXPERIMENTS)) or "(?!)",
+        experiment=experiment_regex(ANY_SCALE_EXPERIMENTS),
     params:
         any_scale=ANY_SCALE,
         baseline=lambda wc: cost_baseline(config, EXPERIMENTS[wc.experiment]),

@@ -21,22 +21,37 @@ rule tables:
         "../workflow_scripts/tables.py"
 
 
-rule training_figures:
+rule training_curves:
     input:
         checkpoint="results/runs/{experiment}/final.pt",
     output:
-        curves=report("reports/figures/{experiment}-curves.png", category="Training",
-                      subcategory="{experiment}", labels={"experiment": "{experiment}", "figure": "curves"}),
-        samples=report("reports/figures/{experiment}-samples.png", category="Training",
-                       subcategory="{experiment}", labels={"experiment": "{experiment}", "figure": "samples"}),
+        report("reports/figures/{experiment}-curves.png", category="Training", subcategory="{experiment}",
+               labels={"experiment": "{experiment}", "figure": "curves"}),
     params:
         training_log="results/runs/{experiment}/log.jsonl",  # written by the train job with final.pt
     log:
-        "logs/tables/figures-{experiment}.log",
+        "logs/tables/figures-{experiment}-curves.log",
     conda:
         "../envs/ganbench.yaml"
     script:
-        "../workflow_scripts/training_figures.py"
+        "../workflow_scripts/training_curves.py"
+
+
+# A GAN's samples from fixed seeds, or a stage's preview (an encoder's reconstructions), by the catalog.
+rule sample_grid:
+    input:
+        checkpoint="results/runs/{experiment}/final.pt",
+    output:
+        report("reports/figures/{experiment}-{figure}.png", category="Training", subcategory="{experiment}",
+               labels={"experiment": "{experiment}", "figure": "{figure}"}),
+    wildcard_constraints:
+        figure="samples|preview",
+    log:
+        "logs/tables/figures-{experiment}-{figure}.log",
+    conda:
+        "../envs/ganbench.yaml"
+    script:
+        "../workflow_scripts/sample_grid.py"
 
 
 rule scale_figure:
@@ -46,7 +61,7 @@ rule scale_figure:
         report("reports/figures/{experiment}-scales.png", caption="report/scales.rst", category="Any-scale synthesis",
                subcategory="{experiment}", labels={"experiment": "{experiment}", "figure": "scales"}),
     wildcard_constraints:
-        experiment="|".join(map(re.escape, ANY_SCALE_EXPERIMENTS)) or "(?!)",
+        experiment=experiment_regex(ANY_SCALE_EXPERIMENTS),
     params:
         scales=ANY_SCALE["scales"],
     log:

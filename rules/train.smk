@@ -1,4 +1,5 @@
-# Training stage: one rule for every method; the experiment's config entry is the only parameter.
+# Training stage: one rule for every method and stage; the experiment's config entry is the only
+# parameter, and its inputs (ganbench.methods.catalog) are real inputs, so a changed parent reruns it.
 #
 # Resources: the job asks for the experiment's `gpus` and runs that many torchrun ranks inside
 # itself. For more than one rank the `mpi` resource tells the Slurm executor plugin not to wrap
@@ -12,12 +13,17 @@
 
 rule train:
     input:
-        data=lambda wc: f"{data_dir(EXPERIMENTS[wc.experiment]['dataset'], EXPERIMENTS[wc.experiment]['resolution'])}/images.zip",
-        ops="results/ops/build.json",
+        unpack(lambda wc: {
+            "data": f"{data_dir(EXPERIMENTS[wc.experiment]['dataset'], EXPERIMENTS[wc.experiment]['resolution'])}/images.zip",
+            "ops": "results/ops/build.json",
+            # the experiment's inputs by role: a parent's final.pt, a checkpoint, weights, annotations
+            **{f"input_{role}": path for role, path in input_files(config, EXPERIMENTS[wc.experiment]).items()},
+        }),
     output:
         "results/runs/{experiment}/final.pt",
     params:
         experiment=lambda wc: EXPERIMENTS[wc.experiment],
+        inputs=lambda wc: input_files(config, EXPERIMENTS[wc.experiment]),
         run_dir=lambda wc: f"results/runs/{wc.experiment}",
     resources:
         gpu=lambda wc: EXPERIMENTS[wc.experiment]["gpus"],

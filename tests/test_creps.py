@@ -11,9 +11,9 @@ import math
 import pytest
 import torch
 
-from ganbench.config import ANY_SCALE_METHODS
+from ganbench.methods.catalog import methods_with
 from ganbench.errors import ConfigError
-from ganbench.methods import Phase, StepContext, build_method
+from ganbench.methods import Batch, Phase, StepContext, build_method
 from ganbench.methods.creps import CREPS, CREPSOptions
 from ganbench.metrics.gan_metrics import load_method
 from ganbench.nets.creps import Generator, parameter_counts, scale_grid, unit_grid
@@ -120,7 +120,7 @@ def test_cfg_creps_discriminator_count_and_defaults():
     specs = m.optimizer_specs()
     assert specs["G"].lr == specs["D"].lr == 0.002 and (specs["G"].reg_interval, specs["D"].reg_interval) == (4, 16)
     assert m.D.b256.conv0.conv_clamp == 256
-    assert m.name == "creps" and m.name in ANY_SCALE_METHODS
+    assert m.name == "creps" and m.name in methods_with("any_scale")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,7 +244,7 @@ def test_dead_parameters_get_no_gradient(phase):
     ctx = StepContext(rng=BatchRandom(7), step=0, nimg=0, rank=0, world_size=1, device=torch.device("cpu"),
                       all_reduce_mean=lambda t: t)
     real = torch.rand(4, 3, R, R) * 2 - 1
-    losses = m.accumulate_gradients(Phase(phase, "G", 1 if phase == "Gmain" else 4), real, torch.zeros(4, 0), ctx)
+    losses = m.accumulate_gradients(Phase(phase, "G", 1 if phase == "Gmain" else 4), Batch(real, torch.zeros(4, 0)), ctx)
     assert all(torch.isfinite(v) for v in losses.values())
     dead = {n for n, _ in m.G.named_parameters() if n.startswith(("synthesis.b4.tores.", "synthesis.decoder_8."))}
     assert len(dead) == 4 + 8  # tores: affine weight and bias, weight, bias; decoder_8: 4 FC layers

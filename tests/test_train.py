@@ -17,6 +17,7 @@ import torch
 from ganbench.config import validate_config
 from ganbench.data.build import make_synthetic_dataset
 from ganbench.methods import Method, OptimizerSpec, register
+from ganbench.methods.catalog import MethodEntry
 from ganbench.train.loop import TrainingDiverged, training_loop
 from ganbench.train.checkpoint import load_checkpoint
 from ganbench.train.data import ShardedBatchSampler
@@ -159,12 +160,13 @@ class _DivergingOptions:
     nan_at_step: int = 5
 
 
-@register("diverging-test-method")
+@register("diverging-test-method", MethodEntry(name="diverging-test-method", display="Diverging", module=__name__,
+                                               options=_DivergingOptions, kind="gan", parts=("G",)))
 class _Diverging(Method):
     Options = _DivergingOptions
 
-    def __init__(self, options, resolution, img_channels=3, label_dim=0):
-        super().__init__(options, resolution, img_channels, label_dim)
+    def __init__(self, options, resolution, img_channels=3, label_dim=0, parents=None):
+        super().__init__(options, resolution, img_channels, label_dim, parents)
         self.G = torch.nn.Linear(4, img_channels * resolution * resolution)
 
     def trainable(self):
@@ -173,7 +175,8 @@ class _Diverging(Method):
     def optimizer_specs(self):
         return {"G": OptimizerSpec(1e-3)}
 
-    def accumulate_gradients(self, phase, real, labels, ctx):
+    def accumulate_gradients(self, phase, batch, ctx):
+        real = batch.images
         fake = self.G(ctx.rng.randn(len(real), 4)).view_as(real)
         loss = (fake - real).square().mean()
         if ctx.step == self.options.nan_at_step:

@@ -6,4 +6,4 @@ with job_log(snakemake):
     # nodes of the job's Slurm allocation; see the README, "Running on a Slurm cluster".
     nodes = int(getattr(snakemake.resources, "nodes", 1) or 1)
     train_experiment(snakemake.params.experiment, snakemake.input.data, snakemake.params.run_dir, resume=True,
-                     nodes=nodes)
+                     nodes=nodes, inputs=snakemake.params.inputs)

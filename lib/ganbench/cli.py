@@ -61,7 +61,7 @@ def _check_config(args) -> None:
 
 
 def _train(args) -> None:
-    from ganbench.config import load_config
+    from ganbench.config import input_files, load_config
     from ganbench.train.launch import train_experiment
 
     if args.experiment_json:
@@ -75,8 +75,14 @@ def _train(args) -> None:
         experiment = matches[0]
     data = args.data or f"results/data/{experiment['dataset']}-{experiment['resolution']}/images.zip"
     out = args.out or f"results/runs/{experiment['name']}"
+    inputs = {} if args.experiment_json else input_files(config, experiment)  # the pipeline's paths by default
+    for given in args.input or []:
+        role, sep, path = given.partition("=")
+        if not sep or not role or not path:
+            raise GanbenchError(f"--input {given!r}: expected ROLE=PATH")
+        inputs[role] = path
     final = train_experiment(experiment, data, out, resume=not args.no_resume, device=args.device,
-                             deterministic=args.deterministic)
+                             deterministic=args.deterministic, inputs=inputs)
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"wrote {final}")
 
@@ -192,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-resume", action="store_true", help="start from scratch even if checkpoints exist")
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     p.add_argument("--deterministic", action="store_true", help="deterministic algorithms (bitwise-reproducible CPU runs)")
+    p.add_argument("--input", action="append", metavar="ROLE=PATH",
+                   help="the file of one of the experiment's inputs (a parent's final.pt, a checkpoint, weights); "
+                        "repeatable; default: the pipeline's paths under results/")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("probe", help="train the probe feature extractor on labelled (synthetic) datasets")

@@ -5,7 +5,9 @@ allowed values and defaults. Validation fills the defaults in place, like
 ``snakemake.utils.validate``, but reports the first problem as one line naming the key
 (``datasets.synthfaces.cout: unknown key (did you mean 'count'?)``) instead of a JSON
 Schema dump, and then checks what a schema cannot: that experiments name defined datasets
-and that downloads name registered ids.
+and that downloads name registered ids, then everything that would otherwise fail inside a job: each
+experiment's method options (the method's options dataclass), resolution and batch layout, its inputs
+(known parents of the right kind, no cycles), and the data resolutions its evaluation asks for.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 
 from ganbench.errors import ConfigError, did_you_mean
+from ganbench.methods.catalog import CATALOG, methods_with
+from ganbench.methods.options import parse_options
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO_ROOT / "config" / "schema.yaml"
@@ -73,8 +77,11 @@ def _describe(error: jsonschema.ValidationError) -> str:
 
 
 def load_schema(path: str | os.PathLike = SCHEMA_PATH) -> dict:
+    """The schema, with the method names taken from the catalog."""
     with open(path) as f:
-        return yaml.safe_load(f)
+        schema = yaml.safe_load(f)
+    schema["$defs"]["experiment"]["properties"]["method"]["enum"] = list(CATALOG)
+    return schema
 
 
 def validate_config(config: dict, source: str = "config", schema: dict | None = None) -> dict:
@@ -86,6 +93,10 @@ def validate_config(config: dict, source: str = "config", schema: dict | None = 
     if error is not None:
         raise ConfigError(f"{source}: {_describe(error)}")
     _check_references(config, source)
+    for i, exp in enumerate(config["experiments"]):
+        _check_experiment(config, i, exp, source)
+    experiment_order(config, source)
+    _check_data_resolutions(config, source)
     return config
 
 
@@ -132,14 +143,129 @@ def load_config(path: str | os.PathLike) -> dict:
     return validate_config(config, str(path))
 
 
-# Methods whose sample() takes ``scale``/``rows``/``cols`` (any output grid); the pipeline also evaluates them at
-# metrics.any_scale.scales. The one list of them: here, so that the workflow plans without importing torch.
-ANY_SCALE_METHODS = ("creps",)
+def _check_experiment(config: dict, i: int, exp: dict, source: str) -> None:
+    """What the schema cannot say about one experiment; fills the catalog's init_from/frozen defaults."""
+    entry = CATALOG[exp["method"]]
+    where = f"{source}: experiments.{i}"
+    try:
+        options = parse_options(entry.options, exp["options"], f"experiments.{i}.options")
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    gpus, batch = exp["gpus"], exp["batch"]
+    per_gpu = exp["batch_per_gpu"] or batch // gpus
+    if per_gpu == 0 or batch % (per_gpu * gpus):
+        raise ConfigError(f"{where}.batch: {batch} is not a multiple of batch_per_gpu {per_gpu} x {gpus} gpus")
+    problem = options.check_experiment(exp["resolution"], per_gpu)
+    if problem:
+        raise ConfigError(f"{where}.{problem}")
+    _check_inputs(config, i, exp, entry, where)
+    exp["init_from"] = {**entry.init_from, **exp["init_from"]}
+    exp["frozen"] = list(dict.fromkeys([*entry.frozen, *exp["frozen"]]))
+    for key, parts in (("init_from", list(exp["init_from"])), ("frozen", exp["frozen"])):
+        for part in parts:
+            if part.split(".")[0] not in entry.parts:
+                raise ConfigError(f"{where}.{key}: {part!r} is not a part of {entry.display}"
+                                  f"{did_you_mean(part.split('.')[0], entry.parts, 'parts')}")
+    for part, spec in exp["init_from"].items():
+        role = spec.partition(":")[0]
+        if role not in exp["inputs"]:
+            raise ConfigError(f"{where}.init_from.{part}: {role!r} is not one of this experiment's inputs"
+                              f"{did_you_mean(role, exp['inputs'], 'inputs')}")
+
+
+def _check_inputs(config: dict, i: int, exp: dict, entry, where: str) -> None:
+    experiments = {e["name"]: e for e in config["experiments"]}
+    for role, spec in entry.inputs.items():
+        if spec.required and role not in exp["inputs"]:
+            raise ConfigError(f"{where}.inputs: method {exp['method']} needs the input {role!r} ({spec.help})")
+    for role, given in exp["inputs"].items():
+        key = f"{where}.inputs.{role}"
+        if role not in entry.inputs:
+            raise ConfigError(f"{key}: method {exp['method']} takes no input {role!r}"
+                              f"{did_you_mean(role, entry.inputs, 'inputs')}")
+        spec = entry.inputs[role]
+        (kind, value), = given.items()
+        if kind not in spec.sources:
+            raise ConfigError(f"{key}.{kind}: this input is one of: {', '.join(spec.sources)}")
+        if kind == "run":
+            if value not in experiments:
+                raise ConfigError(f"{key}.run: unknown experiment {value!r}{did_you_mean(value, experiments, 'defined')}")
+            parent = CATALOG[experiments[value]["method"]]
+            if spec.provides and spec.provides not in parent.provides:
+                raise ConfigError(f"{key}.run: {value!r} is a {parent.display} experiment, which provides no "
+                                  f"{spec.provides} (needed here)")
+        elif kind == "annotations":
+            dataset = config["datasets"].get(value)
+            if dataset is None or dataset["source"] != "synthetic":
+                raise ConfigError(f"{key}.annotations: {value!r} is not a labelled (synthetic) dataset of this config")
+        elif kind == "checkpoint" and not Path(value).is_file():
+            raise ConfigError(f"{key}.checkpoint: {value} not found")
+        elif kind == "weights" and not Path(value).is_file():
+            from ganbench.metrics.weights import load_weights_registry
+
+            registry = load_weights_registry()
+            if value not in registry:
+                raise ConfigError(f"{key}.weights: {value!r} is neither a file nor a name of config/weights.yaml"
+                                  f"{did_you_mean(value, registry, 'names')}")
+
+
+def experiment_order(config: dict, source: str = "config") -> list[str]:
+    """Experiment names with every parent before its children; a cycle is a one-line ConfigError."""
+    experiments = {e["name"]: e for e in config["experiments"]}
+    index = {e["name"]: i for i, e in enumerate(config["experiments"])}
+    order, state = [], {}
+
+    def visit(name, path):
+        if state.get(name) == "done":
+            return
+        if state.get(name) == "visiting":
+            cycle = path[path.index(name):] + [name]
+            raise ConfigError(f"{source}: experiments.{index[name]}.inputs: a cycle of parents: {' -> '.join(cycle)}")
+        state[name] = "visiting"
+        for given in experiments[name]["inputs"].values():
+            if "run" in given:
+                visit(given["run"], path + [name])
+        state[name] = "done"
+        order.append(name)
+
+    for name in experiments:
+        visit(name, [])
+    return order
+
+
+def input_files(config: dict, experiment: dict) -> dict[str, str]:
+    """The file behind each of an experiment's inputs, by role: what the train rule lists as inputs
+    and what ``ganbench train`` passes to the loop."""
+    files = {}
+    for role, given in experiment["inputs"].items():
+        (kind, value), = given.items()
+        if kind == "run":
+            files[role] = f"results/runs/{value}/final.pt"
+        elif kind == "annotations":
+            files[role] = f"results/data/{value}-{experiment['resolution']}/annotations.h5"
+        elif kind == "weights" and not Path(value).is_file():
+            files[role] = f"results/weights/{value}.pth"
+        else:
+            files[role] = value
+    return files
+
+
+def _check_data_resolutions(config: dict, source: str) -> None:
+    """Each dataset can be prepared at every resolution the pipeline will ask of it."""
+    from ganbench.data.synthetic import MAX_RESOLUTION, MIN_RESOLUTION
+
+    for i, exp in enumerate(config["experiments"]):
+        for scale in eval_scales(config, exp):
+            res = exp["resolution"] * scale
+            if config["datasets"][exp["dataset"]]["source"] == "synthetic" and not MIN_RESOLUTION <= res <= MAX_RESOLUTION:
+                raise ConfigError(
+                    f"{source}: experiments.{i}.resolution: {exp['resolution']} x scale {scale} of metrics.any_scale.scales "
+                    f"asks for the synthetic data at {res} px, outside what it renders ({MIN_RESOLUTION}..{MAX_RESOLUTION})")
 
 
 def eval_scales(config: dict, experiment: dict) -> list[int]:
     """The output scales an experiment is evaluated at: metrics.any_scale.scales for any-scale methods, else [1]."""
-    if experiment["method"] not in ANY_SCALE_METHODS:
+    if experiment["method"] not in methods_with("any_scale"):
         return [1]
     return sorted(set(config["metrics"]["any_scale"]["scales"]) | {1})
 
@@ -147,7 +273,7 @@ def eval_scales(config: dict, experiment: dict) -> list[int]:
 def any_scale_results(config: dict, experiment: dict) -> dict[str, list[str]]:
     """The result files (stems in results/eval/{experiment}/) of the any-scale evaluation, by the job writing
     them: ``fid`` (FID at each scale > 1), ``consistency`` and ``cost``; empty for other methods."""
-    if experiment["method"] not in ANY_SCALE_METHODS:
+    if experiment["method"] not in methods_with("any_scale"):
         return {"fid": [], "consistency": [], "cost": []}
     return any_scale_names(config["metrics"]["any_scale"]["scales"])
 

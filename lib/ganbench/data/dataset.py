@@ -58,6 +58,10 @@ class ImageDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self._indices)
 
+    def raw_index(self, idx: int) -> tuple[int, bool]:
+        """The source image behind item ``idx``, and whether the item is its mirrored copy."""
+        return int(self._indices[idx]), bool(self._flip[idx])
+
     def __getitem__(self, idx: int) -> tuple[np.ndarray, np.ndarray]:
         raw = self._indices[idx]
         image = self.source.read_image(raw).transpose(2, 0, 1)  # HWC -> CHW

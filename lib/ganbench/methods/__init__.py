@@ -1,25 +1,37 @@
-"""Methods: the StyleGAN2 baseline and the five papers' methods, each registered by name.
+"""Methods: the StyleGAN2 baseline, the papers' methods and their stages, each registered by name.
 
-``build_method(name, options, resolution, ...)`` is how the loop, the evaluator and the CLI get
-a method; a module registers its class with ``@register("name")`` and is listed in
-``_MODULES`` so that it is imported on first use.
+``ganbench.methods.catalog`` lists them (torch-free); a method's module registers its class with
+``@register("name")`` and is imported on first use by :func:`method_class`. ``build_method`` is how
+the loop, the evaluator and the CLI get a method. Importing this package does not import torch: the
+interface (``Method``, ``Phase``, ...) is loaded when first asked for.
 """
 
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-from ganbench.errors import ConfigError, did_you_mean
-from ganbench.methods.base import Method, OptimizerSpec, Phase, StepContext
+from ganbench.errors import ConfigError
+from ganbench.methods.catalog import CATALOG, method_entry
+from ganbench.methods.options import parse_options
 
-_MODULES = {"stylegan2": "ganbench.methods.stylegan2", "creps": "ganbench.methods.creps"}
-_REGISTRY: dict[str, type[Method]] = {}
+if TYPE_CHECKING:
+    from ganbench.methods.base import Method
+
+_REGISTRY: dict[str, type] = {}
+_INTERFACE = ("Method", "OptimizerSpec", "Phase", "StepContext", "Batch", "ParentInfo")
 
 
-def register(name: str):
-    """Class decorator: make a Method subclass available under ``name``."""
+def register(name: str, entry=None):
+    """Class decorator: make a Method subclass available under ``name``, which has a catalog entry (or, for a
+    method defined outside the package such as a test's, brings its own ``entry``)."""
 
-    def decorator(cls: type[Method]) -> type[Method]:
+    def decorator(cls):
+        if entry is not None:
+            CATALOG[name] = entry
+        entry_ = method_entry(name)
+        if cls.Options is not entry_.options:
+            raise ConfigError(f"method {name!r}: its Options differ from the catalog's {entry_.options.__name__}")
         cls.name = name
         _REGISTRY[name] = cls
         return cls
@@ -28,23 +40,31 @@ def register(name: str):
 
 
 def method_class(name: str) -> type[Method]:
-    if name not in _REGISTRY and name in _MODULES:
-        importlib.import_module(_MODULES[name])
+    entry = method_entry(name)
     if name not in _REGISTRY:
-        hint = did_you_mean(name, sorted(_MODULES), "available")
-        raise ConfigError(f"unknown method {name!r}{hint}")
+        importlib.import_module(entry.module)
     return _REGISTRY[name]
 
 
 def available_methods() -> list[str]:
-    return sorted(_MODULES)
+    return sorted(CATALOG)
 
 
 def build_method(name: str, options: dict, resolution: int, img_channels: int = 3, label_dim: int = 0,
-                 where: str = "options") -> Method:
+                 where: str = "options", parents: dict | None = None) -> Method:
+    """A method of ``name`` with its options parsed from the config mapping ``options``; ``parents`` maps
+    the method's input roles to :class:`ganbench.methods.base.ParentInfo` (what a stage builds on)."""
     cls = method_class(name)
-    return cls(cls.parse_options(options, where), resolution, img_channels, label_dim)
+    return cls(parse_options(cls.Options, options, where), resolution, img_channels, label_dim,
+               parents=parents or {})
 
 
-__all__ = ["Method", "OptimizerSpec", "Phase", "StepContext", "register", "build_method", "method_class",
-           "available_methods"]
+def __getattr__(name: str):
+    if name in _INTERFACE:
+        from ganbench.methods import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module 'ganbench.methods' has no attribute {name!r}")
+
+
+__all__ = ["register", "build_method", "method_class", "available_methods", *_INTERFACE]

@@ -12,14 +12,12 @@ checkpoints and logging. Methods never touch files.
 from __future__ import annotations
 
 import abc
-import dataclasses
-from dataclasses import dataclass
-from typing import Any, ClassVar, Callable
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, ClassVar
 
 import torch
 from torch import nn
 
-from ganbench.errors import ConfigError, did_you_mean
 from ganbench.train.batch_random import BatchRandom
 
 
@@ -45,6 +43,42 @@ class Phase:
 
 
 @dataclass
+class Batch:
+    """One (micro-)batch of training data: the fields the method's catalog entry lists in ``batch_fields``.
+
+    ``images`` float in [-1, 1], (n, C, H, W); ``labels`` (n, label_dim); ``parts`` int64 part class per
+    pixel, (n, H, W); ``coords`` float canonical (u, v) per pixel, (n, H, W, 2), NaN off the object.
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    parts: torch.Tensor | None = None
+    coords: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def chunk(self, rounds: int) -> list[Batch]:
+        """Split into ``rounds`` micro-batches along the batch dimension."""
+        columns = {f.name: getattr(self, f.name) for f in fields(self)}
+        parts = {k: (v.chunk(rounds) if v is not None else [None] * rounds) for k, v in columns.items()}
+        return [Batch(**{k: v[i] for k, v in parts.items()}) for i in range(rounds)]
+
+
+@dataclass(frozen=True)
+class ParentInfo:
+    """What a stage knows of one of its inputs before loading weights: the parent's method, options and
+    resolution (from its checkpoint), so that it can build the same networks."""
+
+    method: str
+    options: dict
+    resolution: int
+    img_channels: int = 3
+    label_dim: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
 class StepContext:
     """What the loop gives a method for one phase on one micro-batch."""
 
@@ -63,19 +97,11 @@ class Method(nn.Module, abc.ABC):
     name: ClassVar[str]
     Options: ClassVar[type]  # a dataclass of the method's options, with defaults
 
-    def __init__(self, options: Any, resolution: int, img_channels: int = 3, label_dim: int = 0):
+    def __init__(self, options: Any, resolution: int, img_channels: int = 3, label_dim: int = 0,
+                 parents: dict[str, ParentInfo] | None = None):
         super().__init__()
         self.options, self.resolution, self.img_channels, self.label_dim = options, resolution, img_channels, label_dim
-
-    @classmethod
-    def parse_options(cls, options: dict, where: str = "options") -> Any:
-        """Build ``cls.Options`` from a config mapping; an unknown key is a one-line ConfigError."""
-        fields = {f.name: f for f in dataclasses.fields(cls.Options)}
-        for key, value in options.items():
-            if key not in fields:
-                hint = did_you_mean(key, fields, "options")
-                raise ConfigError(f"{where}.{key}: unknown option of method {cls.name}{hint}")
-        return cls.Options(**{k: tuple(v) if isinstance(v, list) else v for k, v in options.items()})
+        self.parents = parents or {}
 
     # --- what the loop asks of a method -------------------------------------------------------
 
@@ -99,12 +125,9 @@ class Method(nn.Module, abc.ABC):
 
     @abc.abstractmethod
     def accumulate_gradients(
-        self, phase: Phase, real: torch.Tensor, labels: torch.Tensor, ctx: StepContext
+        self, phase: Phase, batch: Batch, ctx: StepContext
     ) -> dict[str, torch.Tensor]:
-        """Compute the phase's losses on a micro-batch, call ``backward``, return detached scalars to log.
-
-        ``real`` is float in [-1, 1], (n, C, H, W); ``labels`` (n, label_dim).
-        """
+        """Compute the phase's losses on a micro-batch, call ``backward``, return detached scalars to log."""
 
     def ema_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
         """(network, its EMA copy) pairs the loop averages after each step."""
@@ -114,6 +137,13 @@ class Method(nn.Module, abc.ABC):
         """Called once per step after the optimiser steps (e.g. to adapt augmentation); returns scalars to log."""
         return {}
 
-    @abc.abstractmethod
-    def sample(self, seeds: list[int], **kwargs) -> torch.Tensor:
-        """Images in [-1, 1], (len(seeds), C, H, W), one per seed, from the EMA generator (no grad)."""
+    def preview(self, fixed: Batch) -> torch.Tensor:
+        """The images of a snapshot's preview grid, in [-1, 1], (n, C, H, W), no grad. ``fixed`` is the
+        same batch of real data at every snapshot. GANs (catalog kind ``gan``) show ``sample`` of the
+        fixed seeds; stages override this (an encoder's reconstructions beside their inputs)."""
+        from ganbench.train.loop import SAMPLE_SEEDS
+
+        return self.sample(SAMPLE_SEEDS)
+
+    # GANs also implement ``sample(seeds, **kwargs) -> images in [-1, 1], (len(seeds), C, H, W)``, one
+    # per seed, from the EMA generator (no grad); stages have no such method.

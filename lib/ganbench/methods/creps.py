@@ -12,31 +12,15 @@ model is trained on the R x R grid over [0, 1]^2 only; any other grid is an infe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 
 from ganbench.methods import register
-from ganbench.methods.stylegan2 import StyleGAN2, StyleGAN2Options
-from ganbench.nets.creps import DEFAULT_CHUNK_PIXELS, Generator, scale_grid
+from ganbench.methods.options import CREPSOptions
+from ganbench.methods.stylegan2 import StyleGAN2
+from ganbench.nets.creps import Generator, scale_grid
 from ganbench.nets.stylegan2 import Discriminator
-
-
-@dataclass(frozen=True)
-class CREPSOptions(StyleGAN2Options):
-    """``channel_base``/``channel_max`` are the generator's; the discriminator has its own."""
-
-    channel_base: int = 65536
-    channel_max: int = 1024
-    d_channel_base: int = 32768
-    d_channel_max: int = 512
-    conv_clamp: float | None = 256
-    style_mixing: float = 0.0
-    rank: int = 8  # rank of each bi-line (slots per line)
-    bandwidth: float = 10.0  # std of the Fourier input's frequencies
-    fp16_refine: bool = True  # the two per-pixel refinement blocks in fp16 on CUDA, as upstream
-    chunk_pixels: int = DEFAULT_CHUNK_PIXELS  # batch x pixels per chunk of the per-pixel part when sampling
 
 
 @register("creps")

@@ -9,60 +9,23 @@ for both reals and fakes. Networks: :mod:`ganbench.nets.stylegan2`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from ganbench.augment import AdaptiveP, AugmentPipe, diff_augment
-from ganbench.errors import ConfigError
 from ganbench.methods import register
-from ganbench.methods.base import Method, OptimizerSpec, Phase, StepContext
+from ganbench.methods.base import Batch, Method, OptimizerSpec, Phase, StepContext
+from ganbench.methods.options import StyleGAN2Options
 from ganbench.nets.stylegan2 import Discriminator, Generator
-
-AUGMENTS = ("none", "ada", "diffaugment")
-
-
-@dataclass(frozen=True)
-class StyleGAN2Options:
-    """Defaults are config F of StyleGAN2 with the StyleGAN2-ADA training settings."""
-
-    z_dim: int = 512
-    w_dim: int = 512
-    mapping_layers: int = 8
-    channel_base: int = 32768
-    channel_max: int = 512
-    conv_clamp: float | None = None
-    mbstd_group: int = 4
-    g_lr: float = 0.002
-    d_lr: float = 0.002
-    betas: tuple[float, float] = (0.0, 0.99)
-    r1_gamma: float = 10.0
-    g_reg_interval: int = 4
-    d_reg_interval: int = 16
-    pl_weight: float = 2.0
-    pl_batch_shrink: int = 2
-    pl_decay: float = 0.01
-    style_mixing: float = 0.9
-    augment: str = "ada"
-    augment_p: float = 0.0  # initial (ADA) or fixed (ada with ada_target null) probability
-    ada_target: float | None = 0.6
-    ada_interval: int = 4
-    ada_kimg: float = 500
-    diffaugment_policy: str = "color,translation,cutout"
-    truncation_psi: float = 1.0  # for samples
-
-    def __post_init__(self):
-        if self.augment not in AUGMENTS:
-            raise ConfigError(f"options.augment: unknown value {self.augment!r} (expected one of: {', '.join(AUGMENTS)})")
-
 
 @register("stylegan2")
 class StyleGAN2(Method):
     Options = StyleGAN2Options
 
-    def __init__(self, options: StyleGAN2Options, resolution: int, img_channels: int = 3, label_dim: int = 0):
-        super().__init__(options, resolution, img_channels, label_dim)
+    def __init__(self, options: StyleGAN2Options, resolution: int, img_channels: int = 3, label_dim: int = 0,
+                 parents=None):
+        super().__init__(options, resolution, img_channels, label_dim, parents)
         o = options
         self.G = self.build_generator()
         self.G_ema = self.build_generator()
@@ -104,9 +67,9 @@ class StyleGAN2(Method):
     def ema_pairs(self):
         return [(self.G, self.G_ema)]
 
-    def accumulate_gradients(self, phase: Phase, real, labels, ctx: StepContext):
+    def accumulate_gradients(self, phase: Phase, batch: Batch, ctx: StepContext):
         step = {"Gmain": self._g_main, "Greg": self._g_pl, "Dmain": self._d_main, "Dreg": self._d_r1}[phase.name]
-        return step(real, labels, ctx, gain=phase.interval)
+        return step(batch.images, batch.labels, ctx, gain=phase.interval)
 
     def end_step(self, ctx: StepContext, batch_size: int):
         if self.ada is not None and self._real_signs[1]:

@@ -32,7 +32,7 @@ from typing import Any, Sequence
 import torch
 import torch.nn.functional as F
 
-from ganbench.config import ANY_SCALE_METHODS
+from ganbench.methods.catalog import methods_with
 from ganbench.errors import GanbenchError
 from ganbench.fileio import atomic_path, sha256_file
 from ganbench.metrics.stats import versions
@@ -121,7 +121,7 @@ def measure_render(spec: dict) -> dict[str, Any]:
     else:
         method = build_method(spec["method"], spec.get("options", {}), spec["resolution"]).to(device).eval()
     kwargs = {}
-    if method.name in ANY_SCALE_METHODS:
+    if method.name in methods_with("any_scale"):
         kwargs = {"scale": spec.get("scale", 1), "grid": "paper"}
         if spec.get("chunk_pixels"):
             kwargs["chunk_pixels"] = spec["chunk_pixels"]
@@ -197,7 +197,7 @@ def evaluate_consistency(checkpoint_path: str | os.PathLike, out_dir: str | os.P
 
     ckpt, record = _load_run(checkpoint_path)
     method = load_method(ckpt, default_device() if device is None else device)
-    if not method.name in ANY_SCALE_METHODS:
+    if method.name not in methods_with("any_scale"):
         raise GanbenchError(f"{checkpoint_path}: method {ckpt['method']!r} renders only its training grid")
     seeds = list(range(seed, seed + num_images))
     results = scale_consistency(method, seeds, scales)

@@ -138,13 +138,11 @@ def generated_features(method: Method, extractor: FeatureExtractor, seeds: Seque
     return torch.cat(out)
 
 
-def load_method(checkpoint: dict, device: str | torch.device = "cpu") -> Method:
-    exp = checkpoint["experiment"]
-    method = build_method(checkpoint["method"], exp.get("options", {}), checkpoint["resolution"],
-                          checkpoint.get("img_channels", 3), checkpoint.get("label_dim", 0),
-                          where=f"experiments.{exp.get('name', '?')}.options")
-    method.load_state_dict(checkpoint["state"])
-    return method.to(device).eval()
+def load_method(checkpoint: dict, device: str | torch.device = "cpu", path: str | os.PathLike = "checkpoint") -> Method:
+    """The trained method of a loaded checkpoint (frozen parts read back from their inputs), in eval mode."""
+    from ganbench.train.inputs import restore_method
+
+    return restore_method(checkpoint, path, device)
 
 
 def _seed_list(seeds, num_gen: int) -> tuple[list[int], dict | list]:
@@ -195,7 +193,7 @@ def evaluate_checkpoint(
     seed_list, seed_record = _seed_list(seeds, num_gen)
     device = default_device() if device is None else device
     ckpt = load_checkpoint(checkpoint_path, map_location=device)
-    method = load_method(ckpt, device)
+    method = load_method(ckpt, device, checkpoint_path)
     kwargs = dict(sample_kwargs or {})
     if truncation is not None:
         kwargs["truncation_psi"] = truncation

@@ -30,13 +30,14 @@ from torch import nn
 
 from ganbench import ops
 from ganbench.errors import ConfigError
+from ganbench.methods.options import CREPS_CHUNK_PIXELS
 from ganbench.nets.layers import FullyConnectedLayer, MappingNetwork
 from ganbench.nets.stylegan2 import _log2_resolution
 
 BILINE_CHANNELS = 32  # channels of the running bi-line sum and of the per-pixel features (hard-coded upstream)
 DECODER_FEATURES = (32, 64, 128, 64, 32)  # the per-pixel MLP between levels
 FC_CLAMP = 256  # clamp of every modulated layer's output (official fc_clamp)
-DEFAULT_CHUNK_PIXELS = 1 << 14  # batch x pixels per chunk of the per-pixel part: small chunks stay in cache
+DEFAULT_CHUNK_PIXELS = CREPS_CHUNK_PIXELS  # batch x pixels per chunk of the per-pixel part: small chunks stay in cache
 # and in malloc's heap (cfg=creps, 512 px output on 2 CPU cores: 2.3x faster, 3.3x less memory than 1 << 18)
 
 

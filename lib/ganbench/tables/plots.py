@@ -132,13 +132,21 @@ def plot_metric_curve(series: Sequence[tuple[float, float]] | Mapping[str, Seque
 
 def plot_samples(checkpoint_path: str | os.PathLike, out_path: str | os.PathLike, seeds: Sequence[int] = range(32),
                  cols: int = 8, min_tile: int = 96) -> Path:
-    """A grid of the EMA generator's images for fixed seeds, magnified to at least ``min_tile`` px per image."""
+    """A GAN's EMA generator images for fixed seeds, or a stage's preview of the first images of its training
+    data (an encoder's reconstructions), magnified to at least ``min_tile`` px per image."""
     from ganbench.metrics.gan_metrics import load_method
+    from ganbench.methods.catalog import CATALOG
     from ganbench.train.checkpoint import load_checkpoint
+    from ganbench.train.data import TrainingData
     from ganbench.train.loop import save_image_grid
 
-    method = load_method(load_checkpoint(checkpoint_path))
-    images = method.sample(list(seeds))
+    ckpt = load_checkpoint(checkpoint_path)
+    method = load_method(ckpt, path=checkpoint_path)
+    if CATALOG[ckpt["method"]].kind == "gan":
+        images = method.sample(list(seeds))
+    else:
+        data = TrainingData(ckpt["inputs"]["data"]["path"], resolution=method.resolution)
+        images = method.preview(data.fixed_batch(len(seeds), "cpu"))
     save_image_grid(images, out_path, cols=cols, zoom=max(1, -(-min_tile // images.shape[-1])))
     return Path(out_path)
 
@@ -150,13 +158,13 @@ def plot_scale_montage(checkpoint_path: str | os.PathLike, out_path: str | os.Pa
     rendered natively at the largest scale's size (the coordinates of the centre 1/``zoom`` of the field)."""
     import torch
 
-    from ganbench.config import ANY_SCALE_METHODS
+    from ganbench.methods.catalog import methods_with
     from ganbench.metrics.gan_metrics import load_method
     from ganbench.nets.creps import unit_grid
     from ganbench.train.checkpoint import load_checkpoint
 
     method = load_method(load_checkpoint(checkpoint_path))
-    if not method.name in ANY_SCALE_METHODS:
+    if method.name not in methods_with("any_scale"):
         raise DataError(f"{checkpoint_path}: method {type(method).__name__} renders only its training grid")
     scales = sorted(set(scales) | {1})
     panels = [method.sample(list(seeds), scale=s, grid="nested") for s in scales]

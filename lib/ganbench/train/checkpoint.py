@@ -1,9 +1,11 @@
 """Checkpoints: everything needed to continue a run exactly, written atomically.
 
 A checkpoint is a plain dict of tensors and Python values (loadable with
-``torch.load(weights_only=True)``): the method's state (all networks, EMA copies, buffers),
-the optimisers, the progress counters (which also fix the data position), the experiment it
-was trained with, and every rank's RNG states.
+``torch.load(weights_only=True)``): the method's state (all networks, EMA copies, buffers; parts
+frozen from an input are left out and recorded by path and sha256), the optimisers, the progress
+counters (which also fix the data position), the experiment it was trained with, the sha256 of every
+input (data, parents, weights), and every rank's RNG states. The experiment and the input hashes
+together are the resume key.
 """
 
 from __future__ import annotations
@@ -86,10 +88,22 @@ def same_trajectory(a: dict, b: dict) -> bool:
     return strip(a) == strip(b)
 
 
-def latest_checkpoint(run_dir: str | os.PathLike, experiment: dict) -> Path | None:
-    """The newest ``checkpoint-*.pt`` in ``run_dir`` trained with the same configuration, if any."""
+def resume_candidates(run_dir: str | os.PathLike, experiment: dict, input_sha256: dict[str, str]):
+    """Yield (path, why it cannot be resumed or None) for the run's checkpoints, newest first."""
     found = sorted((int(m.group(1)), p) for p in Path(run_dir).glob("checkpoint-*.pt") if (m := _NAME.search(p.name)))
     for _, path in reversed(found):
-        if same_trajectory(load_checkpoint(path, mmap=True)["experiment"], experiment):
-            return path
-    return None
+        ckpt = load_checkpoint(path, mmap=True)
+        if not same_trajectory(ckpt["experiment"], experiment):
+            yield path, "trained with another configuration"
+        elif ckpt.get("input_sha256") != input_sha256:
+            old = ckpt.get("input_sha256") or {}
+            changed = sorted(k for k in set(old) | set(input_sha256) if old.get(k) != input_sha256.get(k))
+            yield path, f"trained on other inputs ({', '.join(changed)} changed)"
+        else:
+            yield path, None
+
+
+def latest_checkpoint(run_dir: str | os.PathLike, experiment: dict, input_sha256: dict[str, str]) -> Path | None:
+    """The newest ``checkpoint-*.pt`` in ``run_dir`` trained with the same configuration on the same
+    inputs (by sha256), if any."""
+    return next((path for path, why in resume_candidates(run_dir, experiment, input_sha256) if why is None), None)

@@ -9,12 +9,94 @@ batch one process would.
 
 from __future__ import annotations
 
+import os
 from typing import Iterator
 
+import numpy as np
 import torch
 import torch.utils.data
 
+from ganbench.data.dataset import ImageDataset
+from ganbench.errors import DataError
+from ganbench.methods.base import Batch
 from ganbench.train.batch_random import derive_seed
+
+BATCH_FIELDS = ("images", "labels", "parts", "coords")
+
+
+class TrainingData(torch.utils.data.Dataset):
+    """What the loop trains on: the images (an :class:`ImageDataset`) and, for the fields a method's
+    catalog entry lists, the per-image labels and the per-pixel part masks and canonical coordinates of
+    the dataset's ``annotations.h5``, mirrored together with their image.
+
+    Items are dicts of arrays; :func:`to_batch` turns a collated dict into a :class:`Batch`.
+    """
+
+    def __init__(self, path: str | os.PathLike, fields=("images",), *, xflip=False, resolution=None,
+                 annotations: str | os.PathLike | None = None):
+        unknown = [f for f in fields if f not in BATCH_FIELDS]
+        if unknown:
+            raise ValueError(f"unknown batch field {unknown[0]!r}")
+        self.images = ImageDataset(path, xflip=xflip, use_labels="labels" in fields, resolution=resolution)
+        self.fields = tuple(fields)
+        self.annotations = annotations
+        self._h5 = None  # opened lazily, once per worker process
+        if {"parts", "coords"} & set(fields):
+            if annotations is None:
+                raise DataError(f"{path}: the method trains on {', '.join(f for f in fields if f in ('parts', 'coords'))}, "
+                                "which need the dataset's annotations.h5")
+            count = len(self._file()["label"])
+            if count != len(self.images.source):
+                raise DataError(f"{annotations}: {count} annotated images, but {path} has {len(self.images.source)}")
+
+    @property
+    def image_shape(self):
+        return self.images.image_shape
+
+    @property
+    def label_dim(self) -> int:
+        return self.images.label_dim
+
+    def _file(self):
+        if self._h5 is None:
+            import h5py
+
+            self._h5 = h5py.File(self.annotations, "r")
+        return self._h5
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, idx: int) -> dict[str, np.ndarray]:
+        image, label = self.images[idx]
+        item = {"images": image, "labels": label}
+        raw, flipped = self.images.raw_index(idx)
+        if "parts" in self.fields:
+            parts = self._file()["label"][raw]
+            item["parts"] = np.ascontiguousarray(parts[:, ::-1] if flipped else parts)
+        if "coords" in self.fields:
+            coords = self._file()["coords"][raw]
+            item["coords"] = np.ascontiguousarray(coords[:, ::-1] if flipped else coords)
+        return item
+
+    def __getstate__(self):  # h5py handles do not cross into worker processes
+        return {**self.__dict__, "_h5": None}
+
+    def fixed_batch(self, n: int, device) -> Batch:
+        """The first ``n`` items (unmirrored), the same at every snapshot: the input of preview grids."""
+        items = [self[i] for i in range(min(n, len(self.images.source)))]
+        return to_batch(torch.utils.data.default_collate(items), device)
+
+
+def to_batch(items: dict[str, torch.Tensor], device) -> Batch:
+    """A collated dict of uint8 images (and labels, parts, coords) -> a :class:`Batch` on ``device``,
+    images in [-1, 1]."""
+    return Batch(
+        images=items["images"].to(device).float() / 127.5 - 1,
+        labels=items["labels"].to(device),
+        parts=items["parts"].to(device).long() if "parts" in items else None,
+        coords=items["coords"].to(device).float() if "coords" in items else None,
+    )
 
 
 class ShardedBatchSampler(torch.utils.data.Sampler):
@@ -45,7 +127,8 @@ class ShardedBatchSampler(torch.utils.data.Sampler):
 
 
 def batch_iterator(dataset, global_batch: int, rank: int, world_size: int, seed: int, start: int, workers: int):
-    """Infinite iterator of (uint8 images, labels) for this rank from global position ``start``."""
+    """Infinite iterator of collated items (dicts, see :class:`TrainingData`) for this rank from global
+    position ``start``."""
     sampler = ShardedBatchSampler(len(dataset), global_batch, rank, world_size, seed, start)
     loader = torch.utils.data.DataLoader(
         dataset,

@@ -42,11 +42,13 @@ class World:
         for g, chunk in zip(grads, flat.split([g.numel() for g in grads])):
             g.copy_(chunk.view_as(g))
 
-    def broadcast_module(self, module: torch.nn.Module) -> None:
-        """Make every rank start from rank 0's parameters and buffers."""
+    def broadcast_module(self, module: torch.nn.Module, skip=()) -> None:
+        """Make every rank start from rank 0's parameters and buffers, except the parameters in ``skip``
+        (frozen parts, loaded from the same file on every rank)."""
         if self.size == 1:
             return
-        for tensor in list(module.parameters()) + list(module.buffers()):
+        skipped = {id(p) for p in skip}
+        for tensor in [p for p in module.parameters() if id(p) not in skipped] + list(module.buffers()):
             dist.broadcast(tensor.data, src=0)
 
     def gather_objects(self, obj) -> list:

@@ -22,24 +22,25 @@ import torch
 
 from ganbench.errors import GanbenchError, OpsError
 from ganbench.fileio import atomic_path
-from ganbench.train.checkpoint import latest_checkpoint, load_checkpoint
 from ganbench.train.loop import training_loop
 
 
 def train_experiment(experiment: dict, dataset_path, run_dir, resume: bool = True, device: str | None = None,
-                     deterministic: bool = False, nodes: int = 1) -> Path:
+                     deterministic: bool = False, nodes: int = 1, inputs: dict | None = None) -> Path:
     """Train a validated experiment. With ``gpus`` > 1 and no process group yet, start ``torchrun``
     with that many ranks (gloo on CPU, nccl on GPU), each running this same function; with
-    ``nodes`` > 1 (only inside a Slurm allocation of that many nodes) spread them over the nodes."""
+    ``nodes`` > 1 (only inside a Slurm allocation of that many nodes) spread them over the nodes.
+    ``inputs`` maps the experiment's input roles to their files (see ``training_loop``)."""
     run_dir = Path(run_dir)
     ranks = experiment["gpus"]
+    inputs = {role: str(path) for role, path in (inputs or {}).items()}
     if "WORLD_SIZE" in os.environ:  # a rank started by torchrun
-        return training_loop(experiment, dataset_path, run_dir, resume=resume, device=device, deterministic=deterministic)
+        return training_loop(experiment, dataset_path, run_dir, resume=resume, device=device,
+                             deterministic=deterministic, inputs=inputs)
     _check_layout(experiment, nodes)
-    if resume:
-        _announce_resume(experiment, run_dir)
     if ranks == 1:
-        return training_loop(experiment, dataset_path, run_dir, resume=resume, device=device, deterministic=deterministic)
+        return training_loop(experiment, dataset_path, run_dir, resume=resume, device=device,
+                             deterministic=deterministic, inputs=inputs)
     run_dir.mkdir(parents=True, exist_ok=True)
     spec = run_dir / "experiment.json"
     with atomic_path(spec) as tmp:
@@ -49,6 +50,7 @@ def train_experiment(experiment: dict, dataset_path, run_dir, resume: bool = Tru
     args += [] if resume else ["--no-resume"]
     args += [] if device is None else ["--device", device]
     args += ["--deterministic"] if deterministic else []
+    args += [arg for role, path in inputs.items() for arg in ("--input", f"{role}={path}")]
     env = {**os.environ, **prebuild_ops(device)}
     if nodes == 1:
         cmd = torchrun_command(ranks, args)
@@ -117,15 +119,6 @@ def _check_layout(experiment: dict, nodes: int) -> None:
         raise GanbenchError(f"experiments.{name}: training on {nodes} nodes needs a Slurm allocation (no SLURM_JOB_ID)")
     if ranks % nodes:
         raise GanbenchError(f"experiments.{name}: gpus {ranks} is not a multiple of nodes {nodes}")
-
-
-def _announce_resume(experiment: dict, run_dir: Path) -> None:
-    path = latest_checkpoint(run_dir, experiment) if run_dir.is_dir() else None
-    if path is None:
-        print(f"{experiment['name']}: no checkpoint to resume from in {run_dir}; training from the start", flush=True)
-        return
-    nimg = load_checkpoint(path, mmap=True)["nimg"]
-    print(f"{experiment['name']}: resuming from {path.name} ({nimg / 1000:g} kimg)", flush=True)
 
 
 def _free_port() -> int:

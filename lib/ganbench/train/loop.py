@@ -1,10 +1,13 @@
-"""The one training loop: every method trains through :func:`training_loop`.
+"""The one training loop: every method and every stage (GAN or not) trains through :func:`training_loop`.
 
-Per step: fetch this rank's share of the global batch, then for each phase the method
-declares (G main, G reg every k steps, D main, D reg, ...): zero the network's gradients,
-let the method accumulate them over the micro-batches, average them over ranks, stop on a
-non-finite value, and step the optimiser. Then EMA, the method's end-of-step hook, kimg
-accounting, logging, sample grids and checkpoints.
+Before the first step: hash the inputs (data, parents, weights), resume from the newest checkpoint
+with the same configuration and inputs, or else start the parts named by ``init_from`` from their
+inputs; freeze the ``frozen`` parts (no gradient, no optimiser, no DDP traffic). Per step: fetch this
+rank's share of the global batch (the fields the method's catalog entry declares), then for each
+phase the method declares (G main, G reg every k steps, D main, D reg, ...): zero the network's
+gradients, let the method accumulate them over the micro-batches, average them over ranks, stop on a
+non-finite value, and step the optimiser. Then EMA, the method's end-of-step hook, kimg accounting,
+logging (sec/kimg and ETA), preview grids and checkpoints.
 """
 
 from __future__ import annotations
@@ -20,14 +23,16 @@ import PIL.Image
 import torch
 from tqdm import tqdm
 
-from ganbench.data.dataset import ImageDataset
 from ganbench.errors import GanbenchError
 from ganbench.fileio import atomic_path
-from ganbench.methods import Method, Phase, StepContext, build_method
+from ganbench.methods import build_method
+from ganbench.methods.base import Batch, Method, Phase, StepContext
+from ganbench.methods.catalog import CATALOG
+from ganbench.train import inputs as stage_inputs
 from ganbench.train.batch_random import BatchRandom, derive_seed
-from ganbench.train.checkpoint import (checkpoint_name, latest_checkpoint, load_checkpoint, rng_state,
+from ganbench.train.checkpoint import (checkpoint_name, load_checkpoint, resume_candidates, rng_state,
                                        save_checkpoint, set_rng_state)
-from ganbench.train.data import batch_iterator
+from ganbench.train.data import TrainingData, batch_iterator, to_batch
 from ganbench.train.distributed import World, init_world, shutdown_world
 
 SAMPLE_SEEDS = list(range(32))  # the fixed seeds of every sample grid
@@ -37,14 +42,20 @@ class TrainingDiverged(GanbenchError):
     """A loss or gradient became NaN or infinite."""
 
 
-def make_optimizers(method: Method) -> dict[str, torch.optim.Adam]:
-    """Adam per network, with the lazy-regularisation correction of lr and betas."""
-    nets = method.trainable()
+def trained_parameters(method: Method, frozen: list[torch.nn.Parameter] = ()) -> dict[str, list[torch.nn.Parameter]]:
+    """Per trainable network, the parameters that train: all but the frozen ones."""
+    skip = {id(p) for p in frozen}
+    return {name: [p for p in net.parameters() if id(p) not in skip] for name, net in method.trainable().items()}
+
+
+def make_optimizers(method: Method, frozen: list[torch.nn.Parameter] = ()) -> dict[str, torch.optim.Adam]:
+    """Adam per network over its trained parameters, with the lazy-regularisation correction of lr and betas."""
+    params = trained_parameters(method, frozen)
     optimizers = {}
     for name, spec in method.optimizer_specs().items():
         ratio = spec.reg_interval / (spec.reg_interval + 1) if spec.reg_interval else 1.0
         optimizers[name] = torch.optim.Adam(
-            nets[name].parameters(), lr=spec.lr * ratio, betas=tuple(b**ratio for b in spec.betas), eps=spec.eps
+            params[name], lr=spec.lr * ratio, betas=tuple(b**ratio for b in spec.betas), eps=spec.eps
         )
     return optimizers
 
@@ -79,18 +90,23 @@ def save_image_grid(images: torch.Tensor, path: str | os.PathLike, cols: int = 8
 class _Phases:
     """Runs one phase: zero grads, accumulate over micro-batches, average over ranks, check, step."""
 
-    def __init__(self, method: Method, optimizers: dict, world: World, seed: int, precision: str):
+    def __init__(self, method: Method, optimizers: dict, world: World, seed: int, precision: str,
+                 frozen: list[torch.nn.Parameter] = ()):
         self.method, self.optimizers, self.world, self.seed = method, optimizers, world, seed
-        self.nets = method.trainable()
+        self.params = trained_parameters(method, frozen)
         self.autocast = precision == "bf16"
 
-    def run(self, phase: Phase, step: int, nimg: int, micro: list[tuple[torch.Tensor, torch.Tensor]]) -> dict:
-        for name, net in self.nets.items():
-            net.requires_grad_(name == phase.network)
-        params = [p for p in self.nets[phase.network].parameters()]
+    def _train_only(self, network: str | None) -> None:
+        for name, params in self.params.items():
+            for p in params:
+                p.requires_grad_(name == network)
+
+    def run(self, phase: Phase, step: int, nimg: int, micro: list[Batch]) -> dict:
+        self._train_only(phase.network)
+        params = self.params[phase.network]
         self.optimizers[phase.network].zero_grad(set_to_none=True)
         logged: dict[str, float] = {}
-        for round_index, (real, labels) in enumerate(micro):
+        for round_index, batch in enumerate(micro):
             ctx = StepContext(
                 rng=BatchRandom(derive_seed(self.seed, step, phase.name, round_index), self.world.rank,
                                 self.world.size, self.world.device),
@@ -98,7 +114,7 @@ class _Phases:
                 device=self.world.device, all_reduce_mean=self.world.all_reduce_mean,
             )
             with torch.autocast(self.world.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-                losses = self.method.accumulate_gradients(phase, real, labels, ctx)
+                losses = self.method.accumulate_gradients(phase, batch, ctx)
             for key, value in losses.items():
                 logged[key] = logged.get(key, 0.0) + float(value) / len(micro)
         for p in params:
@@ -107,8 +123,7 @@ class _Phases:
         self.world.average_gradients(params)
         self._check_finite(phase, step, nimg, logged, params)
         self.optimizers[phase.network].step()
-        for net in self.nets.values():
-            net.requires_grad_(False)
+        self._train_only(None)
         return logged
 
     def _check_finite(self, phase, step, nimg, losses, params) -> None:
@@ -124,20 +139,41 @@ class _Phases:
 
 
 def training_loop(experiment: dict, dataset_path: str | os.PathLike, run_dir: str | os.PathLike,
-                  resume: bool = True, device: str | None = None, deterministic: bool = False) -> Path:
+                  resume: bool = True, device: str | None = None, deterministic: bool = False,
+                  inputs: dict[str, str | os.PathLike] | None = None) -> Path:
     """Train ``experiment`` (a validated config entry) on ``dataset_path``; return the path of ``final.pt``.
 
-    With ``resume`` the run continues from the newest checkpoint in ``run_dir`` that was trained
-    with the same configuration (and from scratch if there is none).
+    ``inputs`` maps each role under the experiment's ``inputs:`` to its file (a parent's ``final.pt``, a
+    checkpoint, a weights or annotations file). With ``resume`` the run continues from the newest
+    checkpoint in ``run_dir`` trained with the same configuration on inputs with the same sha256 (and
+    from scratch if there is none).
     """
     world = init_world(device)
     try:
-        return _train(experiment, Path(dataset_path), Path(run_dir), resume, world, deterministic)
+        return _train(experiment, Path(dataset_path), Path(run_dir), resume, world, deterministic, inputs)
     finally:
         shutdown_world(world)
 
 
-def _train(exp: dict, dataset_path: Path, run_dir: Path, resume: bool, world: World, deterministic: bool) -> Path:
+def _say(world: World, text: str) -> None:
+    if world.is_main:
+        print(text, flush=True)
+
+
+def _resume_point(run_dir: Path, exp: dict, hashes: dict[str, str], world: World) -> Path | None:
+    """The checkpoint to resume from; says which, or why each newer one was passed over."""
+    for path, why in resume_candidates(run_dir, exp, hashes):
+        if why is None:
+            nimg = load_checkpoint(path, mmap=True)["nimg"]
+            _say(world, f"{exp['name']}: resuming from {path.name} ({nimg / 1000:g} kimg)")
+            return path
+        _say(world, f"{exp['name']}: not resuming from {path.name}: {why}")
+    _say(world, f"{exp['name']}: no checkpoint to resume from in {run_dir}; training from the start")
+    return None
+
+
+def _train(exp: dict, dataset_path: Path, run_dir: Path, resume: bool, world: World, deterministic: bool,
+           inputs: dict | None) -> Path:
     if deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
     if world.device.type == "cpu":
@@ -145,28 +181,43 @@ def _train(exp: dict, dataset_path: Path, run_dir: Path, resume: bool, world: Wo
         torch.set_flush_denormal(True)
     torch.manual_seed(derive_seed(exp["seed"], "init"))  # identical initial networks on every rank
     run_dir.mkdir(parents=True, exist_ok=True)
+    where = f"experiments.{exp['name']}"
     batch, rounds = _batch_layout(exp, world)
-    dataset = ImageDataset(dataset_path, xflip=exp["mirror"], use_labels=False, resolution=exp["resolution"])
-    method = build_method(exp["method"], exp["options"], exp["resolution"], dataset.image_shape[0],
-                          dataset.label_dim, where=f"experiments.{exp['name']}.options").to(world.device)
-    optimizers = make_optimizers(method)
+    records = stage_inputs.describe_inputs(exp, dataset_path, inputs)
+    hashes = stage_inputs.input_hashes(records)
+    entry = CATALOG[exp["method"]]
+    data = TrainingData(dataset_path, entry.batch_fields, xflip=exp["mirror"], resolution=exp["resolution"],
+                        annotations=records["annotations"].path if "annotations" in records else None)
+    parents = stage_inputs.parent_infos(records)
+    method = build_method(exp["method"], exp["options"], exp["resolution"], data.image_shape[0], data.label_dim,
+                          where=f"{where}.options", parents=parents).to(world.device)
+    stage_inputs.check_parts(method, exp)
+    frozen_inputs = stage_inputs.frozen_from_inputs(exp, records)
+    frozen = stage_inputs.freeze(method, exp.get("frozen", []))
+    optimizers = make_optimizers(method, frozen)
     nimg, step = 0, 0
-    ckpt_path = latest_checkpoint(run_dir, exp) if resume else None
-    if ckpt_path is not None:
+    ckpt_path = _resume_point(run_dir, exp, hashes, world) if resume else None
+    init_lines = stage_inputs.init_parts(method, exp.get("init_from", {}), records, where)
+    if ckpt_path is None:
+        for line in init_lines:
+            _say(world, f"{exp['name']}: init_from {line}")
+    else:
         ckpt = load_checkpoint(ckpt_path, map_location=world.device)
-        method.load_state_dict(ckpt["state"])
+        stage_inputs.load_saved_state(method, ckpt["state"], frozen_inputs, str(ckpt_path))
         for name, opt in optimizers.items():
             opt.load_state_dict(ckpt["optimizers"][name])
         nimg, step = ckpt["nimg"], ckpt["step"]
         set_rng_state(ckpt["rng"][world.rank])
         if world.is_main:
             _truncate_log(run_dir / "log.jsonl", nimg)
-    world.broadcast_module(method)
+    world.broadcast_module(method, skip=frozen)
 
     total_nimg = int(exp["kimg"] * 1000)
     ema_kimg = exp["ema_kimg"] if exp["ema_kimg"] is not None else batch * 10 / 32
-    phases = _Phases(method, optimizers, world, exp["seed"], exp["precision"])
-    batches = batch_iterator(dataset, batch, world.rank, world.size, exp["seed"], nimg, exp["workers"])
+    phases = _Phases(method, optimizers, world, exp["seed"], exp["precision"], frozen)
+    batches = batch_iterator(data, batch, world.rank, world.size, exp["seed"], nimg, exp["workers"])
+    preview_batch = data.fixed_batch(len(SAMPLE_SEEDS), world.device)
+    snapshot = _Snapshot(method, optimizers, exp, world, run_dir, preview_batch, records, frozen_inputs, parents)
     log_path = run_dir / "log.jsonl"
     next_tick = _next_multiple(nimg, exp["tick_kimg"] * 1000)
     next_snapshot = _next_multiple(nimg, exp["snapshot_kimg"] * 1000)
@@ -177,10 +228,7 @@ def _train(exp: dict, dataset_path: Path, run_dir: Path, resume: bool, world: Wo
                disable=None if world.is_main else True, bar_format="{l_bar}{bar}| {n:.2f}/{total:.0f} kimg {postfix}")
 
     while nimg < total_nimg:
-        images, labels = next(batches)
-        real = images.to(world.device).float() / 127.5 - 1
-        labels = labels.to(world.device)
-        micro = list(zip(real.chunk(rounds), labels.chunk(rounds)))
+        micro = to_batch(next(batches), world.device).chunk(rounds)
         for phase in method.phases():
             if step % phase.interval == 0:
                 for key, value in phases.run(phase, step, nimg, micro).items():
@@ -198,24 +246,38 @@ def _train(exp: dict, dataset_path: Path, run_dir: Path, resume: bool, world: Wo
         done = nimg >= total_nimg
         if nimg >= next_tick or done:
             elapsed = time.time() - tick_start
+            sec_per_kimg = elapsed / max((nimg - tick_nimg) / 1000, 1e-9)
             record = {"kimg": round(nimg / 1000, 3), "step": step,
-                      "kimg_per_s": round((nimg - tick_nimg) / 1000 / max(elapsed, 1e-9), 4),
+                      "kimg_per_s": round(1 / max(sec_per_kimg, 1e-9), 4), "sec_per_kimg": round(sec_per_kimg, 2),
+                      "eta_s": round(sec_per_kimg * (total_nimg - nimg) / 1000),
                       **{k: round(sums[k] / counts[k], 6) for k in sums}, **extras}
             bar.set_postfix_str(" ".join(f"{k}={v:.3g}" for k, v in record.items() if k not in ("kimg", "step")))
             if world.is_main:
                 _append_jsonl(log_path, record)
-                if bar.disable:
-                    print(json.dumps(record), flush=True)
+                if bar.disable:  # no terminal: one line per tick, as StyleGAN's training log
+                    print(_tick_line(record, exp["kimg"]), flush=True)
             sums, counts = {}, {}
             tick_start, tick_nimg = time.time(), nimg
             next_tick = _next_multiple(nimg, exp["tick_kimg"] * 1000)
         if nimg >= next_snapshot or done:
-            _snapshot(method, optimizers, exp, world, run_dir, nimg, step, final=done)
+            snapshot.save(nimg, step, final=done)
             next_snapshot = _next_multiple(nimg, exp["snapshot_kimg"] * 1000)
     bar.close()
     if nimg >= total_nimg and not (run_dir / "final.pt").exists():
-        _snapshot(method, optimizers, exp, world, run_dir, nimg, step, final=True)  # resumed past the end
+        snapshot.save(nimg, step, final=True)  # resumed past the end
     return run_dir / "final.pt"
+
+
+def _tick_line(record: dict, total_kimg: float) -> str:
+    """``kimg 4.000/24  sec/kimg 21.30  eta 7m06s  loss_G 1.02 ...``"""
+    eta = record["eta_s"]
+    head = (f"kimg {record['kimg']:.3f}/{total_kimg:g}  sec/kimg {record['sec_per_kimg']:.2f}  "
+            f"eta {eta // 3600:d}h{eta % 3600 // 60:02d}m" if eta >= 3600 else
+            f"kimg {record['kimg']:.3f}/{total_kimg:g}  sec/kimg {record['sec_per_kimg']:.2f}  "
+            f"eta {eta // 60:d}m{eta % 60:02d}s")
+    rest = "  ".join(f"{k} {v:.4g}" for k, v in record.items()
+                     if k not in ("kimg", "step", "kimg_per_s", "sec_per_kimg", "eta_s"))
+    return f"{head}  {rest}"
 
 
 def _batch_layout(exp: dict, world: World) -> tuple[int, int]:
@@ -247,18 +309,34 @@ def _append_jsonl(path: Path, record: dict) -> None:
         f.write(json.dumps(record) + "\n")
 
 
-def _snapshot(method, optimizers, exp, world: World, run_dir: Path, nimg: int, step: int, final: bool) -> None:
-    """Sample grid and checkpoint (and ``final.pt`` at the end); every rank contributes its RNG state."""
-    rngs = world.gather_objects(rng_state())
-    if world.is_main:
-        kimg = nimg / 1000
-        save_image_grid(method.sample(SAMPLE_SEEDS), run_dir / f"samples-{int(kimg):06d}.png")
-        payload = {
-            "method": exp["method"], "experiment": exp, "resolution": method.resolution,
-            "img_channels": method.img_channels, "label_dim": method.label_dim,
-            "state": method.state_dict(), "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
-            "nimg": nimg, "step": step, "rng": rngs, "torch_version": str(torch.__version__),
-        }
-        paths = [run_dir / checkpoint_name(kimg)] + ([run_dir / "final.pt"] if final else [])
-        save_checkpoint(payload, *paths)
-    world.barrier()
+class _Snapshot:
+    """Preview grid and checkpoint (and ``final.pt`` at the end); every rank contributes its RNG state."""
+
+    def __init__(self, method, optimizers, exp, world: World, run_dir: Path, preview_batch: Batch, records: dict,
+                 frozen_inputs: dict, parents: dict):
+        self.method, self.optimizers, self.exp, self.world, self.run_dir = method, optimizers, exp, world, run_dir
+        self.preview_batch, self.frozen_inputs = preview_batch, frozen_inputs
+        self.inputs = {role: {"source": r.source, "path": r.path, "sha256": r.sha256} for role, r in records.items()}
+        self.hashes = stage_inputs.input_hashes(records)
+        self.parents = stage_inputs.parent_records(parents)
+
+    def save(self, nimg: int, step: int, final: bool) -> None:
+        rngs = self.world.gather_objects(rng_state())
+        if self.world.is_main:
+            kimg = nimg / 1000
+            method = self.method
+            with torch.no_grad():
+                preview = method.preview(self.preview_batch)
+            save_image_grid(preview, self.run_dir / f"samples-{int(kimg):06d}.png")
+            payload = {
+                "method": self.exp["method"], "experiment": self.exp, "resolution": method.resolution,
+                "img_channels": method.img_channels, "label_dim": method.label_dim,
+                "state": stage_inputs.saved_state(method, self.frozen_inputs),
+                "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+                "nimg": nimg, "step": step, "rng": rngs, "torch_version": str(torch.__version__),
+                "inputs": self.inputs, "input_sha256": self.hashes, "frozen_inputs": self.frozen_inputs,
+                "parents": self.parents,
+            }
+            paths = [self.run_dir / checkpoint_name(kimg)] + ([self.run_dir / "final.pt"] if final else [])
+            save_checkpoint(payload, *paths)
+        self.world.barrier()

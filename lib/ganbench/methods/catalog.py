@@ -1,0 +1,121 @@
+"""The method catalog: for every method and stage, what it consumes, what it produces, and what reads it.
+
+One entry per registered method, importable without torch (the Snakefile reads it on every invocation).
+The configuration schema's method names, the validation of an experiment's inputs, ``rule all``'s targets,
+the evaluation jobs an experiment gets and the report's figures all derive from here, so adding a method
+is its module (``ganbench.methods.<name>``), its options dataclass (``ganbench.methods.options``), its
+entry below, and the rule file of any stage of its own.
+
+Vocabulary:
+
+- kind ``gan``: trained by the loop, samples images from seeds (``Method.sample``), evaluated by the
+  configured GAN protocols. Kind ``stage``: trained by the same loop on top of other experiments
+  (an encoder, an annotator, a segmenter); it previews (``Method.preview``) instead of sampling.
+- ``provides``: what a child experiment may take from this one (``generator``: a trained G and its EMA).
+- ``inputs``: named roles an experiment fills under ``inputs:`` in the config, each with the kinds of
+  source it accepts: ``run`` (another experiment's ``final.pt``, a real Snakemake input, so a changed
+  parent reruns its children), ``checkpoint`` (a ganbench checkpoint file, e.g. an imported release),
+  ``weights`` (a pretrained weights file), ``annotations`` (a labelled dataset's ``annotations.h5``).
+- ``init_from``: part -> ``role`` or ``role:part``; the part starts from that input's weights (loaded
+  non-strictly: new layers keep their initialisation, and both lists are logged).
+- ``frozen``: parts (dotted module paths) that never train; parts frozen from an input are not copied
+  into checkpoints, which record the input's sha256 instead.
+- ``evaluations``: the evaluation groups the pipeline runs on a finished experiment: ``gan`` (the
+  configured protocols), ``any_scale`` (FID per output scale, consistency, render cost),
+  ``reconstruction`` (an encoder through its frozen generator, on the real test images).
+- ``figures``: reports/figures/{experiment}-{figure}.png made for every experiment of the method.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ganbench.errors import ConfigError, did_you_mean
+from ganbench.methods import options as opts
+
+SOURCE_KINDS = ("run", "checkpoint", "weights", "annotations")
+EVALUATIONS = ("gan", "any_scale", "reconstruction")
+FIGURES = ("curves", "samples", "scales", "preview")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """A role an experiment's ``inputs:`` can fill."""
+
+    sources: tuple[str, ...]  # accepted source kinds (SOURCE_KINDS)
+    provides: str | None = None  # for run/checkpoint: what the parent method must provide
+    required: bool = False
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class MethodEntry:
+    name: str
+    display: str  # the one spelling of the method in tables, figures and the report
+    module: str  # registers the Method subclass under ``name``
+    options: type  # the options dataclass (ganbench.methods.options)
+    kind: str  # "gan" | "stage"
+    parts: tuple[str, ...]  # the top-level networks (init_from and frozen name these or paths below them)
+    paper: str | None = None  # research report / published.yaml paper key
+    provides: tuple[str, ...] = ()
+    inputs: dict[str, InputSpec] = field(default_factory=dict)
+    init_from: dict[str, str] = field(default_factory=dict)  # defaults, the experiment's entries win
+    frozen: tuple[str, ...] = ()  # defaults, added to the experiment's
+    batch_fields: tuple[str, ...] = ("images",)  # what a training batch carries (images, labels, parts, coords)
+    evaluations: tuple[str, ...] = ()
+    figures: tuple[str, ...] = ("curves",)
+
+    def __post_init__(self):
+        for name in self.evaluations:
+            assert name in EVALUATIONS, f"{self.name}: unknown evaluation {name!r}"
+        for name in self.figures:
+            assert name in FIGURES, f"{self.name}: unknown figure {name!r}"
+        for role, spec in self.inputs.items():
+            assert set(spec.sources) <= set(SOURCE_KINDS), f"{self.name}.inputs.{role}: unknown source kind"
+        assert self.kind in ("gan", "stage")
+
+
+# Any method that trains a generator may start from a parent's weights (a fine-tune: CoordGAN at 512,
+# COCO-GAN's extrapolation, a Vision-aided round); ``init_from`` says which parts.
+_PARENT = InputSpec(("run", "checkpoint"), provides="generator",
+                    help="an experiment or checkpoint to fine-tune from (with init_from)")
+
+CATALOG: dict[str, MethodEntry] = {
+    entry.name: entry
+    for entry in (
+        MethodEntry(
+            name="stylegan2", display="StyleGAN2-ADA", module="ganbench.methods.stylegan2",
+            options=opts.StyleGAN2Options, kind="gan", parts=("G", "G_ema", "D"), paper=None, provides=("generator",),
+            inputs={"parent": _PARENT}, evaluations=("gan",), figures=("curves", "samples"),
+        ),
+        MethodEntry(
+            name="creps", display="CREPS", module="ganbench.methods.creps", options=opts.CREPSOptions,
+            kind="gan", parts=("G", "G_ema", "D"), paper="creps", provides=("generator",), inputs={"parent": _PARENT},
+            evaluations=("gan", "any_scale"), figures=("curves", "samples", "scales"),
+        ),
+        MethodEntry(
+            name="encoder", display="Encoder", module="ganbench.methods.encoder", options=opts.EncoderOptions,
+            kind="stage", parts=("E", "G"),
+            inputs={"generator": InputSpec(("run", "checkpoint"), provides="generator", required=True,
+                                           help="the GAN whose generator the encoder inverts (frozen)")},
+            init_from={"G": "generator:G_ema"}, frozen=("G",),
+            evaluations=("reconstruction",), figures=("curves", "preview"),
+        ),
+    )
+}
+
+
+def method_entry(name: str, where: str = "method") -> MethodEntry:
+    """The catalog entry of ``name``; an unknown name is a one-line ConfigError naming ``where``."""
+    if name not in CATALOG:
+        raise ConfigError(f"{where}: unknown method {name!r}{did_you_mean(name, CATALOG, 'available')}")
+    return CATALOG[name]
+
+
+def methods_with(evaluation: str) -> tuple[str, ...]:
+    """The methods that get evaluation group ``evaluation``."""
+    return tuple(name for name, entry in CATALOG.items() if evaluation in entry.evaluations)
+
+
+def experiment_figures(experiment: dict) -> tuple[str, ...]:
+    return CATALOG[experiment["method"]].figures

@@ -1,0 +1,147 @@
+"""Every method's options: the dataclasses that the config's ``options:`` mappings become.
+
+They live apart from the method modules so that the configuration is checked completely (unknown keys,
+bad values, what the method cannot train) before any job runs, without importing torch: the Snakefile
+validates on every invocation, and importing torch alone takes seconds. Each dataclass checks its own
+values in ``__post_init__`` and, in ``check_experiment``, what depends on the rest of the experiment
+(resolution, micro-batch); both raise a one-line ConfigError naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from ganbench.errors import ConfigError, did_you_mean
+
+AUGMENTS = ("none", "ada", "diffaugment")
+DIFFAUGMENT_POLICIES = ("color", "translation", "cutout")  # ganbench.augment.diffaugment.POLICIES (a test checks)
+CREPS_CHUNK_PIXELS = 1 << 14  # batch x pixels per chunk of CREPS' per-pixel part: small chunks stay in cache
+
+
+def parse_options(cls: type, options: dict, where: str = "options") -> Any:
+    """Build the options dataclass ``cls`` from a config mapping; an unknown key or a bad value is a
+    one-line ConfigError that names ``where.key``."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in options:
+        if key not in fields:
+            raise ConfigError(f"{where}.{key}: unknown option{did_you_mean(key, fields, 'options')}")
+    try:
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in options.items()})
+    except ConfigError as exc:
+        raise ConfigError(f"{where}.{exc}") from None
+
+
+def _choice(key: str, value, choices) -> None:
+    if value not in choices:
+        shown = ", ".join(map(str, choices))
+        raise ConfigError(f"{key}: unknown value {value!r} (expected one of: {shown})")
+
+
+def _positive(obj, *keys: str, allow_zero: bool = False) -> None:
+    for key in keys:
+        value = getattr(obj, key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (value == 0 and not allow_zero):
+            need = "a number >= 0" if allow_zero else "a positive number"
+            raise ConfigError(f"{key}: expected {need}, got {value!r}")
+
+
+def is_power_of_two(n: int) -> bool:
+    return isinstance(n, int) and n >= 4 and n & (n - 1) == 0
+
+
+@dataclass(frozen=True)
+class StyleGAN2Options:
+    """Defaults are config F of StyleGAN2 with the StyleGAN2-ADA training settings."""
+
+    z_dim: int = 512
+    w_dim: int = 512
+    mapping_layers: int = 8
+    channel_base: int = 32768
+    channel_max: int = 512
+    conv_clamp: float | None = None
+    mbstd_group: int = 4
+    g_lr: float = 0.002
+    d_lr: float = 0.002
+    betas: tuple[float, float] = (0.0, 0.99)
+    r1_gamma: float = 10.0
+    g_reg_interval: int = 4
+    d_reg_interval: int = 16
+    pl_weight: float = 2.0
+    pl_batch_shrink: int = 2
+    pl_decay: float = 0.01
+    style_mixing: float = 0.9
+    augment: str = "ada"
+    augment_p: float = 0.0  # initial (ADA) or fixed (ada with ada_target null) probability
+    ada_target: float | None = 0.6
+    ada_interval: int = 4
+    ada_kimg: float = 500
+    diffaugment_policy: str = "color,translation,cutout"
+    truncation_psi: float = 1.0  # for samples
+
+    def __post_init__(self):
+        _choice("augment", self.augment, AUGMENTS)
+        _positive(self, "z_dim", "w_dim", "channel_base", "channel_max", "mbstd_group", "g_lr", "d_lr",
+                  "g_reg_interval", "d_reg_interval", "pl_batch_shrink", "ada_interval", "ada_kimg")
+        _positive(self, "mapping_layers", "r1_gamma", "pl_weight", "style_mixing", "augment_p", "truncation_psi",
+                  allow_zero=True)
+        for op in filter(None, (op.strip() for op in self.diffaugment_policy.split(","))):
+            _choice("diffaugment_policy", op, DIFFAUGMENT_POLICIES)
+
+    def check_experiment(self, resolution: int, micro_batch: int) -> str | None:
+        """Why this experiment cannot train (key: reason), or None. The StyleGAN2 networks double the
+        resolution block by block from 4x4; the discriminator's minibatch-stddev groups must tile the
+        micro-batch it sees (see nets.layers.MinibatchStdLayer)."""
+        if not is_power_of_two(resolution):
+            return f"resolution: {resolution} is not a power of two >= 4 (StyleGAN2-family networks need one)"
+        group = min(self.mbstd_group, micro_batch)
+        if micro_batch % group:
+            return (f"batch: the micro-batch of {micro_batch} images per rank is not a multiple of "
+                    f"options.mbstd_group {self.mbstd_group}")
+        return None
+
+
+@dataclass(frozen=True)
+class CREPSOptions(StyleGAN2Options):
+    """``channel_base``/``channel_max`` are the generator's; the discriminator has its own (``--cfg=creps``)."""
+
+    channel_base: int = 65536
+    channel_max: int = 1024
+    d_channel_base: int = 32768
+    d_channel_max: int = 512
+    conv_clamp: float | None = 256
+    style_mixing: float = 0.0
+    rank: int = 8  # rank of each bi-line (slots per line)
+    bandwidth: float = 10.0  # std of the Fourier input's frequencies
+    fp16_refine: bool = True  # the two per-pixel refinement blocks in fp16 on CUDA, as upstream
+    chunk_pixels: int = CREPS_CHUNK_PIXELS  # batch x pixels per chunk of the per-pixel part when sampling
+
+    def __post_init__(self):
+        super().__post_init__()
+        _positive(self, "d_channel_base", "d_channel_max", "rank", "bandwidth", "chunk_pixels")
+
+
+@dataclass(frozen=True)
+class EncoderOptions:
+    """The inversion encoder of a frozen generator (``ganbench.methods.encoder``): a residual CNN from an
+    image to one w, trained on the generator's own samples (w is known) and on real images (through the
+    frozen generator, reconstruction only)."""
+
+    channels: int = 64  # first conv's channels, doubled at each downsampling, capped at channel_max
+    channel_max: int = 256
+    lr: float = 0.002
+    betas: tuple[float, float] = (0.9, 0.99)
+    w_weight: float = 1.0  # regression of the known w of generated images
+    image_weight: float = 1.0  # pixel reconstruction of generated images
+    real_weight: float = 1.0  # pixel reconstruction of real images through the frozen G
+    preview_images: int = 8  # real images (and their reconstructions) in each preview grid
+
+    def __post_init__(self):
+        _positive(self, "channels", "channel_max", "lr", "preview_images")
+        _positive(self, "w_weight", "image_weight", "real_weight", allow_zero=True)
+
+    def check_experiment(self, resolution: int, micro_batch: int) -> str | None:
+        if not is_power_of_two(resolution):
+            return f"resolution: {resolution} is not a power of two >= 4 (the encoder halves it down to 4x4)"
+        return None
