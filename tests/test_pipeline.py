@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 
 import numpy as np
 import PIL.Image
 import pytest
+import torch
 import yaml
 
 from ganbench.data.sources import open_source
@@ -17,6 +20,10 @@ from ganbench.data.sources import open_source
 from conftest import REPO_ROOT
 
 pytestmark = pytest.mark.integration
+
+
+def torch_load(path):
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def snakemake(workdir, *args, config=None):
@@ -136,3 +143,65 @@ def test_bad_config_stops_before_any_job(tmp_path):
 def test_lint_is_clean():
     run = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], cwd=REPO_ROOT, capture_output=True, text=True)
     assert run.returncode == 0 and "Lints for" not in run.stdout + run.stderr, run.stdout[-3000:]
+
+
+def _planned_jobs(dry_run) -> dict[str, int]:
+    """{rule: count} from the job table a dry run prints."""
+    out = dry_run.stdout + dry_run.stderr
+    rows = re.findall(r"^(\w+)\s+(\d+)$", out[out.index("Job stats:"):], flags=re.M) if "Job stats:" in out else []
+    return {rule: int(n) for rule, n in rows if rule != "total"}
+
+
+def test_stages_chain_through_the_dag(tmp_path):
+    """A GAN, an encoder trained on its frozen generator, and the encoder's evaluation: changing the GAN's
+    data reruns exactly those (and the data), changing the GAN reruns it and its children only."""
+    work = tmp_path / "work"
+    work.mkdir()
+    config = tiny_config()
+    config["datasets"]["tinyfaces"]["count"] = 24
+    gan = {"name": "tiny-gan", "method": "stylegan2", "dataset": "tinyfaces", "resolution": 16, "kimg": 0.008,
+           "batch": 4, "snapshot_kimg": 1, "tick_kimg": 0.004, "workers": 0,
+           "options": {"z_dim": 16, "w_dim": 16, "mapping_layers": 2, "channel_base": 128, "channel_max": 16,
+                       "augment": "none", "pl_weight": 0}}
+    encoder = {"name": "tiny-enc", "method": "encoder", "dataset": "tinyfaces", "resolution": 16, "kimg": 0.008,
+               "batch": 4, "snapshot_kimg": 1, "tick_kimg": 0.004, "workers": 0,
+               "inputs": {"generator": {"run": "tiny-gan"}}, "options": {"channels": 8, "channel_max": 16}}
+    config["experiments"] = [gan, encoder]
+    target = ["results/eval/tiny-enc/reconstruction/psnr.json", "reports/figures/tiny-enc-preview.png"]
+    run = snakemake(work, *target, config=config)
+    assert run.returncode == 0, run.stderr[-4000:]
+    psnr = json.loads((work / target[0]).read_text())
+    assert psnr["protocol"]["split"] == "test" and psnr["value"] > 0
+    enc = torch_load(work / "results/runs/tiny-enc/final.pt")
+    assert enc["inputs"]["generator"]["path"] == "results/runs/tiny-gan/final.pt"
+    assert not any(k.startswith("G.") for k in enc["state"])
+
+    config["datasets"]["tinyfaces"]["count"] = 25  # the GAN's data changes
+    assert _planned_jobs(snakemake(work, *target, "-n", config=config)) == {
+        "synthesize": 1, "train": 2, "evaluate_reconstruction": 1, "sample_grid": 1}
+    config["datasets"]["tinyfaces"]["count"] = 24
+    config["experiments"][0]["options"]["channel_max"] = 8  # the GAN changes, its data does not
+    planned = _planned_jobs(snakemake(work, *target, "-n", config=config))
+    assert planned == {"train": 2, "evaluate_reconstruction": 1, "sample_grid": 1}
+
+
+def test_configfile_replaces_the_embedded_default(tmp_path, image_folder):
+    """From the repository root, a user's --configfile is the whole configuration: the embedded default's
+    synthetic datasets and probe are not planned, and errors name the user's file only."""
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(yaml.safe_dump({"datasets": {"mine": {"source": "folder", "path": str(image_folder)}},
+                                    "data": {"resolutions": [16]}}))
+    work = tmp_path / "work"
+    shutil.copytree(REPO_ROOT / "config", work / "config")  # the default is where Snakemake looks for it
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO_ROOT / "Snakefile"), "-d", str(work),
+           "--cores", "1", "-n"]
+    dry = subprocess.run([*cmd, "--configfile", str(mine)], capture_output=True, text=True)
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    out = dry.stdout + dry.stderr
+    assert "import_images" in out and "synthesize" not in out and "train_probe" not in out
+    default = subprocess.run(cmd, capture_output=True, text=True)
+    assert "synthesize" in default.stdout + default.stderr  # without --configfile, the embedded default
+    mine.write_text(yaml.safe_dump({"datasets": {"mine": {"source": "folder", "paht": "x"}}}))
+    bad = subprocess.run([*cmd, "--configfile", str(mine)], capture_output=True, text=True)
+    said = bad.stdout + bad.stderr
+    assert bad.returncode != 0 and f"{mine}: datasets.mine.paht: unknown key" in said and "config.yaml" not in said

@@ -192,8 +192,8 @@ def _check_inputs(config: dict, i: int, exp: dict, entry, where: str) -> None:
                 raise ConfigError(f"{key}.run: unknown experiment {value!r}{did_you_mean(value, experiments, 'defined')}")
             parent = CATALOG[experiments[value]["method"]]
             if spec.provides and spec.provides not in parent.provides:
-                raise ConfigError(f"{key}.run: {value!r} is a {parent.display} experiment, which provides no "
-                                  f"{spec.provides} (needed here)")
+                raise ConfigError(f"{key}.run: {value!r} ({parent.display}) provides no {spec.provides}, "
+                                  "which this input needs")
         elif kind == "annotations":
             dataset = config["datasets"].get(value)
             if dataset is None or dataset["source"] != "synthetic":

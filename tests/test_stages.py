@@ -1,0 +1,246 @@
+"""Stages that consume other stages: the catalog's contract, inputs, init_from, frozen parts, resume keys."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from ganbench.config import experiment_order, input_files, validate_config
+from ganbench.data.build import make_synthetic_dataset
+from ganbench.errors import ConfigError, GanbenchError
+from ganbench.fileio import sha256_file
+from ganbench.methods import build_method, method_class
+from ganbench.methods.catalog import CATALOG
+from ganbench.metrics.reconstruction import evaluate_reconstruction
+from ganbench.train.checkpoint import load_checkpoint
+from ganbench.train.data import TrainingData
+from ganbench.train.inputs import describe_inputs, parent_infos, restore_method
+from ganbench.train.loop import training_loop
+
+from test_train import TINY_OPTIONS
+
+TINY = {  # the smallest options of each catalog method, for the contract test
+    "stylegan2": {**TINY_OPTIONS, "augment": "none", "pl_weight": 0},
+    "creps": {"z_dim": 16, "w_dim": 16, "mapping_layers": 2, "channel_base": 256, "channel_max": 16,
+              "d_channel_base": 128, "d_channel_max": 16, "augment": "none", "pl_weight": 0},
+    "encoder": {"channels": 8, "channel_max": 16, "preview_images": 4},
+}
+
+
+def config_with(*experiments, count=24, **datasets):
+    config = {
+        "datasets": {"faces": {"source": "synthetic", "category": "face", "count": count}, **datasets},
+        "experiments": [{"resolution": 16, "batch": 4, "kimg": 0.008, "snapshot_kimg": 1, "tick_kimg": 0.004,
+                         "workers": 0, "dataset": "faces", **e} for e in experiments],
+    }
+    return config
+
+
+def gan(name="gan", **kw):
+    return {"name": name, "method": "stylegan2", "options": dict(TINY["stylegan2"]), **kw}
+
+
+def encoder(name="enc", parent="gan", **kw):
+    return {"name": name, "method": "encoder", "options": dict(TINY["encoder"]),
+            "inputs": {"generator": {"run": parent}}, **kw}
+
+
+@pytest.fixture(scope="module")
+def faces(tmp_path_factory):
+    out = tmp_path_factory.mktemp("faces")
+    make_synthetic_dataset("face", 16, 24, 0, 0.25, out / "images.zip", out / "annotations.h5")
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained_gan(faces, tmp_path_factory):
+    """A tiny StyleGAN2 run: the parent of the stages below."""
+    exp = validate_config(config_with(gan()))["experiments"][0]
+    run = tmp_path_factory.mktemp("gan")
+    return training_loop(exp, faces / "images.zip", run, device="cpu")
+
+
+# --- the catalog's contract -----------------------------------------------------------------------
+
+
+def test_catalog_is_importable_without_torch():
+    import subprocess
+
+    code = "import sys, ganbench.methods.catalog, ganbench.config; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+@pytest.mark.parametrize("name", sorted(CATALOG))
+def test_catalog_entry_matches_its_method(name):
+    entry = CATALOG[name]
+    cls = method_class(name)
+    assert cls.Options is entry.options and cls.name == name
+    assert dataclasses.is_dataclass(entry.options)
+
+
+@pytest.mark.parametrize("name", sorted(n for n in CATALOG if not n.endswith("-test-method")))
+def test_every_method_builds_steps_checkpoints_resumes_and_shows(name, faces, trained_gan, tmp_path):
+    """Build, one step, checkpoint, resume for one more step, then sample (GANs) or preview (stages)."""
+    entry = CATALOG[name]
+    spec = {"name": name, "method": name, "options": dict(TINY[name]), "kimg": 0.004}
+    if entry.inputs.get("generator", None) is not None and entry.inputs["generator"].required:
+        spec["inputs"] = {"generator": {"checkpoint": str(trained_gan)}}
+    exp = validate_config(config_with(spec))["experiments"][0]
+    inputs = input_files({}, exp)
+    run = tmp_path / "run"
+    training_loop(exp, faces / "images.zip", run, device="cpu", inputs=inputs)
+    first = load_checkpoint(run / "final.pt")
+    assert first["nimg"] == 4 and (run / "checkpoint-000000.pt").is_file()
+    training_loop({**exp, "kimg": 0.008}, faces / "images.zip", run, device="cpu", inputs=inputs)
+    second = load_checkpoint(run / "final.pt")
+    assert second["nimg"] == 8 and second["step"] == 2  # resumed at step 1, not restarted
+    method = restore_method(second, run / "final.pt")
+    if entry.kind == "gan":
+        images = method.sample([0, 1])
+    else:
+        images = method.preview(TrainingData(faces / "images.zip").fixed_batch(4, "cpu"))
+    assert images.shape[1:] == (3, 16, 16) and torch.isfinite(images).all()
+
+
+def test_catalog_parts_are_the_methods_networks(faces, trained_gan):
+    for name, entry in CATALOG.items():
+        if name.endswith("-test-method"):
+            continue
+        spec = {"name": name, "method": name, "options": dict(TINY[name])}
+        if "generator" in entry.inputs:
+            spec["inputs"] = {"generator": {"checkpoint": str(trained_gan)}}
+        exp = validate_config(config_with(spec))["experiments"][0]
+        records = describe_inputs(exp, faces / "images.zip", input_files({}, exp))
+        method = build_method(name, exp["options"], 16, parents=parent_infos(records))
+        networks = {n for n, m in method.named_children() if any(True for _ in m.parameters())}
+        assert networks == set(entry.parts), name
+
+
+# --- frozen parts, init_from, and the checkpoint's record of them --------------------------------
+
+
+def test_frozen_generator_never_trains_and_is_not_checkpointed(faces, trained_gan, tmp_path):
+    exp = validate_config(config_with(encoder(inputs={"generator": {"checkpoint": str(trained_gan)}}, kimg=0.012)))
+    exp = exp["experiments"][0]
+    assert exp["init_from"] == {"G": "generator:G_ema"} and exp["frozen"] == ["G"]
+    run = tmp_path / "enc"
+    final = training_loop(exp, faces / "images.zip", run, device="cpu", inputs=input_files({}, exp))
+    ckpt = load_checkpoint(final)
+    assert not any(k.startswith("G.") for k in ckpt["state"]) and any(k.startswith("E.") for k in ckpt["state"])
+    parent = load_checkpoint(trained_gan)
+    assert ckpt["frozen_inputs"]["G"]["sha256"] == ckpt["input_sha256"]["generator"]
+    method = restore_method(ckpt, final)
+    for key, value in method.G.state_dict().items():  # G is exactly the parent's EMA generator
+        torch.testing.assert_close(value, parent["state"][f"G_ema.{key}"], rtol=0, atol=0)
+    assert all(not p.requires_grad for p in method.G.parameters())
+    assert set(ckpt["optimizers"]["E"]["state"]) and len(ckpt["optimizers"]) == 1
+
+    # a checkpoint paired with another generator file is refused in one line
+    other = tmp_path / "other.pt"
+    tampered = copy.deepcopy(parent)
+    tampered["state"]["G_ema.synthesis.b4.const"] += 1
+    torch.save(tampered, other)
+    ckpt["frozen_inputs"]["G"]["path"] = str(other)
+    with pytest.raises(GanbenchError, match=r"was trained on .*other\.pt with sha256 .* now has"):
+        restore_method(ckpt, final)
+
+
+def test_init_from_copies_a_parent_part_non_strictly(faces, trained_gan, tmp_path, capsys):
+    wider = {**TINY["stylegan2"], "channel_max": 64}  # other shapes: refused, naming the tensor
+    exp = validate_config(config_with(gan("ft", inputs={"parent": {"checkpoint": str(trained_gan)}},
+                                          init_from={"G": "parent", "G_ema": "parent", "D": "parent"})))["experiments"][0]
+    final = training_loop({**exp, "kimg": 0.004}, faces / "images.zip", tmp_path / "ft", device="cpu",
+                          inputs=input_files({}, exp))
+    assert "init_from G <- " in capsys.readouterr().out
+    assert load_checkpoint(final)["nimg"] == 4
+    bad = {**exp, "options": wider}
+    with pytest.raises(GanbenchError, match=r"init_from\.G: .* has shape"):
+        training_loop(bad, faces / "images.zip", tmp_path / "bad", device="cpu", inputs=input_files({}, exp))
+
+
+# --- resume safety: the inputs' content is part of the resume key ---------------------------------
+
+
+def test_changed_inputs_retrain_and_unchanged_inputs_resume(tmp_path, capsys):
+    data = tmp_path / "data"
+    make_synthetic_dataset("face", 16, 24, 0, 0.25, data / "images.zip", data / "annotations.h5")
+    exp = validate_config(config_with(gan(kimg=0.008)))["experiments"][0]
+    run = tmp_path / "run"
+    training_loop(exp, data / "images.zip", run, device="cpu")
+    capsys.readouterr()
+
+    training_loop({**exp, "kimg": 0.012}, data / "images.zip", run, device="cpu")  # same inputs: resumes
+    assert "resuming from checkpoint-000000.pt (0.008 kimg)" in capsys.readouterr().out
+    assert load_checkpoint(run / "final.pt")["step"] == 3
+
+    make_synthetic_dataset("face", 16, 28, 0, 0.25, data / "images.zip", data / "annotations.h5")  # another count
+    training_loop({**exp, "kimg": 0.012}, data / "images.zip", run, device="cpu")
+    out = capsys.readouterr().out
+    assert "not resuming from checkpoint-000000.pt: trained on other inputs (data changed)" in out
+    assert "training from the start" in out
+    final = load_checkpoint(run / "final.pt")
+    assert final["step"] == 3 and final["input_sha256"]["data"] == sha256_file(data / "images.zip")
+
+
+def test_reconstruction_scores_the_test_split(faces, trained_gan, tmp_path):
+    exp = validate_config(config_with(encoder(inputs={"generator": {"checkpoint": str(trained_gan)}})))["experiments"][0]
+    final = training_loop(exp, faces / "images.zip", tmp_path / "enc", device="cpu", inputs=input_files({}, exp))
+    records = evaluate_reconstruction(final, faces / "images.zip", tmp_path / "eval", faces / "annotations.h5")
+    assert records["mse"]["protocol"]["split"] == "test" and records["mse"]["protocol"]["images"] == 6
+    assert records["psnr"]["value"] == pytest.approx(10 * np.log10(4 / records["mse"]["value"]))
+    with pytest.raises(GanbenchError, match="does not reconstruct images"):
+        evaluate_reconstruction(trained_gan, faces / "images.zip", tmp_path / "eval2")
+    assert not (tmp_path / "eval2").exists()
+
+
+# --- the batch carries what the method declares ---------------------------------------------------
+
+
+def test_batch_fields_are_mirrored_with_their_image(faces):
+    data = TrainingData(faces / "images.zip", ("images", "parts", "coords"), xflip=True,
+                        annotations=faces / "annotations.h5")
+    n = len(data) // 2
+    plain, mirrored = data[3], data[3 + n]
+    np.testing.assert_array_equal(mirrored["images"], plain["images"][:, :, ::-1])
+    np.testing.assert_array_equal(mirrored["parts"], plain["parts"][:, ::-1])
+    np.testing.assert_array_equal(mirrored["coords"], plain["coords"][:, ::-1])
+    batch = data.fixed_batch(4, "cpu")
+    assert batch.parts.dtype == torch.int64 and batch.coords.shape == (4, 16, 16, 2)
+    assert batch.images.min() >= -1 and batch.images.max() <= 1
+    with pytest.raises(GanbenchError, match="need the dataset's annotations.h5"):
+        TrainingData(faces / "images.zip", ("images", "parts"))
+
+
+# --- validation before any job runs ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("experiments, message", [
+    ([encoder(parent="nope")], r"experiments\.0\.inputs\.generator\.run: unknown experiment 'nope'"),
+    ([gan(), encoder(), encoder("enc2", parent="enc")], r"experiments\.2\.inputs\.generator\.run: 'enc' \(Encoder\) provides no generator, which this input needs"),
+    ([gan("a", inputs={"parent": {"run": "b"}}), gan("b", inputs={"parent": {"run": "a"}})], r"a cycle of parents: a -> b -> a"),
+    ([{"name": "enc", "method": "encoder"}], r"experiments\.0\.inputs: method encoder needs the input 'generator'"),
+    ([gan(inputs={"generatr": {"run": "gan"}})], r"experiments\.0\.inputs\.generatr: method stylegan2 takes no input 'generatr' \(inputs: parent\)"),
+    ([gan(), encoder(inputs={"generator": {"annotations": "faces"}})], r"inputs\.generator\.annotations: this input is one of: run, checkpoint"),
+    ([gan(), encoder(frozen=["F"])], r"experiments\.1\.frozen: 'F' is not a part of Encoder"),
+    ([gan(init_from={"G": "parent"})], r"experiments\.0\.init_from\.G: 'parent' is not one of this experiment's inputs"),
+    ([gan(options={"chanel_max": 8})], r"experiments\.0\.options\.chanel_max: unknown option \(did you mean 'channel_max'\?\)"),
+    ([gan(options={"augment": "adaa"})], r"experiments\.0\.options\.augment: unknown value 'adaa' \(expected one of: none, ada, diffaugment\)"),
+    ([gan(resolution=48)], r"experiments\.0\.resolution: 48 is not a power of two"),
+    ([gan(batch=12, batch_per_gpu=8)], r"experiments\.0\.batch: 12 is not a multiple of batch_per_gpu 8 x 1 gpus"),
+    ([gan(batch=6)], r"experiments\.0\.batch: the micro-batch of 6 images per rank is not a multiple of options\.mbstd_group 4"),
+    ([{"name": "c", "method": "creps", "resolution": 512, "options": {}}], r"experiments\.0\.resolution: 512 x scale 4 .* at 2048 px"),
+])
+def test_validation_names_the_key(experiments, message):
+    with pytest.raises(ConfigError, match=message):
+        validate_config(config_with(*experiments), source="c.yaml")
+
+
+def test_parents_come_before_children_and_are_real_inputs():
+    config = validate_config(config_with(encoder(), gan()))
+    assert experiment_order(config) == ["gan", "enc"]
+    assert input_files(config, config["experiments"][0]) == {"generator": "results/runs/gan/final.pt"}
