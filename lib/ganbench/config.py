@@ -20,7 +20,7 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 
 from ganbench.errors import ConfigError, did_you_mean
-from ganbench.methods.catalog import CATALOG, methods_with
+from ganbench.methods.catalog import CATALOG, methods_with, needs_annotations
 from ganbench.methods.options import parse_options
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -158,6 +158,15 @@ def _check_experiment(config: dict, i: int, exp: dict, source: str) -> None:
     problem = options.check_experiment(exp["resolution"], per_gpu)
     if problem:
         raise ConfigError(f"{where}.{problem}")
+    dataset = config["datasets"][exp["dataset"]]
+    if exp["train_images"] is not None and dataset["source"] == "synthetic":
+        count = dataset["count"]
+        available = count - round(count * dataset["test_fraction"]) if entry.train_split == "train" else count
+        if exp["train_images"] > available:
+            raise ConfigError(f"{where}.train_images: {exp['train_images']} is more than the {available} "
+                              f"{'training ' if entry.train_split == 'train' else ''}images of {exp['dataset']}")
+    if needs_annotations(entry) and "annotations" not in exp["inputs"]:
+        exp["inputs"]["annotations"] = {"annotations": exp["dataset"]}  # the dataset's own labels
     _check_inputs(config, i, exp, entry, where)
     exp["init_from"] = {**entry.init_from, **exp["init_from"]}
     exp["frozen"] = list(dict.fromkeys([*entry.frozen, *exp["frozen"]]))

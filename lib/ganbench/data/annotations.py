@@ -108,3 +108,18 @@ def read_annotations(path: str | os.PathLike, indices=None) -> Annotations:
     except OSError as exc:
         raise DataError(f"{path}: not a readable HDF5 file ({exc})") from None
     return Annotations(**arrays, **meta)
+
+
+def read_annotation_attrs(path: str | os.PathLike) -> dict:
+    """The attributes of ``annotations.h5`` (classes, keypoint names, category, resolution, seed), without
+    reading its arrays."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: annotations file not found")
+    try:
+        with h5py.File(path, "r") as f:
+            a = f.attrs
+            return {"classes": [str(c) for c in a["classes"]], "keypoint_names": [str(c) for c in a["keypoint_names"]],
+                    "category": str(a["category"]), "resolution": int(a["resolution"]), "seed": int(a["seed"])}
+    except (OSError, KeyError) as exc:
+        raise DataError(f"{path}: not a readable annotations file ({exc})") from None

@@ -21,13 +21,16 @@ class ImageDataset(torch.utils.data.Dataset):
         xflip: double the dataset with horizontally mirrored copies (``--mirror``).
         max_size: keep a random subset of this many images, drawn with ``seed``.
         resolution: if given, the images must have this size (it is checked on the first image).
+        subset: if given, only these images (indices into the source, in this order).
     """
 
-    def __init__(self, path: str | os.PathLike, *, use_labels=False, xflip=False, max_size=None, seed=0, resolution=None):
+    def __init__(self, path: str | os.PathLike, *, use_labels=False, xflip=False, max_size=None, seed=0, resolution=None,
+                 subset=None):
         self.source: ImageSource = open_source(path)
-        indices = np.arange(len(self.source))
+        indices = np.arange(len(self.source)) if subset is None else np.asarray(subset, dtype=np.int64)
         if max_size is not None and max_size < len(indices):
             indices = np.sort(np.random.default_rng(seed).choice(indices, max_size, replace=False))
+        self.xflip = xflip
         self._indices = np.concatenate([indices, indices]) if xflip else indices
         self._flip = np.arange(len(self._indices)) >= len(indices)
         self._labels = self._label_matrix() if use_labels else None

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ganbench.methods.base import Method
 
 _REGISTRY: dict[str, type] = {}
-_INTERFACE = ("Method", "OptimizerSpec", "Phase", "StepContext", "Batch", "ParentInfo")
+_INTERFACE = ("Method", "OptimizerSpec", "Phase", "StepContext", "Batch", "InputInfo")
 
 
 def register(name: str, entry=None):
@@ -53,7 +53,7 @@ def available_methods() -> list[str]:
 def build_method(name: str, options: dict, resolution: int, img_channels: int = 3, label_dim: int = 0,
                  where: str = "options", parents: dict | None = None) -> Method:
     """A method of ``name`` with its options parsed from the config mapping ``options``; ``parents`` maps
-    the method's input roles to :class:`ganbench.methods.base.ParentInfo` (what a stage builds on)."""
+    the method's input roles to :class:`ganbench.methods.base.InputInfo` (what a stage builds on)."""
     cls = method_class(name)
     return cls(parse_options(cls.Options, options, where), resolution, img_channels, label_dim,
                parents=parents or {})

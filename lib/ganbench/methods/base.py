@@ -66,11 +66,12 @@ class Batch:
 
 
 @dataclass(frozen=True)
-class ParentInfo:
-    """What a stage knows of one of its inputs before loading weights: the parent's method, options and
-    resolution (from its checkpoint), so that it can build the same networks."""
+class InputInfo:
+    """What a stage knows of one of its inputs before loading weights: a parent's method, options and
+    resolution (from its checkpoint), so that it can build the same networks; for annotations, their
+    ``classes`` (in ``extra``)."""
 
-    method: str
+    method: str | None
     options: dict
     resolution: int
     img_channels: int = 3
@@ -98,7 +99,7 @@ class Method(nn.Module, abc.ABC):
     Options: ClassVar[type]  # a dataclass of the method's options, with defaults
 
     def __init__(self, options: Any, resolution: int, img_channels: int = 3, label_dim: int = 0,
-                 parents: dict[str, ParentInfo] | None = None):
+                 parents: dict[str, InputInfo] | None = None):
         super().__init__()
         self.options, self.resolution, self.img_channels, self.label_dim = options, resolution, img_channels, label_dim
         self.parents = parents or {}

@@ -22,7 +22,10 @@ Vocabulary:
   into checkpoints, which record the input's sha256 instead.
 - ``evaluations``: the evaluation groups the pipeline runs on a finished experiment: ``gan`` (the
   configured protocols), ``any_scale`` (FID per output scale, consistency, render cost),
-  ``reconstruction`` (an encoder through its frozen generator, on the real test images).
+  ``reconstruction`` (an encoder through its frozen generator, on the real test images), ``segmentation``
+  (mIoU and FG-mIoU of a segmenter on the labelled test split).
+- ``train_split``: the images a stage trains on: ``all``, or ``train`` (the annotations' split; the test
+  images are kept for its evaluation).
 - ``figures``: reports/figures/{experiment}-{figure}.png made for every experiment of the method.
 """
 
@@ -34,7 +37,7 @@ from ganbench.errors import ConfigError, did_you_mean
 from ganbench.methods import options as opts
 
 SOURCE_KINDS = ("run", "checkpoint", "weights", "annotations")
-EVALUATIONS = ("gan", "any_scale", "reconstruction")
+EVALUATIONS = ("gan", "any_scale", "reconstruction", "segmentation")
 FIGURES = ("curves", "samples", "scales", "preview")
 
 
@@ -62,6 +65,7 @@ class MethodEntry:
     init_from: dict[str, str] = field(default_factory=dict)  # defaults, the experiment's entries win
     frozen: tuple[str, ...] = ()  # defaults, added to the experiment's
     batch_fields: tuple[str, ...] = ("images",)  # what a training batch carries (images, labels, parts, coords)
+    train_split: str = "all"  # "all" | "train"
     evaluations: tuple[str, ...] = ()
     figures: tuple[str, ...] = ("curves",)
 
@@ -101,6 +105,12 @@ CATALOG: dict[str, MethodEntry] = {
             init_from={"G": "generator:G_ema"}, frozen=("G",),
             evaluations=("reconstruction",), figures=("curves", "preview"),
         ),
+        MethodEntry(
+            name="segmenter", display="Segmenter", module="ganbench.methods.segmenter",
+            options=opts.SegmenterOptions, kind="stage", parts=("S",), batch_fields=("images", "parts"),
+            inputs={"annotations": InputSpec(("annotations",), help="the part masks (default: the dataset's)")},
+            train_split="train", evaluations=("segmentation",), figures=("curves", "preview"),
+        ),
     )
 }
 
@@ -115,6 +125,11 @@ def method_entry(name: str, where: str = "method") -> MethodEntry:
 def methods_with(evaluation: str) -> tuple[str, ...]:
     """The methods that get evaluation group ``evaluation``."""
     return tuple(name for name, entry in CATALOG.items() if evaluation in entry.evaluations)
+
+
+def needs_annotations(entry: MethodEntry) -> bool:
+    """Whether the method trains on its dataset's annotations (per-pixel parts or coordinates, or its split)."""
+    return bool({"parts", "coords"} & set(entry.batch_fields)) or entry.train_split != "all"
 
 
 def experiment_figures(experiment: dict) -> tuple[str, ...]:

@@ -145,3 +145,30 @@ class EncoderOptions:
         if not is_power_of_two(resolution):
             return f"resolution: {resolution} is not a power of two >= 4 (the encoder halves it down to 4x4)"
         return None
+
+
+SEGMENTER_ARCHS = ("unet",)
+
+
+@dataclass(frozen=True)
+class SegmenterOptions:
+    """A supervised part segmenter (``ganbench.methods.segmenter``), trained by the loop on images and their
+    part masks: LAGM's downstream network (§2.5: Adam 1e-3) and its labelled-only baseline."""
+
+    arch: str = "unet"
+    base_channels: int = 64  # UNet width: 64 is the paper's (milesial UNet); the embedded default is smaller
+    num_classes: int | None = None  # None: the classes of the training annotations
+    lr: float = 0.001
+    betas: tuple[float, float] = (0.9, 0.999)
+    preview_images: int = 8
+
+    def __post_init__(self):
+        _choice("arch", self.arch, SEGMENTER_ARCHS)
+        _positive(self, "base_channels", "lr", "preview_images")
+        if self.num_classes is not None:
+            _positive(self, "num_classes")
+
+    def check_experiment(self, resolution: int, micro_batch: int) -> str | None:
+        if resolution % 16:
+            return f"resolution: {resolution} is not a multiple of 16 (the UNet pools four times)"
+        return None

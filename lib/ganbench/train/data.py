@@ -17,6 +17,7 @@ import torch
 import torch.utils.data
 
 from ganbench.data.dataset import ImageDataset
+from ganbench.data.sources import open_source
 from ganbench.errors import DataError
 from ganbench.methods.base import Batch
 from ganbench.train.batch_random import derive_seed
@@ -33,21 +34,30 @@ class TrainingData(torch.utils.data.Dataset):
     """
 
     def __init__(self, path: str | os.PathLike, fields=("images",), *, xflip=False, resolution=None,
-                 annotations: str | os.PathLike | None = None):
+                 annotations: str | os.PathLike | None = None, split: str = "all", limit: int | None = None):
         unknown = [f for f in fields if f not in BATCH_FIELDS]
         if unknown:
             raise ValueError(f"unknown batch field {unknown[0]!r}")
-        self.images = ImageDataset(path, xflip=xflip, use_labels="labels" in fields, resolution=resolution)
         self.fields = tuple(fields)
         self.annotations = annotations
         self._h5 = None  # opened lazily, once per worker process
-        if {"parts", "coords"} & set(fields):
+        needs = [f for f in fields if f in ("parts", "coords")] + (["its train split"] if split == "train" else [])
+        subset = None
+        if needs:
             if annotations is None:
-                raise DataError(f"{path}: the method trains on {', '.join(f for f in fields if f in ('parts', 'coords'))}, "
-                                "which need the dataset's annotations.h5")
+                raise DataError(f"{path}: the method trains on {', '.join(needs)}, which need the dataset's annotations.h5")
             count = len(self._file()["label"])
-            if count != len(self.images.source):
-                raise DataError(f"{annotations}: {count} annotated images, but {path} has {len(self.images.source)}")
+            total = len(open_source(path))
+            if count != total:
+                raise DataError(f"{annotations}: {count} annotated images, but {path} has {total}")
+            if split == "train":
+                subset = np.flatnonzero(~self._file()["is_test"][:])
+        if limit is not None:
+            available = len(subset) if subset is not None else len(open_source(path))
+            if limit > available:
+                raise DataError(f"{path}: train_images {limit} is more than the {available} training images")
+            subset = (subset if subset is not None else np.arange(available))[:limit]
+        self.images = ImageDataset(path, xflip=xflip, use_labels="labels" in fields, resolution=resolution, subset=subset)
 
     @property
     def image_shape(self):
@@ -84,7 +94,7 @@ class TrainingData(torch.utils.data.Dataset):
 
     def fixed_batch(self, n: int, device) -> Batch:
         """The first ``n`` items (unmirrored), the same at every snapshot: the input of preview grids."""
-        items = [self[i] for i in range(min(n, len(self.images.source)))]
+        items = [self[i] for i in range(min(n, len(self.images) // (2 if self.images.xflip else 1)))]
         return to_batch(torch.utils.data.default_collate(items), device)
 
 

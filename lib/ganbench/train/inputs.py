@@ -20,7 +20,7 @@ import torch
 from ganbench.errors import GanbenchError
 from ganbench.fileio import sha256_file
 from ganbench.methods import build_method
-from ganbench.methods.base import Method, ParentInfo
+from ganbench.methods.base import Method, InputInfo
 from ganbench.methods.catalog import CATALOG
 
 
@@ -60,16 +60,22 @@ def input_hashes(records: dict[str, InputFile]) -> dict[str, str]:
     return {role: r.sha256 for role, r in records.items()}
 
 
-def parent_infos(records: dict[str, InputFile]) -> dict[str, ParentInfo]:
-    """What a stage needs to build on its run/checkpoint inputs: their method, options and resolution."""
+def parent_infos(records: dict[str, InputFile]) -> dict[str, InputInfo]:
+    """What a stage needs to build on its inputs: a run's or checkpoint's method, options and resolution,
+    an annotations file's classes."""
     from ganbench.train.checkpoint import load_checkpoint
 
     infos = {}
     for role, r in records.items():
         if r.source in ("run", "checkpoint"):
             ckpt = load_checkpoint(r.path, mmap=True)
-            infos[role] = ParentInfo(ckpt["method"], ckpt["experiment"].get("options", {}), ckpt["resolution"],
-                                     ckpt.get("img_channels", 3), ckpt.get("label_dim", 0))
+            infos[role] = InputInfo(ckpt["method"], ckpt["experiment"].get("options", {}), ckpt["resolution"],
+                                    ckpt.get("img_channels", 3), ckpt.get("label_dim", 0))
+        elif r.source == "annotations":
+            from ganbench.data.annotations import read_annotation_attrs
+
+            attrs = read_annotation_attrs(r.path)
+            infos[role] = InputInfo(None, {}, attrs["resolution"], extra={"classes": attrs["classes"]})
     return infos
 
 
@@ -203,7 +209,7 @@ def restore_method(ckpt: dict, path: str | os.PathLike, device: str | torch.devi
     (each checked against the sha256 recorded at training time)."""
     exp = ckpt["experiment"]
     where = f"{path}"
-    parents = {role: ParentInfo(**info) for role, info in ckpt.get("parents", {}).items()}
+    parents = {role: InputInfo(**info) for role, info in ckpt.get("parents", {}).items()}
     method = build_method(ckpt["method"], exp.get("options", {}), ckpt["resolution"], ckpt.get("img_channels", 3),
                           ckpt.get("label_dim", 0), where=f"experiments.{exp.get('name', '?')}.options",
                           parents=parents)
@@ -215,7 +221,7 @@ def restore_method(ckpt: dict, path: str | os.PathLike, device: str | torch.devi
     return method.to(device).eval()
 
 
-def parent_records(infos: dict[str, ParentInfo]) -> dict[str, dict]:
+def parent_records(infos: dict[str, InputInfo]) -> dict[str, dict]:
     return {role: asdict(info) for role, info in infos.items()}
 
 

@@ -187,7 +187,8 @@ def _train(exp: dict, dataset_path: Path, run_dir: Path, resume: bool, world: Wo
     hashes = stage_inputs.input_hashes(records)
     entry = CATALOG[exp["method"]]
     data = TrainingData(dataset_path, entry.batch_fields, xflip=exp["mirror"], resolution=exp["resolution"],
-                        annotations=records["annotations"].path if "annotations" in records else None)
+                        annotations=records["annotations"].path if "annotations" in records else None,
+                        split=entry.train_split, limit=exp.get("train_images"))
     parents = stage_inputs.parent_infos(records)
     method = build_method(exp["method"], exp["options"], exp["resolution"], data.image_shape[0], data.label_dim,
                           where=f"{where}.options", parents=parents).to(world.device)
