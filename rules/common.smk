@@ -4,13 +4,12 @@ import re
 from ganbench.config import (
     ANY_SCALE_METHODS,
     any_scale_names,
-    any_scale_results,
     cost_baseline,
     dataset_targets,
     probe_datasets,
-    result_names,
 )
 from ganbench.data.registry import archive_name
+from ganbench.metrics import paths, plan
 from ganbench.metrics.weights import load_weights_registry
 from ganbench.tables.specs import configured_specs
 
@@ -43,7 +42,8 @@ def raw_source(wildcards):
 
 
 METRICS_CFG = config["metrics"]
-EXTRACTOR = METRICS_CFG["feature_extractor"]
+PROTOCOLS = plan.protocols_of(config)  # the configured GAN protocols by name (ganbench.metrics.protocols)
+STATSKEYS = sorted({p.statskey for p in PROTOCOLS.values()})
 
 
 def extractor_weights(name):
@@ -55,22 +55,29 @@ def extractor_weights(name):
     return f"results/weights/{name}.pth"
 
 
+def statskey_extractor(statskey):
+    """The extractor of a statistics key (``probe``, ``inception-v3-compat-first10000``, ...)."""
+    return next(p.extractor for p in PROTOCOLS.values() if p.statskey == statskey)
+
+
+def statskey_reals(statskey):
+    return next(p.reals for p in PROTOCOLS.values() if p.statskey == statskey)
+
 
 ANY_SCALE = METRICS_CFG["any_scale"]
 ANY_SCALE_EXPERIMENTS = [n for n, e in EXPERIMENTS.items() if e["method"] in ANY_SCALE_METHODS]
 
 
 def eval_files(experiment):
-    """Every result file of an experiment: the configured metrics, and for any-scale methods the
-    FID at each scale, the consistency scores and the render cost."""
-    names = result_names(METRICS_CFG["metrics"])
-    names += [n for group in any_scale_results(config, EXPERIMENTS[experiment]).values() for n in group]
-    return [f"results/eval/{experiment}/{name}.json" for name in names]
+    """Every result file of an experiment: each protocol's metrics, for any-scale methods each protocol's FID
+    at every scale, and the (protocol-free) consistency scores and render cost."""
+    return plan.eval_files(config, EXPERIMENTS[experiment])
 
 
-def stats_file(dataset, res):
-    return f"results/stats/{dataset}-{res}-{EXTRACTOR}.h5"
+def stats_file(dataset, res, protocol):
+    return plan.stats_file(config, dataset, res, protocol)
 
 
-TABLES = configured_specs(config["tables"], config["experiments"], result_names(METRICS_CFG["metrics"]),
+FLOOR_FILES = plan.floor_files(config)
+TABLES = configured_specs(config["tables"], config["experiments"], list(PROTOCOLS.values()),
                           scales=ANY_SCALE["scales"])

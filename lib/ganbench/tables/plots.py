@@ -164,7 +164,11 @@ def plot_scale_montage(checkpoint_path: str | os.PathLike, out_path: str | os.Pa
     half = 0.5 / zoom
     centre = unit_grid(size, 0.5 - half, 0.5 + half)
     panels.append(method.sample(list(seeds), rows=centre, cols=centre))
-    titles = [f"{s}x ({p.shape[-1]} px)" for s, p in zip(scales, panels)] + [f"centre, {zoom:g}x zoom ({size} px)"]
+    # the nested grid shown here has s(R-1)+1 points; the FID of scale s renders the paper grid, R s points, and
+    # compares it with the real data at R s px: the label names both
+    res = method.resolution
+    titles = [f"{s}x: {p.shape[-1]} px shown\nFID at {res * s} px" for s, p in zip(scales, panels)]
+    titles.append(f"centre, {zoom:g}x zoom ({size} px)")
     fig = Figure(figsize=(2.2 * len(panels), 2.2 * len(seeds) + 0.4))
     axes = fig.subplots(len(seeds), len(panels), squeeze=False)
     for j, (title, images) in enumerate(zip(titles, panels)):
