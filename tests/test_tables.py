@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from ganbench.errors import ConfigError, DataError
+from ganbench.metrics.paths import eval_path, floor_path
 from ganbench.tables import (Column, Row, TableSpec, baseline, build_table, configured_specs, creps_tables,
                              cross_method, cross_method_specs, load_published, published_value, render_table)
 from ganbench.tables.plots import plot_metric_curve, plot_training_curves
@@ -22,7 +23,9 @@ from ganbench.tables.published import PAPERS, PUBLISHED_PATH, SOURCE_KINDS
 
 GOLDEN = Path(__file__).parent / "golden"
 FIXTURE = GOLDEN / "published-fixture.yaml"
-PROBE = {"num_gen": 2000, "num_real": 2000, "extractor": "probe", "reference": "full", "truncation": 1.0}
+PROBE = {"name": "probe2k_full", "num_gen": 2000, "num_real": 2000, "extractor": "probe", "reference": "full",
+         "truncation": 1.0}
+P = "probe2k_full"
 
 
 def experiment(name, method, dataset, seed=0, resolution=32, **extra):
@@ -48,8 +51,9 @@ VALUES = {
 }
 
 
-def write_result(eval_dir: Path, exp: str, metric: str, value: float, protocol: dict | None = None) -> Path:
-    path = eval_dir / exp / f"{metric}.json"
+def write_result(eval_dir: Path, exp: str, metric: str, value: float, protocol: dict | None = None,
+                 protocol_dir: str | None = P) -> Path:
+    path = Path(eval_path(exp, metric, protocol_dir, root=eval_dir))
     path.parent.mkdir(parents=True, exist_ok=True)
     doc = {"metric": metric, "value": value, "std": None, "protocol": protocol or PROBE,
            "inputs": {"checkpoint": f"results/runs/{exp}/final.pt"}}
@@ -64,7 +68,17 @@ def eval_dir(tmp_path) -> Path:
         for metric, value in metrics.items():
             protocol = dict(PROBE, num_real=1800) if "synthcars" in exp else PROBE
             write_result(root, exp, metric, value, protocol)
+    for dataset, fid in (("synthfaces", 1.50), ("synthcars", 1.75)):  # the real-data floors at 32 px
+        write_floor(root, dataset, 32, {"fid": fid, "kid": 0.0003, "precision": 0.79, "recall": 0.80})
     return root
+
+
+def write_floor(root: Path, dataset: str, res: int, values: dict) -> None:
+    protocol = dict(PROBE, num_gen=None, num_a=1000, num_b=1000, halves="even vs odd positions in sorted-name order")
+    for metric, value in values.items():
+        path = Path(floor_path(dataset, res, P, metric, root=root))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"metric": metric, "value": value, "std": None, "protocol": protocol}))
 
 
 def check_golden(path: Path) -> None:
@@ -191,7 +205,7 @@ def test_baseline_golden(eval_dir, tmp_path):
 
 def test_mean_and_sample_std_over_seeds(eval_dir):
     table = build_table(cross_method("synthfaces", 32), EXPERIMENTS, eval_dir, published_path=FIXTURE)
-    assert table.row_labels == ["stylegan2", "creps"]
+    assert table.row_labels == ["StyleGAN2-ADA", "CREPS", "Real data (two halves)"]
     fid = table.cells[0][0]
     assert fid.n == 3
     assert fid.mean == pytest.approx((12.0 + 12.5 + 13.6) / 3)
@@ -221,7 +235,7 @@ def test_published_value_shown_only_when_protocol_matches(eval_dir, tmp_path):
 
     # a row that stands for another training setting is not compared with the headline number
     rows = (Row("stylegan2, 100 images", method="stylegan2", setting={"train_images": 100}),)
-    other = TableSpec("t", "t", (Column("fid"),), rows=rows, datasets=("synthfaces",))
+    other = TableSpec("t", "t", (Column("fid", protocol=P),), rows=rows, datasets=("synthfaces",))
     write_result(eval_dir, "stylegan2-synthfaces-32", "fid", 12.0)
     for exp in ("stylegan2-synthfaces-32-s1", "stylegan2-synthfaces-32-s2"):
         write_result(eval_dir, exp, "fid", VALUES[exp]["fid"])
@@ -231,31 +245,32 @@ def test_published_value_shown_only_when_protocol_matches(eval_dir, tmp_path):
 
 def test_seeds_with_different_protocols_are_an_error(eval_dir, tmp_path):
     bad = write_result(eval_dir, "stylegan2-synthfaces-32-s2", "fid", 13.6, dict(PROBE, num_gen=5000))
-    with pytest.raises(DataError, match=rf"^{bad}: protocol .*num_gen: 5000.* differs from .*stylegan2-synthfaces-32/fid.json"):
+    with pytest.raises(DataError, match=rf"^{bad}: protocol .*num_gen: 5000.* differs from .*stylegan2-synthfaces-32/probe2k_full/fid.json"):
         render_table(cross_method("synthfaces", 32), EXPERIMENTS, eval_dir, tmp_path / "out", published_path=FIXTURE)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
 def test_comparison_table_needs_one_protocol(eval_dir):
     write_result(eval_dir, "creps-synthfaces-32", "kid", 0.02, dict(PROBE, num_gen=1000))
-    with pytest.raises(DataError, match=r"table cross_method-synthfaces-32: column 'KID': row 'creps'"):
+    with pytest.raises(DataError, match=r"table cross_method-synthfaces-32: column 'KID ↓': row 'CREPS'"):
         build_table(cross_method("synthfaces", 32), EXPERIMENTS, eval_dir, published_path=FIXTURE)
 
 
 def test_cell_mixing_run_groups_is_an_error(eval_dir):
     longer = EXPERIMENTS + [experiment("stylegan2-synthfaces-32-long", "stylegan2", "synthfaces", kimg=100)]
-    spec = TableSpec("by_method", "By method", (Column("fid"),), rows="method")
-    with pytest.raises(ConfigError, match=r"row 'stylegan2', column 'FID': experiments .*-long.* differ in more than the seed"):
+    spec = TableSpec("by_method", "By method", (Column("fid", protocol=P),), rows="method")
+    with pytest.raises(ConfigError, match=r"row 'StyleGAN2-ADA', column 'FID ↓': experiments .*-long.* differ in more than the seed"):
         build_table(spec, longer, eval_dir, published_path=FIXTURE)
     # as run groups they are two rows, told apart by name
     table = build_table(cross_method("synthfaces", 32), longer, eval_dir, published_path=FIXTURE)
-    assert table.row_labels == ["stylegan2-synthfaces-32", "creps", "stylegan2-synthfaces-32-long"]
+    assert table.row_labels == ["stylegan2-synthfaces-32", "CREPS", "stylegan2-synthfaces-32-long",
+                                "Real data (two halves)"]
 
 
 def test_malformed_result_leaves_no_output(eval_dir, tmp_path):
-    (eval_dir / "creps-synthfaces-32" / "fid.json").write_text('{"metric": "fid", "value": "12"}')
+    (eval_dir / "creps-synthfaces-32" / P / "fid.json").write_text('{"metric": "fid", "value": "12"}')
     out = tmp_path / "out"
-    with pytest.raises(DataError, match=r"creps-synthfaces-32/fid.json: missing key 'protocol'"):
+    with pytest.raises(DataError, match=r"creps-synthfaces-32/probe2k_full/fid.json: missing key 'protocol'"):
         render_table(cross_method("synthfaces", 32), EXPERIMENTS, eval_dir, out, published_path=FIXTURE)
     assert not out.exists()
 
@@ -269,8 +284,8 @@ def test_paper_table_spec_in_a_few_lines(eval_dir):
     """A paper-style table: datasets as columns, an explicit row with a setting, published dataset aliases."""
     spec = TableSpec(name="fid_by_dataset", title="FID by dataset", paper="vision_aided",
                      rows=(Row("StyleGAN2", method="stylegan2"),),
-                     columns=(Column("fid", label="faces", dataset="synthfaces"),
-                              Column("fid", label="cars", dataset="synthcars")),
+                     columns=(Column("fid", label="faces", dataset="synthfaces", protocol=P),
+                              Column("fid", label="cars", dataset="synthcars", protocol=P)),
                      published_datasets={"synthfaces": "synthfaces"})
     table = build_table(spec, EXPERIMENTS, eval_dir, published_path=FIXTURE)
     from ganbench.tables.formats import cell_text
@@ -288,13 +303,15 @@ def test_creps_tables_golden(eval_dir, tmp_path):
         cost = {"device": "cpu", "threads": 2, "batch": 1, "repeats": 3, "output_size": [32 * s] * 2}
         if s > 1:
             write_result(eval_dir, "creps-synthfaces-32", f"fid-scale{s}", fid, PROBE)
-            write_result(eval_dir, "creps-synthfaces-32", f"psnr-scale{s}", psnr, dict(consistency, scale=s))
-            write_result(eval_dir, "creps-synthfaces-32", f"subgrid_err-scale{s}", 0.0, dict(consistency, scale=s))
+            write_floor(eval_dir, "synthfaces", 32 * s, {"fid": 1.5 + s / 10})
+            write_result(eval_dir, "creps-synthfaces-32", f"psnr-scale{s}", psnr, dict(consistency, scale=s), None)
+            write_result(eval_dir, "creps-synthfaces-32", f"subgrid_err-scale{s}", 0.0, dict(consistency, scale=s), None)
         for prefix, t, m in (("", ms, mb), ("stylegan2-", sg_ms, sg_mb)):
-            write_result(eval_dir, "creps-synthfaces-32", f"{prefix}time_ms-scale{s}", t, cost)
-            write_result(eval_dir, "creps-synthfaces-32", f"{prefix}peak_mb-scale{s}", m, cost)
-    write_result(eval_dir, "creps-synthfaces-32", "params_m", 0.9, {"counted": "generator (EMA) parameters"})
-    write_result(eval_dir, "creps-synthfaces-32", "stylegan2-params_m", 0.48, {"counted": "generator (EMA) parameters"})
+            write_result(eval_dir, "creps-synthfaces-32", f"{prefix}time_ms-scale{s}", t, cost, None)
+            write_result(eval_dir, "creps-synthfaces-32", f"{prefix}peak_mb-scale{s}", m, cost, None)
+    write_result(eval_dir, "creps-synthfaces-32", "params_m", 0.9, {"counted": "generator (EMA) parameters"}, None)
+    write_result(eval_dir, "creps-synthfaces-32", "stylegan2-params_m", 0.48, {"counted": "generator (EMA) parameters"},
+                 None)
 
     specs = creps_tables("synthfaces", 32, scales=(1, 2, 4))
     assert [s.name for s in specs] == [s.name for s in configured_specs(["creps"], EXPERIMENTS)] == [
@@ -303,7 +320,7 @@ def test_creps_tables_golden(eval_dir, tmp_path):
         paths = render_table(spec, EXPERIMENTS, eval_dir, tmp_path, published_path=FIXTURE)
         check_golden(paths["md"])
     cost = build_table(specs[1], EXPERIMENTS, eval_dir, published_path=FIXTURE)
-    assert cost.row_labels == ["CREPS", "StyleGAN2 at R s (same job)"]
+    assert cost.row_labels == ["CREPS", "StyleGAN2-ADA at R·s (untrained, same job)"]
     assert [c.mean for c in cost.cells[1]] == [0.48, 4.2, 6.1, 5.2, 16.2, 21.8, 23.5]
 
 

@@ -57,13 +57,15 @@ def _protocols(protocols: Iterable[Protocol | str]) -> tuple[Protocol, ...]:
     return tuple(get_protocol(p, "tables") if isinstance(p, str) else p for p in protocols)
 
 
-def protocol_columns(protocols: Iterable[Protocol | str] = DEFAULT_PROTOCOLS) -> tuple[Column, ...]:
-    """One column per (protocol, result), in order; the header names the protocol when there are several."""
+def protocol_columns(protocols: Iterable[Protocol | str] = DEFAULT_PROTOCOLS,
+                     metrics: Sequence[str] | None = None) -> tuple[Column, ...]:
+    """One column per (protocol, result), in order, keeping only ``metrics`` (result names) if given; the header
+    names the protocol when there are several."""
     protocols = [p for p in _protocols(protocols) if p.kind == "gan"]
     several = len(protocols) > 1
     return tuple(Column(name, protocol=p.name, show_protocol=several,
                         multiplier=p.kid_scale if name == "kid" else 1.0)
-                 for p in protocols for name in p.result_names)
+                 for p in protocols for name in p.result_names if metrics is None or name in metrics)
 
 
 def configured_specs(names: Sequence[str], experiments: Iterable[Mapping[str, Any]],
@@ -83,11 +85,12 @@ def configured_specs(names: Sequence[str], experiments: Iterable[Mapping[str, An
 
 
 def cross_method(dataset: str, resolution: int, protocols: Iterable[Protocol | str] = DEFAULT_PROTOCOLS,
-                 deviations: Sequence[str] = (), published_datasets: Mapping[str, str] | None = None) -> TableSpec:
+                 deviations: Sequence[str] = (), published_datasets: Mapping[str, str] | None = None,
+                 metrics: Sequence[str] | None = None) -> TableSpec:
     """Every method trained on ``dataset`` at ``resolution``, side by side, one row per run group, and the floor."""
     return TableSpec(name=f"cross_method-{dataset}-{resolution}",
                      title="All methods side by side",
-                     columns=protocol_columns(protocols), rows="group",
+                     columns=protocol_columns(protocols, metrics), rows="group",
                      datasets=(dataset,), resolutions=(resolution,), deviations=tuple(deviations),
                      published_datasets=dict(published_datasets or {}), floor=True)
 
@@ -99,10 +102,11 @@ def cross_method_specs(experiments: Iterable[Mapping[str, Any]], **kwargs) -> li
 
 
 def baseline(protocols: Iterable[Protocol | str] = DEFAULT_PROTOCOLS, method: str = "stylegan2",
-             deviations: Sequence[str] = (), published_datasets: Mapping[str, str] | None = None) -> TableSpec:
+             deviations: Sequence[str] = (), published_datasets: Mapping[str, str] | None = None,
+             metrics: Sequence[str] | None = None) -> TableSpec:
     """The StyleGAN2 baseline on each dataset and resolution: one row per dataset, and one floor per dataset."""
     return TableSpec(name="baseline", title=f"Baseline ({method_label(method)}) on every dataset",
-                     columns=protocol_columns(protocols), rows="dataset", methods=(method,),
+                     columns=protocol_columns(protocols, metrics), rows="dataset", methods=(method,),
                      deviations=tuple(deviations), same_protocol=False,
                      published_datasets=dict(published_datasets or {}), row_header="Dataset", floor=True)
 
