@@ -371,3 +371,78 @@ def test_malformed_log_names_the_line(tmp_path):
     with pytest.raises(DataError, match=r"log.jsonl: line 4: not valid JSON"):
         plot_training_curves(log, tmp_path / "curves.png")
     assert not (tmp_path / "curves.png").exists()
+
+
+# ------------------------------------------------------------------------------------- registry, protocols, floors
+
+def test_tables_come_from_the_registry():
+    from ganbench.tables.specs import TABLES, register_table
+
+    assert {"baseline", "cross_method", "creps"} <= set(TABLES)
+    with pytest.raises(ConfigError, match="already registered"):
+        register_table("baseline")
+    with pytest.raises(ConfigError, match=r"unknown table 'basline' \(did you mean 'baseline'\?\)"):
+        configured_specs(["basline"], EXPERIMENTS)
+
+    @register_table("test_fid_only")
+    def _fid_only(ctx):
+        return [cross_method(d, r, ctx.protocols, metrics=("fid",)) for d, r in ctx.pairs("stylegan2")]
+
+    try:
+        specs = configured_specs(["test_fid_only"], EXPERIMENTS)
+        assert [s.name for s in specs] == ["cross_method-synthcars-32", "cross_method-synthfaces-32"]
+        assert [c.metric for c in specs[0].columns] == ["fid"]
+    finally:
+        del TABLES["test_fid_only"]
+
+
+def test_every_metric_says_which_way_is_better():
+    from ganbench.tables.render import METRICS
+
+    assert all(arrow in ("↑", "↓", "") for _, _, arrow in METRICS.values())
+    assert [Column(m).header for m in ("fid", "kid", "precision", "recall", "psnr", "params_m")] == [
+        "FID ↓", "KID ↓", "Precision ↑", "Recall ↑", "PSNR (dB) ↑", "G params (M)"]
+    assert Column("fid-scale2", label="FID 2x").header == "FID 2x ↓"
+
+
+def test_two_protocols_side_by_side_with_kid_times_1000(eval_dir):
+    from ganbench.metrics.protocols import derive_protocol, get_protocol
+    from ganbench.tables.formats import cell_text, to_latex
+
+    kid1000 = derive_protocol("kid50k_full", "kid_probe", extractor="probe", num_gen=2000)
+    for exp in ("stylegan2-synthfaces-32", "creps-synthfaces-32"):
+        write_result(eval_dir, exp, "kid", VALUES[exp]["kid"], dict(PROBE, name="kid_probe"), "kid_probe")
+    spec = cross_method("synthfaces", 32, protocols=[get_protocol(P), kid1000])
+    assert [c.header for c in spec.columns] == ["FID ↓ [probe2k_full]", "KID ↓ [probe2k_full]",
+                                               "Precision ↑ [probe2k_full]", "Recall ↑ [probe2k_full]",
+                                               "KID ×10³ ↓ [kid_probe]"]
+    table = build_table(spec, EXPERIMENTS, eval_dir, published_path=FIXTURE)
+    assert cell_text(table.cells[1][4], spec.columns[4]) == "20.1000"  # 0.0201 x 1000
+    assert table.cells[0][4].n == 1  # only the first seed was measured under kid_probe
+    assert "KID $\\times$10$^{3}$ $\\downarrow$ [kid\\_probe]" in to_latex(table)
+
+
+def test_mean_and_std_render_in_every_format(eval_dir):
+    from ganbench.tables.formats import cell_text, to_csv, to_html, to_latex, to_markdown
+
+    table = build_table(cross_method("synthfaces", 32, metrics=("fid",)), EXPERIMENTS, eval_dir, published_path=FIXTURE)
+    assert cell_text(table.cells[0][0], table.spec.columns[0]) == "12.70 ± 0.82 (paper: 11.90)"
+    assert "| StyleGAN2-ADA | 12.70 ± 0.82 (paper: 11.90) |" in to_markdown(table)
+    assert "12.70 $\\pm$ 0.82" in to_latex(table)
+    assert "<td>12.70 ± 0.82 (paper: 11.90)</td>" in to_html(table)
+    assert "StyleGAN2-ADA,12.7,0.8185352772,3,11.9" in to_csv(table)
+
+
+def test_floor_row_reads_the_real_data_and_a_missing_floor_is_a_dash(eval_dir):
+    from ganbench.tables.formats import MISSING, cell_text
+
+    table = build_table(cross_method("synthfaces", 32), EXPERIMENTS, eval_dir, published_path=FIXTURE)
+    floor = table.cells[-1]
+    assert table.row_labels[-1] == "Real data (two halves)" and all(c.floor for c in floor)
+    assert [c.mean for c in floor] == [1.50, 0.0003, 0.79, 0.80]
+    assert floor[0].published is None
+    assert "1000 vs 1000 images" in table.caption and "not comparable with Inception FID" in table.caption
+    Path(floor_path("synthfaces", 32, P, "fid", root=eval_dir)).unlink()
+    again = build_table(cross_method("synthfaces", 32), EXPERIMENTS, eval_dir, published_path=FIXTURE)
+    assert cell_text(again.cells[-1][0], again.spec.columns[0]) == MISSING
+    assert again.cells[-1][1].mean == 0.0003
