@@ -78,6 +78,15 @@ def stats_file(dataset, res, protocol):
     return plan.stats_file(config, dataset, res, protocol)
 
 
+EXPERIMENT_NAMES = "|".join(map(re.escape, EXPERIMENTS)) or "(?!)"
+
+
+def eval_report(path, experiment, protocol, name):
+    """An evaluation JSON marked for the report, under "Evaluation", by experiment, protocol and result."""
+    return report(path, category="Evaluation", subcategory=experiment,
+                  labels={"experiment": experiment, "protocol": protocol or "-", "result": name})
+
+
 FLOOR_FILES = plan.floor_files(config)
 TABLES = configured_specs(config["tables"], config["experiments"], list(PROTOCOLS.values()),
                           scales=ANY_SCALE["scales"])

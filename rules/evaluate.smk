@@ -2,14 +2,6 @@
 # one JSON per metric under results/eval/{experiment}/{protocol}/ with the protocol and the inputs' hashes written
 # next to the number, and beside it the real-data floor of each protocol (two halves of the real set).
 
-EXPERIMENT_NAMES = "|".join(map(re.escape, EXPERIMENTS)) or "(?!)"
-
-
-def eval_report(path, experiment, protocol, name):
-    return report(path, category="Evaluation", subcategory=experiment,
-                  labels={"experiment": experiment, "protocol": protocol or "-", "result": name})
-
-
 for _protocol in PROTOCOLS.values():
 
     rule:

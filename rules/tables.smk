@@ -14,7 +14,6 @@ rule tables:
         experiments=config["experiments"],
         protocols=[p.as_dict() for p in PROTOCOLS.values()],
         scales=ANY_SCALE["scales"],
-        eval_dir=paths.EVAL_DIR,
     log:
         "logs/tables/tables.log",
     conda:

@@ -1,3 +1,4 @@
+from ganbench.metrics.paths import EVAL_DIR
 from ganbench.metrics.protocols import make_protocol
 from ganbench.tables.render import render_table
 from ganbench.tables.specs import configured_specs
@@ -7,4 +8,4 @@ with job_log(snakemake):
     p = snakemake.params
     protocols = [make_protocol(d) for d in p.protocols]
     for spec in configured_specs(p.names, p.experiments, protocols, scales=p.scales):
-        render_table(spec, p.experiments, p.eval_dir, "reports/tables")
+        render_table(spec, p.experiments, EVAL_DIR, "reports/tables")
