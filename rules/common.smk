@@ -3,15 +3,14 @@ import re
 
 from ganbench.config import (
     any_scale_names,
-    any_scale_results,
     cost_baseline,
     dataset_targets,
     input_files,
     probe_datasets,
-    result_names,
 )
 from ganbench.data.registry import archive_name
-from ganbench.methods.catalog import CATALOG, experiment_figures, methods_with
+from ganbench.methods.catalog import experiment_figures, methods_with
+from ganbench.metrics import paths, plan
 from ganbench.metrics.weights import load_weights_registry
 from ganbench.tables.specs import configured_specs
 
@@ -44,7 +43,8 @@ def raw_source(wildcards):
 
 
 METRICS_CFG = config["metrics"]
-EXTRACTOR = METRICS_CFG["feature_extractor"]
+PROTOCOLS = plan.protocols_of(config)  # the configured GAN protocols by name (ganbench.metrics.protocols)
+STATSKEYS = sorted({p.statskey for p in PROTOCOLS.values()})
 
 
 def extractor_weights(name):
@@ -55,6 +55,14 @@ def extractor_weights(name):
         return "results/probe/probe.pt"
     return f"results/weights/{name}.pth"
 
+
+def statskey_extractor(statskey):
+    """The extractor of a statistics key (``probe``, ``inception-v3-compat-first10000``, ...)."""
+    return next(p.extractor for p in PROTOCOLS.values() if p.statskey == statskey)
+
+
+def statskey_reals(statskey):
+    return next(p.reals for p in PROTOCOLS.values() if p.statskey == statskey)
 
 
 ANY_SCALE = METRICS_CFG["any_scale"]
@@ -71,24 +79,27 @@ def experiment_regex(names):
 
 
 ANY_SCALE_EXPERIMENTS = experiments_with("any_scale")
-RECONSTRUCTION_METRICS = ("mse", "psnr")
+SEGMENTATION_PROTOCOLS = plan.segmentation_protocols(config)
 
 
 def eval_files(experiment):
-    """Every result file of an experiment, by its method's evaluation groups (the catalog): the
-    configured GAN metrics; for any-scale methods the FID at each scale, the consistency scores and
-    the render cost; for encoders the reconstruction scores."""
-    groups = CATALOG[EXPERIMENTS[experiment]["method"]].evaluations
-    names = result_names(METRICS_CFG["metrics"]) if "gan" in groups else []
-    names += [n for group in any_scale_results(config, EXPERIMENTS[experiment]).values() for n in group]
-    if "reconstruction" in groups:
-        names += [f"reconstruction/{m}" for m in RECONSTRUCTION_METRICS]
-    return [f"results/eval/{experiment}/{name}.json" for name in names]
+    """Every result file of an experiment, by its method's evaluation groups (ganbench.methods.catalog)."""
+    return plan.eval_files(config, EXPERIMENTS[experiment])
 
 
-def stats_file(dataset, res):
-    return f"results/stats/{dataset}-{res}-{EXTRACTOR}.h5"
+def stats_file(dataset, res, protocol):
+    return plan.stats_file(config, dataset, res, protocol)
 
 
-TABLES = configured_specs(config["tables"], config["experiments"], result_names(METRICS_CFG["metrics"]),
+EXPERIMENT_NAMES = "|".join(map(re.escape, EXPERIMENTS)) or "(?!)"
+
+
+def eval_report(path, experiment, protocol, name):
+    """An evaluation JSON marked for the report, under "Evaluation", by experiment, protocol and result."""
+    return report(path, category="Evaluation", subcategory=experiment,
+                  labels={"experiment": experiment, "protocol": protocol or "-", "result": name})
+
+
+FLOOR_FILES = plan.floor_files(config)
+TABLES = configured_specs(config["tables"], config["experiments"], list(PROTOCOLS.values()),
                           scales=ANY_SCALE["scales"])

@@ -1,48 +1,80 @@
-# Evaluation stage: every trained run measured under the configured protocol, one JSON per metric
-# with the protocol and the inputs' hashes written next to the number.
+# Evaluation stage: every trained run measured under each configured protocol (ganbench.metrics.protocols),
+# one JSON per metric under results/eval/{experiment}/{protocol}/ with the protocol and the inputs' hashes written
+# next to the number, and beside it the real-data floor of each protocol (two halves of the real set).
+
+for _protocol in PROTOCOLS.values():
+
+    rule:
+        name:
+            f"evaluate_{_protocol.name}"
+        input:
+            checkpoint="results/runs/{experiment}/final.pt",
+            stats=lambda wc, p=_protocol.name: stats_file(
+                EXPERIMENTS[wc.experiment]["dataset"], EXPERIMENTS[wc.experiment]["resolution"], p
+            ),
+            weights=extractor_weights(_protocol.extractor),
+        output:
+            [eval_report(paths.eval_path("{experiment}", n, _protocol.name), "{experiment}", _protocol.name, n)
+             for n in _protocol.result_names],
+        wildcard_constraints:
+            experiment=EXPERIMENT_NAMES,
+        params:
+            protocol=_protocol.as_dict(),
+            out_dir=lambda wc, p=_protocol.name: paths.eval_dir(wc.experiment, p),
+        log:
+            f"logs/evaluate/{{experiment}}-{_protocol.name}.log",
+        conda:
+            "../envs/ganbench.yaml"
+        script:
+            "../workflow_scripts/evaluate.py"
+
+    rule:
+        name:
+            f"real_floor_{_protocol.name}"
+        input:
+            stats=paths.stats_path("{dataset}", "{res}", _protocol.statskey),
+        output:
+            [report(paths.floor_path("{dataset}", "{res}", _protocol.name, n), category="Evaluation",
+                    subcategory="Real-data floors", labels={"data": "{dataset}-{res}", "protocol": _protocol.name,
+                                                            "result": n})
+             for n in _protocol.result_names],
+        wildcard_constraints:
+            dataset="|".join(map(re.escape, DATASETS)) or "(?!)",
+        params:
+            protocol=_protocol.as_dict(),
+            out_dir=lambda wc, p=_protocol.name: paths.floor_dir(wc.dataset, wc.res, p),
+        log:
+            f"logs/evaluate/floor-{{dataset}}-{{res}}-{_protocol.name}.log",
+        conda:
+            "../envs/ganbench.yaml"
+        script:
+            "../workflow_scripts/real_floor.py"
 
 
-rule evaluate:
-    input:
-        checkpoint="results/runs/{experiment}/final.pt",
-        stats=lambda wc: stats_file(EXPERIMENTS[wc.experiment]["dataset"], EXPERIMENTS[wc.experiment]["resolution"]),
-        weights=extractor_weights(EXTRACTOR),
-    output:
-        [f"results/eval/{{experiment}}/{name}.json" for name in result_names(METRICS_CFG["metrics"])],
-    params:
-        extractor=EXTRACTOR,
-        protocol=METRICS_CFG,
-        out_dir=lambda wc: f"results/eval/{wc.experiment}",
-    log:
-        "logs/evaluate/{experiment}.log",
-    conda:
-        "../envs/ganbench.yaml"
-    script:
-        "../workflow_scripts/evaluate.py"
-
-
-# Any-scale methods (CREPS): FID at each output scale against the real data at resolution x scale,
-# consistency across scales, and the render cost beside StyleGAN2 (ganbench.metrics.any_scale).
+# Any-scale methods (CREPS): FID at each output scale against the real data at resolution x scale, under each
+# protocol with FID; consistency across scales and the render cost beside StyleGAN2 (ganbench.metrics.any_scale),
+# which depend on no feature protocol.
 
 
 rule evaluate_scale:
     input:
         checkpoint="results/runs/{experiment}/final.pt",
         stats=lambda wc: stats_file(
-            EXPERIMENTS[wc.experiment]["dataset"], EXPERIMENTS[wc.experiment]["resolution"] * int(wc.scale)
+            EXPERIMENTS[wc.experiment]["dataset"], EXPERIMENTS[wc.experiment]["resolution"] * int(wc.scale), wc.protocol
         ),
-        weights=extractor_weights(EXTRACTOR),
+        weights=lambda wc: extractor_weights(PROTOCOLS[wc.protocol].extractor),
     output:
-        "results/eval/{experiment}/fid-scale{scale}.json",
+        eval_report(paths.eval_path("{experiment}", "fid-scale{scale}", "{protocol}"), "{experiment}", "{protocol}",
+                    "fid-scale{scale}"),
     wildcard_constraints:
         experiment=experiment_regex(ANY_SCALE_EXPERIMENTS),
+        protocol="|".join(re.escape(n) for n, p in PROTOCOLS.items() if "fid" in p.metrics) or "(?!)",
         scale=r"\d+",
     params:
-        extractor=EXTRACTOR,
-        protocol=METRICS_CFG,
-        out_dir=lambda wc: f"results/eval/{wc.experiment}",
+        protocol=lambda wc: PROTOCOLS[wc.protocol].as_dict(),
+        out_dir=lambda wc: paths.eval_dir(wc.experiment, wc.protocol),
     log:
-        "logs/evaluate/{experiment}-scale{scale}.log",
+        "logs/evaluate/{experiment}-{protocol}-scale{scale}.log",
     conda:
         "../envs/ganbench.yaml"
     script:
@@ -55,13 +87,14 @@ if any(s > 1 for s in ANY_SCALE["scales"]):  # otherwise there is nothing to com
         input:
             checkpoint="results/runs/{experiment}/final.pt",
         output:
-            [f"results/eval/{{experiment}}/{name}.json" for name in any_scale_names(ANY_SCALE["scales"])["consistency"]],
+            [eval_report(paths.eval_path("{experiment}", name), "{experiment}", None, name)
+             for name in any_scale_names(ANY_SCALE["scales"])["consistency"]],
         wildcard_constraints:
             experiment=experiment_regex(ANY_SCALE_EXPERIMENTS),
         params:
             any_scale=ANY_SCALE,
-            seed=METRICS_CFG["seed"],
-            out_dir=lambda wc: f"results/eval/{wc.experiment}",
+            seed=ANY_SCALE["consistency_seed"],
+            out_dir=lambda wc: paths.eval_dir(wc.experiment),
         log:
             "logs/evaluate/{experiment}-consistency.log",
         conda:
@@ -75,13 +108,14 @@ rule render_cost:
         checkpoint="results/runs/{experiment}/final.pt",
         ops="results/ops/build.json",
     output:
-        [f"results/eval/{{experiment}}/{name}.json" for name in any_scale_names(ANY_SCALE["scales"])["cost"]],
+        [eval_report(paths.eval_path("{experiment}", name), "{experiment}", None, name)
+         for name in any_scale_names(ANY_SCALE["scales"])["cost"]],
     wildcard_constraints:
         experiment=experiment_regex(ANY_SCALE_EXPERIMENTS),
     params:
         any_scale=ANY_SCALE,
         baseline=lambda wc: cost_baseline(config, EXPERIMENTS[wc.experiment]),
-        out_dir=lambda wc: f"results/eval/{wc.experiment}",
+        out_dir=lambda wc: paths.eval_dir(wc.experiment),
     threads: workflow.cores
     log:
         "logs/evaluate/{experiment}-cost.log",

@@ -11,14 +11,37 @@ rule evaluate_reconstruction:
             if DATASETS[EXPERIMENTS[wc.experiment]["dataset"]]["source"] == "synthetic" else []
         ),
     output:
-        [f"results/eval/{{experiment}}/reconstruction/{m}.json" for m in RECONSTRUCTION_METRICS],
+        [eval_report(paths.eval_path("{experiment}", m, plan.RECONSTRUCTION), "{experiment}", plan.RECONSTRUCTION, m)
+         for m in plan.RECONSTRUCTION_METRICS],
     wildcard_constraints:
         experiment=experiment_regex(experiments_with("reconstruction")),
     params:
-        out_dir=lambda wc: f"results/eval/{wc.experiment}/reconstruction",
+        out_dir=lambda wc: paths.eval_dir(wc.experiment, plan.RECONSTRUCTION),
     log:
         "logs/evaluate/{experiment}-reconstruction.log",
     conda:
         "../envs/ganbench.yaml"
     script:
         "../workflow_scripts/evaluate_reconstruction.py"
+
+
+# A segmenter: mIoU and FG-mIoU on the labelled test split, under each segmentation protocol.
+rule evaluate_segmenter:
+    input:
+        checkpoint="results/runs/{experiment}/final.pt",
+        data=lambda wc: f"{data_dir(EXPERIMENTS[wc.experiment]['dataset'], EXPERIMENTS[wc.experiment]['resolution'])}/images.zip",
+        annotations=lambda wc: input_files(config, EXPERIMENTS[wc.experiment])["annotations"],
+    output:
+        [eval_report(paths.eval_path("{experiment}", n, name), "{experiment}", name, n)
+         for name, p in SEGMENTATION_PROTOCOLS.items() for n in p.result_names],
+    wildcard_constraints:
+        experiment=experiment_regex(experiments_with("segmentation")),
+    params:
+        protocols=list(SEGMENTATION_PROTOCOLS),
+        out_dir=lambda wc: paths.eval_dir(wc.experiment),
+    log:
+        "logs/evaluate/{experiment}-segmentation.log",
+    conda:
+        "../envs/ganbench.yaml"
+    script:
+        "../workflow_scripts/evaluate_segmenter.py"

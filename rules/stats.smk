@@ -1,6 +1,6 @@
 # Feature extractors and reference statistics: the probe is trained here on the labelled synthetic
 # data; pretrained weights come only from the download rule; statistics are computed once per
-# (dataset, resolution, extractor) and recomputed when the dataset or the weights change.
+# (dataset, resolution, statskey = extractor and reals), shared by the protocols with that key.
 
 
 rule train_probe:
@@ -39,14 +39,17 @@ rule download_weights:
 rule stats:
     input:
         data="results/data/{dataset}-{res}/images.zip",
-        weights=lambda wc: extractor_weights(wc.extractor),
+        weights=lambda wc: extractor_weights(statskey_extractor(wc.statskey)),
     output:
-        "results/stats/{dataset}-{res}-{extractor}.h5",
+        paths.stats_path("{dataset}", "{res}", "{statskey}"),
+    wildcard_constraints:
+        statskey="|".join(map(re.escape, STATSKEYS)) or "(?!)",
     params:
-        max_items=METRICS_CFG["max_real"],
-        save_features=any(m != "fid" for m in METRICS_CFG["metrics"]),
+        extractor=lambda wc: statskey_extractor(wc.statskey),
+        max_items=lambda wc: statskey_reals(wc.statskey),
+        save_features=True,  # the real-data floor (and KID, precision/recall) need the features
     log:
-        "logs/stats/{dataset}-{res}-{extractor}.log",
+        "logs/stats/{dataset}-{res}-{statskey}.log",
     conda:
         "../envs/ganbench.yaml"
     script:

@@ -5,13 +5,14 @@
 rule tables:
     input:
         [f for e in EXPERIMENTS for f in eval_files(e)],
+        FLOOR_FILES,
     output:
         [f"reports/tables/{spec.name}.{ext}" for spec in TABLES for ext in ("md", "csv", "tex")],
         [report(f"reports/tables/{spec.name}.html", category="Tables", subcategory=spec.title) for spec in TABLES],
     params:
         names=config["tables"],
         experiments=config["experiments"],
-        metrics=result_names(METRICS_CFG["metrics"]),
+        protocols=[p.as_dict() for p in PROTOCOLS.values()],
         scales=ANY_SCALE["scales"],
     log:
         "logs/tables/tables.log",

@@ -322,3 +322,34 @@ def test_cli_runs_the_any_scale_stages(method, tmp_path, capsys):
     assert cli.main(["consistency", str(_save_method(sg2, tmp_path / "sg2.pt", "tiny-sg2")), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "renders only its training grid" in err
+
+
+def test_cli_eval_refuses_statistics_of_another_size_before_generating(method, tmp_path, capsys, monkeypatch):
+    """--scale 2 needs the statistics of the data at R*2: those at R are refused in one line, exit 2, no output;
+    a negative truncation is refused the same way."""
+    from ganbench import cli
+    from ganbench.data.build import make_synthetic_dataset
+    from ganbench.metrics import gan_metrics
+    from ganbench.metrics.probe import train_probe
+
+    ckpt = _save_method(method, tmp_path / "creps.pt")
+    make_synthetic_dataset("face", R, 8, 0, 0.25, tmp_path / "images.zip", tmp_path / "annotations.h5")
+    probe = tmp_path / "probe.pt"
+    train_probe([tmp_path / "images.zip"], [tmp_path / "annotations.h5"], probe, steps=2, resolution=R)
+    stats = tmp_path / "stats.h5"
+    assert cli.main(["stats", str(tmp_path / "images.zip"), str(stats), "--weights", str(probe)]) == 0
+
+    def no_generation(*args, **kwargs):
+        raise AssertionError("images were generated")
+
+    monkeypatch.setattr(gan_metrics, "generated_features", no_generation)
+    capsys.readouterr()
+    out = tmp_path / "eval"
+    common = [str(ckpt), str(stats), "--out", str(out), "--weights", str(probe), "--num-gen", "4"]
+    assert cli.main(["eval", *common, "--scale", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"{stats}: statistics of {R} px images, but {ckpt} at scale 2 renders {2 * R} px" in err
+    assert cli.main(["eval", *common, "--truncation", "-1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "truncation: -1.0 is negative" in err
+    assert not out.exists()

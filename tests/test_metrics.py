@@ -16,11 +16,13 @@ from ganbench.config import validate_config
 from ganbench.data.build import make_synthetic_dataset
 from ganbench.data.sources import open_source
 from ganbench.data.stylegan_zip import write_images_zip
-from ganbench.errors import GanbenchError
+from ganbench.errors import ConfigError, GanbenchError
+from ganbench.metrics import gan_metrics
 from ganbench.fileio import sha256_file
 from ganbench.metrics.extractors import MissingWeightsError, load_extractor
-from ganbench.metrics.gan_metrics import (evaluate_checkpoint, fid_from_features, fid_from_moments,
+from ganbench.metrics.gan_metrics import (evaluate_checkpoint, evaluate_floor, fid_from_features, fid_from_moments,
                                           kid_from_features, metrics_from_features, pr_from_features)
+from ganbench.metrics.protocols import derive_protocol, get_protocol
 from ganbench.metrics.probe import train_probe
 from ganbench.metrics.stats import compute_stats, dataset_sha256, iter_batches, load_stats, moments, stale_reason
 from ganbench.train.loop import training_loop
@@ -150,9 +152,11 @@ def test_stats_file_contents_and_first_n(probe, faces32, tmp_path):
     assert info["dataset_sha256"] == sha256_file(data) == first.attrs["dataset_sha256"]
     assert first.attrs["weights_sha256"] == sha256_file(probe[0]) and first.attrs["extractor"] == "probe"
     assert set(first.attrs["versions"]) == {"torch", "torch-fidelity", "ganbench"}
+    assert first.attrs["resolution"] == 32 and first.attrs["statskey"] == "probe-first100"
     compute_stats(data, extractor, tmp_path / "full.h5", save_features=True)
     full = load_stats(tmp_path / "full.h5")
     assert full.count == 240 and full.reference == "full" and full.features.shape == (240, 256)
+    assert full.attrs["statskey"] == "probe" == get_protocol("probe2k_full").statskey
     head = moments(torch.from_numpy(full.features[:100]))  # "first N" is the first N in dataset order
     np.testing.assert_allclose(head["mu"], first.mu, rtol=1e-5, atol=1e-6)
 
@@ -265,11 +269,13 @@ def test_evaluate_checkpoint_writes_one_json_per_metric(probe, tmp_path, monkeyp
     compute_stats(tmp_path / "images.zip", extractor, tmp_path / "stats.h5", save_features=True)
 
     out = tmp_path / "eval"
-    records = evaluate_checkpoint(final, tmp_path / "stats.h5", extractor, num_gen=40, out_json_dir=out,
-                                  seeds=100, truncation=0.7, kid_subsets=10, kid_subset_size=32)
+    protocol = derive_protocol("probe2k_full", "test40", num_gen=40, seed=100, truncation=0.7, kid_subsets=10,
+                               kid_subset_size=32)
+    records = evaluate_checkpoint(final, tmp_path / "stats.h5", extractor, protocol, out)
     assert sorted(p.name for p in out.iterdir()) == ["fid.json", "kid.json", "precision.json", "recall.json"]
     fid = json.loads((out / "fid.json").read_text())
     assert fid == json.loads(json.dumps(records["fid"])) and np.isfinite(fid["value"]) and fid["value"] > 0
+    assert fid["protocol"]["name"] == "test40" and fid["protocol"]["resolution"] == 16
     assert fid["protocol"]["num_gen"] == 40 and fid["protocol"]["num_real"] == 64
     assert fid["protocol"]["reference"] == "full" and fid["protocol"]["extractor"] == "probe"
     assert fid["protocol"]["truncation"] == 0.7 and fid["protocol"]["seeds"] == {"start": 100, "count": 40}
@@ -282,9 +288,38 @@ def test_evaluate_checkpoint_writes_one_json_per_metric(probe, tmp_path, monkeyp
         doc = json.loads((out / f"{name}.json").read_text())
         assert doc["metric"] == name and 0 <= doc["value"] <= 1 and doc["protocol"]["k"] == 3
     # same seeds, same numbers
-    again = evaluate_checkpoint(final, tmp_path / "stats.h5", extractor, 40, tmp_path / "again", seeds=100,
-                                truncation=0.7, metrics=("fid",))
+    again = evaluate_checkpoint(final, tmp_path / "stats.h5", extractor, protocol, tmp_path / "again", metrics=("fid",))
     assert again["fid"]["value"] == pytest.approx(fid["value"], rel=1e-9)
+
+    # refusals, each before any image is generated and without writing anything
+    def no_generation(*args, **kwargs):
+        raise AssertionError("images were generated")
+
+    monkeypatch.setattr(gan_metrics, "generated_features", no_generation)
+    make_synthetic_dataset("face", 32, 8, 0, 0.1, tmp_path / "images32.zip", tmp_path / "annotations32.h5")
+    compute_stats(tmp_path / "images32.zip", extractor, tmp_path / "stats32.h5", save_features=True)
+    refused = tmp_path / "refused"
+    with pytest.raises(GanbenchError, match=r"stats32.h5: statistics of 32 px images, but .*final.pt renders 16 px"):
+        evaluate_checkpoint(final, tmp_path / "stats32.h5", extractor, protocol, refused)
+    compute_stats(tmp_path / "images.zip", extractor, tmp_path / "first32.h5", max_items=32, save_features=True)
+    with pytest.raises(GanbenchError, match=r"first32.h5: statistics are for 'probe-first32', but protocol test40 "
+                                            r"needs 'probe' \(extractor probe, reals full\)"):
+        evaluate_checkpoint(final, tmp_path / "first32.h5", extractor, protocol, refused)
+    with pytest.raises(GanbenchError, match=r"protocol fid50k_full measures with inception-v3-compat, not probe"):
+        evaluate_checkpoint(final, tmp_path / "stats.h5", extractor, get_protocol("fid50k_full"), refused)
+    with pytest.raises(ConfigError, match=r"truncation: -0.5 is negative"):
+        derive_protocol(protocol, "neg", truncation=-0.5)
+    assert not refused.exists()
+
+    # the floor: the protocol's metrics between the even and odd halves of the real features
+    floor = evaluate_floor(tmp_path / "stats.h5", protocol, tmp_path / "floor")
+    stats = load_stats(tmp_path / "stats.h5")
+    assert floor["fid"]["value"] == pytest.approx(fid_from_features(stats.features[0::2], stats.features[1::2]))
+    doc = json.loads((tmp_path / "floor" / "fid.json").read_text())
+    assert doc["protocol"]["name"] == "test40" and (doc["protocol"]["num_a"], doc["protocol"]["num_b"]) == (32, 32)
+    assert sorted(p.name for p in (tmp_path / "floor").iterdir()) == ["fid.json", "kid.json", "precision.json",
+                                                                      "recall.json"]
+    assert floor["fid"]["value"] < fid["value"]  # two halves of the data are closer than 16 kimg of training
 
 
 def test_evaluate_refuses_mismatched_or_featureless_stats(probe, faces32, tmp_path):

@@ -86,34 +86,42 @@ def test_train_evaluate_tables_and_report(tmp_path):
         "options": {"z_dim": 16, "w_dim": 16, "mapping_layers": 2, "channel_base": 256, "channel_max": 16,
                     "d_channel_base": 128, "d_channel_max": 16, "augment": "none", "pl_weight": 0},
     }]
-    config["metrics"] = {"num_gen": 16, "kid_subset_size": 8, "probe": {"resolution": 16, "steps": 5},
+    config["metrics"] = {"protocols": ["tiny"], "custom": {"tiny": {"base": "probe2k_full", "num_gen": 16,
+                                                                    "kid_subset_size": 8}},
+                         "probe": {"resolution": 16, "steps": 5},
                          "any_scale": {"scales": [1, 2], "consistency_images": 2, "timing_repeats": 1}}
     run = snakemake(work, config=config)
     assert run.returncode == 0, run.stderr[-4000:]
     for name in ("fid", "kid", "precision", "recall"):
-        result = json.loads((work / "results/eval/tiny-sg2" / f"{name}.json").read_text())
+        result = json.loads((work / "results/eval/tiny-sg2/tiny" / f"{name}.json").read_text())
         assert result["protocol"]["extractor"] == "probe" and result["protocol"]["num_gen"] == 16
+        assert result["protocol"]["name"] == "tiny"
+        floor = json.loads((work / "results/eval/_real/tinyfaces-16/tiny" / f"{name}.json").read_text())
+        assert floor["protocol"]["name"] == "tiny" and floor["protocol"]["num_a"] == 16
     table = (work / "reports/tables/baseline.md").read_text()
-    assert "tinyfaces" in table and "probe" in table
+    assert "tinyfaces" in table and "probe" in table and "| Real data (two halves): tinyfaces 16 |" in table
+    assert "Protocol: tiny, extractor probe" in table and "FID ↓" in table
     assert (work / "reports/tables/cross_method-tinyfaces-16.tex").read_text().startswith("\\begin{table}")
     assert (work / "reports/figures/tiny-sg2-samples.png").is_file()
 
     # CREPS: FID at scale 2 against the data prepared at 32 px, consistency, cost beside StyleGAN2, its tables
     creps = work / "results/eval/tiny-creps"
-    fid2 = json.loads((creps / "fid-scale2.json").read_text())
+    fid2 = json.loads((creps / "tiny/fid-scale2.json").read_text())
+    assert fid2["protocol"]["resolution"] == 32
     assert fid2["protocol"]["sample_kwargs"] == {"scale": 2, "grid": "paper"}
     assert fid2["inputs"]["stats"].endswith("tinyfaces-32-probe.h5")
     assert json.loads((creps / "subgrid_err-scale2.json").read_text())["value"] < 1e-5
     assert json.loads((creps / "stylegan2-time_ms-scale2.json").read_text())["protocol"]["output_size"] == [32, 32]
     assert json.loads((creps / "time_ms-scale2.json").read_text())["protocol"]["output_size"] == [32, 32]
     quality = (work / "reports/tables/creps-tinyfaces-16.md").read_text()
-    assert "FID 2x" in quality and "PSNR 2x" in quality
+    assert "FID 2x (32 px) ↓" in quality and "PSNR 2x ↑" in quality and "| Real data (two halves) |" in quality
     cost = (work / "reports/tables/creps_cost-tinyfaces-16.md").read_text()
-    assert "StyleGAN2 at R s (same job)" in cost
+    assert "StyleGAN2-ADA at R·s (untrained, same job)" in cost
     assert PIL.Image.open(work / "reports/figures/tiny-creps-scales.png").size[0] > 0
     report = snakemake(work, "--report", str(work / "reports/report.html"))
     assert report.returncode == 0, report.stderr[-3000:]
     assert (work / "reports/report.html").stat().st_size > 10_000
+    assert "fid-scale2" in (work / "reports/report.html").read_text(errors="replace")  # eval JSONs are in it
 
 
 def test_failed_job_leaves_nothing_and_spares_other_jobs(tmp_path, image_folder):

@@ -56,7 +56,7 @@ def tiny_config() -> dict:
             "name": EXP, "method": "stylegan2", "dataset": "tinyfaces", "resolution": 16, "kimg": 4, "batch": 8,
             "gpus": 2, "snapshot_kimg": 1, "tick_kimg": 0.5, "workers": 0, "options": dict(TINY_OPTIONS),
         }],
-        "metrics": {"num_gen": 16, "kid_subset_size": 8,
+        "metrics": {"protocols": ["tiny"], "custom": {"tiny": {"base": "probe2k_full", "num_gen": 16, "kid_subset_size": 8}},
                     "probe": {"resolution": 16, "steps": 5, "datasets": ["tinyfaces"]}},
     }
 

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from ganbench.errors import ConfigError, DataError
+from ganbench.metrics.paths import eval_path, floor_path
 from ganbench.tables import (Column, Row, TableSpec, baseline, build_table, configured_specs, creps_tables,
                              cross_method, cross_method_specs, load_published, published_value, render_table)
 from ganbench.tables.plots import plot_metric_curve, plot_training_curves
@@ -22,7 +23,9 @@ from ganbench.tables.published import PAPERS, PUBLISHED_PATH, SOURCE_KINDS
 
 GOLDEN = Path(__file__).parent / "golden"
 FIXTURE = GOLDEN / "published-fixture.yaml"
-PROBE = {"num_gen": 2000, "num_real": 2000, "extractor": "probe", "reference": "full", "truncation": 1.0}
+PROBE = {"name": "probe2k_full", "num_gen": 2000, "num_real": 2000, "extractor": "probe", "reference": "full",
+         "truncation": 1.0}
+P = "probe2k_full"
 
 
 def experiment(name, method, dataset, seed=0, resolution=32, **extra):
@@ -48,8 +51,9 @@ VALUES = {
 }
 
 
-def write_result(eval_dir: Path, exp: str, metric: str, value: float, protocol: dict | None = None) -> Path:
-    path = eval_dir / exp / f"{metric}.json"
+def write_result(eval_dir: Path, exp: str, metric: str, value: float, protocol: dict | None = None,
+                 protocol_dir: str | None = P) -> Path:
+    path = Path(eval_path(exp, metric, protocol_dir, root=eval_dir))
     path.parent.mkdir(parents=True, exist_ok=True)
     doc = {"metric": metric, "value": value, "std": None, "protocol": protocol or PROBE,
            "inputs": {"checkpoint": f"results/runs/{exp}/final.pt"}}
@@ -64,7 +68,17 @@ def eval_dir(tmp_path) -> Path:
         for metric, value in metrics.items():
             protocol = dict(PROBE, num_real=1800) if "synthcars" in exp else PROBE
             write_result(root, exp, metric, value, protocol)
+    for dataset, fid in (("synthfaces", 1.50), ("synthcars", 1.75)):  # the real-data floors at 32 px
+        write_floor(root, dataset, 32, {"fid": fid, "kid": 0.0003, "precision": 0.79, "recall": 0.80})
     return root
+
+
+def write_floor(root: Path, dataset: str, res: int, values: dict) -> None:
+    protocol = dict(PROBE, num_gen=None, num_a=1000, num_b=1000, halves="even vs odd positions in sorted-name order")
+    for metric, value in values.items():
+        path = Path(floor_path(dataset, res, P, metric, root=root))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"metric": metric, "value": value, "std": None, "protocol": protocol}))
 
 
 def check_golden(path: Path) -> None:
@@ -191,7 +205,7 @@ def test_baseline_golden(eval_dir, tmp_path):
 
 def test_mean_and_sample_std_over_seeds(eval_dir):
     table = build_table(cross_method("synthfaces", 32), EXPERIMENTS, eval_dir, published_path=FIXTURE)
-    assert table.row_labels == ["stylegan2", "creps"]
+    assert table.row_labels == ["StyleGAN2-ADA", "CREPS", "Real data (two halves)"]
     fid = table.cells[0][0]
     assert fid.n == 3
     assert fid.mean == pytest.approx((12.0 + 12.5 + 13.6) / 3)
@@ -221,7 +235,7 @@ def test_published_value_shown_only_when_protocol_matches(eval_dir, tmp_path):
 
     # a row that stands for another training setting is not compared with the headline number
     rows = (Row("stylegan2, 100 images", method="stylegan2", setting={"train_images": 100}),)
-    other = TableSpec("t", "t", (Column("fid"),), rows=rows, datasets=("synthfaces",))
+    other = TableSpec("t", "t", (Column("fid", protocol=P),), rows=rows, datasets=("synthfaces",))
     write_result(eval_dir, "stylegan2-synthfaces-32", "fid", 12.0)
     for exp in ("stylegan2-synthfaces-32-s1", "stylegan2-synthfaces-32-s2"):
         write_result(eval_dir, exp, "fid", VALUES[exp]["fid"])
@@ -231,31 +245,32 @@ def test_published_value_shown_only_when_protocol_matches(eval_dir, tmp_path):
 
 def test_seeds_with_different_protocols_are_an_error(eval_dir, tmp_path):
     bad = write_result(eval_dir, "stylegan2-synthfaces-32-s2", "fid", 13.6, dict(PROBE, num_gen=5000))
-    with pytest.raises(DataError, match=rf"^{bad}: protocol .*num_gen: 5000.* differs from .*stylegan2-synthfaces-32/fid.json"):
+    with pytest.raises(DataError, match=rf"^{bad}: protocol .*num_gen: 5000.* differs from .*stylegan2-synthfaces-32/probe2k_full/fid.json"):
         render_table(cross_method("synthfaces", 32), EXPERIMENTS, eval_dir, tmp_path / "out", published_path=FIXTURE)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
 def test_comparison_table_needs_one_protocol(eval_dir):
     write_result(eval_dir, "creps-synthfaces-32", "kid", 0.02, dict(PROBE, num_gen=1000))
-    with pytest.raises(DataError, match=r"table cross_method-synthfaces-32: column 'KID': row 'creps'"):
+    with pytest.raises(DataError, match=r"table cross_method-synthfaces-32: column 'KID ↓': row 'CREPS'"):
         build_table(cross_method("synthfaces", 32), EXPERIMENTS, eval_dir, published_path=FIXTURE)
 
 
 def test_cell_mixing_run_groups_is_an_error(eval_dir):
     longer = EXPERIMENTS + [experiment("stylegan2-synthfaces-32-long", "stylegan2", "synthfaces", kimg=100)]
-    spec = TableSpec("by_method", "By method", (Column("fid"),), rows="method")
-    with pytest.raises(ConfigError, match=r"row 'stylegan2', column 'FID': experiments .*-long.* differ in more than the seed"):
+    spec = TableSpec("by_method", "By method", (Column("fid", protocol=P),), rows="method")
+    with pytest.raises(ConfigError, match=r"row 'StyleGAN2-ADA', column 'FID ↓': experiments .*-long.* differ in more than the seed"):
         build_table(spec, longer, eval_dir, published_path=FIXTURE)
     # as run groups they are two rows, told apart by name
     table = build_table(cross_method("synthfaces", 32), longer, eval_dir, published_path=FIXTURE)
-    assert table.row_labels == ["stylegan2-synthfaces-32", "creps", "stylegan2-synthfaces-32-long"]
+    assert table.row_labels == ["stylegan2-synthfaces-32", "CREPS", "stylegan2-synthfaces-32-long",
+                                "Real data (two halves)"]
 
 
 def test_malformed_result_leaves_no_output(eval_dir, tmp_path):
-    (eval_dir / "creps-synthfaces-32" / "fid.json").write_text('{"metric": "fid", "value": "12"}')
+    (eval_dir / "creps-synthfaces-32" / P / "fid.json").write_text('{"metric": "fid", "value": "12"}')
     out = tmp_path / "out"
-    with pytest.raises(DataError, match=r"creps-synthfaces-32/fid.json: missing key 'protocol'"):
+    with pytest.raises(DataError, match=r"creps-synthfaces-32/probe2k_full/fid.json: missing key 'protocol'"):
         render_table(cross_method("synthfaces", 32), EXPERIMENTS, eval_dir, out, published_path=FIXTURE)
     assert not out.exists()
 
@@ -269,8 +284,8 @@ def test_paper_table_spec_in_a_few_lines(eval_dir):
     """A paper-style table: datasets as columns, an explicit row with a setting, published dataset aliases."""
     spec = TableSpec(name="fid_by_dataset", title="FID by dataset", paper="vision_aided",
                      rows=(Row("StyleGAN2", method="stylegan2"),),
-                     columns=(Column("fid", label="faces", dataset="synthfaces"),
-                              Column("fid", label="cars", dataset="synthcars")),
+                     columns=(Column("fid", label="faces", dataset="synthfaces", protocol=P),
+                              Column("fid", label="cars", dataset="synthcars", protocol=P)),
                      published_datasets={"synthfaces": "synthfaces"})
     table = build_table(spec, EXPERIMENTS, eval_dir, published_path=FIXTURE)
     from ganbench.tables.formats import cell_text
@@ -288,13 +303,15 @@ def test_creps_tables_golden(eval_dir, tmp_path):
         cost = {"device": "cpu", "threads": 2, "batch": 1, "repeats": 3, "output_size": [32 * s] * 2}
         if s > 1:
             write_result(eval_dir, "creps-synthfaces-32", f"fid-scale{s}", fid, PROBE)
-            write_result(eval_dir, "creps-synthfaces-32", f"psnr-scale{s}", psnr, dict(consistency, scale=s))
-            write_result(eval_dir, "creps-synthfaces-32", f"subgrid_err-scale{s}", 0.0, dict(consistency, scale=s))
+            write_floor(eval_dir, "synthfaces", 32 * s, {"fid": 1.5 + s / 10})
+            write_result(eval_dir, "creps-synthfaces-32", f"psnr-scale{s}", psnr, dict(consistency, scale=s), None)
+            write_result(eval_dir, "creps-synthfaces-32", f"subgrid_err-scale{s}", 0.0, dict(consistency, scale=s), None)
         for prefix, t, m in (("", ms, mb), ("stylegan2-", sg_ms, sg_mb)):
-            write_result(eval_dir, "creps-synthfaces-32", f"{prefix}time_ms-scale{s}", t, cost)
-            write_result(eval_dir, "creps-synthfaces-32", f"{prefix}peak_mb-scale{s}", m, cost)
-    write_result(eval_dir, "creps-synthfaces-32", "params_m", 0.9, {"counted": "generator (EMA) parameters"})
-    write_result(eval_dir, "creps-synthfaces-32", "stylegan2-params_m", 0.48, {"counted": "generator (EMA) parameters"})
+            write_result(eval_dir, "creps-synthfaces-32", f"{prefix}time_ms-scale{s}", t, cost, None)
+            write_result(eval_dir, "creps-synthfaces-32", f"{prefix}peak_mb-scale{s}", m, cost, None)
+    write_result(eval_dir, "creps-synthfaces-32", "params_m", 0.9, {"counted": "generator (EMA) parameters"}, None)
+    write_result(eval_dir, "creps-synthfaces-32", "stylegan2-params_m", 0.48, {"counted": "generator (EMA) parameters"},
+                 None)
 
     specs = creps_tables("synthfaces", 32, scales=(1, 2, 4))
     assert [s.name for s in specs] == [s.name for s in configured_specs(["creps"], EXPERIMENTS)] == [
@@ -303,7 +320,7 @@ def test_creps_tables_golden(eval_dir, tmp_path):
         paths = render_table(spec, EXPERIMENTS, eval_dir, tmp_path, published_path=FIXTURE)
         check_golden(paths["md"])
     cost = build_table(specs[1], EXPERIMENTS, eval_dir, published_path=FIXTURE)
-    assert cost.row_labels == ["CREPS", "StyleGAN2 at R s (same job)"]
+    assert cost.row_labels == ["CREPS", "StyleGAN2-ADA at R·s (untrained, same job)"]
     assert [c.mean for c in cost.cells[1]] == [0.48, 4.2, 6.1, 5.2, 16.2, 21.8, 23.5]
 
 
@@ -354,3 +371,78 @@ def test_malformed_log_names_the_line(tmp_path):
     with pytest.raises(DataError, match=r"log.jsonl: line 4: not valid JSON"):
         plot_training_curves(log, tmp_path / "curves.png")
     assert not (tmp_path / "curves.png").exists()
+
+
+# ------------------------------------------------------------------------------------- registry, protocols, floors
+
+def test_tables_come_from_the_registry():
+    from ganbench.tables.specs import TABLES, register_table
+
+    assert {"baseline", "cross_method", "creps"} <= set(TABLES)
+    with pytest.raises(ConfigError, match="already registered"):
+        register_table("baseline")
+    with pytest.raises(ConfigError, match=r"unknown table 'basline' \(did you mean 'baseline'\?\)"):
+        configured_specs(["basline"], EXPERIMENTS)
+
+    @register_table("test_fid_only")
+    def _fid_only(ctx):
+        return [cross_method(d, r, ctx.protocols, metrics=("fid",)) for d, r in ctx.pairs("stylegan2")]
+
+    try:
+        specs = configured_specs(["test_fid_only"], EXPERIMENTS)
+        assert [s.name for s in specs] == ["cross_method-synthcars-32", "cross_method-synthfaces-32"]
+        assert [c.metric for c in specs[0].columns] == ["fid"]
+    finally:
+        del TABLES["test_fid_only"]
+
+
+def test_every_metric_says_which_way_is_better():
+    from ganbench.tables.render import METRICS
+
+    assert all(arrow in ("↑", "↓", "") for _, _, arrow in METRICS.values())
+    assert [Column(m).header for m in ("fid", "kid", "precision", "recall", "psnr", "params_m")] == [
+        "FID ↓", "KID ↓", "Precision ↑", "Recall ↑", "PSNR (dB) ↑", "G params (M)"]
+    assert Column("fid-scale2", label="FID 2x").header == "FID 2x ↓"
+
+
+def test_two_protocols_side_by_side_with_kid_times_1000(eval_dir):
+    from ganbench.metrics.protocols import derive_protocol, get_protocol
+    from ganbench.tables.formats import cell_text, to_latex
+
+    kid1000 = derive_protocol("kid50k_full", "kid_probe", extractor="probe", num_gen=2000)
+    for exp in ("stylegan2-synthfaces-32", "creps-synthfaces-32"):
+        write_result(eval_dir, exp, "kid", VALUES[exp]["kid"], dict(PROBE, name="kid_probe"), "kid_probe")
+    spec = cross_method("synthfaces", 32, protocols=[get_protocol(P), kid1000])
+    assert [c.header for c in spec.columns] == ["FID ↓ [probe2k_full]", "KID ↓ [probe2k_full]",
+                                               "Precision ↑ [probe2k_full]", "Recall ↑ [probe2k_full]",
+                                               "KID ×10³ ↓ [kid_probe]"]
+    table = build_table(spec, EXPERIMENTS, eval_dir, published_path=FIXTURE)
+    assert cell_text(table.cells[1][4], spec.columns[4]) == "20.1000"  # 0.0201 x 1000
+    assert table.cells[0][4].n == 1  # only the first seed was measured under kid_probe
+    assert "KID $\\times$10$^{3}$ $\\downarrow$ [kid\\_probe]" in to_latex(table)
+
+
+def test_mean_and_std_render_in_every_format(eval_dir):
+    from ganbench.tables.formats import cell_text, to_csv, to_html, to_latex, to_markdown
+
+    table = build_table(cross_method("synthfaces", 32, metrics=("fid",)), EXPERIMENTS, eval_dir, published_path=FIXTURE)
+    assert cell_text(table.cells[0][0], table.spec.columns[0]) == "12.70 ± 0.82 (paper: 11.90)"
+    assert "| StyleGAN2-ADA | 12.70 ± 0.82 (paper: 11.90) |" in to_markdown(table)
+    assert "12.70 $\\pm$ 0.82" in to_latex(table)
+    assert "<td>12.70 ± 0.82 (paper: 11.90)</td>" in to_html(table)
+    assert "StyleGAN2-ADA,12.7,0.8185352772,3,11.9" in to_csv(table)
+
+
+def test_floor_row_reads_the_real_data_and_a_missing_floor_is_a_dash(eval_dir):
+    from ganbench.tables.formats import MISSING, cell_text
+
+    table = build_table(cross_method("synthfaces", 32), EXPERIMENTS, eval_dir, published_path=FIXTURE)
+    floor = table.cells[-1]
+    assert table.row_labels[-1] == "Real data (two halves)" and all(c.floor for c in floor)
+    assert [c.mean for c in floor] == [1.50, 0.0003, 0.79, 0.80]
+    assert floor[0].published is None
+    assert "1000 vs 1000 images" in table.caption and "not comparable with Inception FID" in table.caption
+    Path(floor_path("synthfaces", 32, P, "fid", root=eval_dir)).unlink()
+    again = build_table(cross_method("synthfaces", 32), EXPERIMENTS, eval_dir, published_path=FIXTURE)
+    assert cell_text(again.cells[-1][0], again.spec.columns[0]) == MISSING
+    assert again.cells[-1][1].mean == 0.0003

@@ -3,10 +3,9 @@ from ganbench.metrics.stats import compute_stats
 from ganbench.workflow import job_log
 
 with job_log(snakemake):
-    extractor = load_extractor(snakemake.wildcards.extractor, snakemake.input.weights)
     compute_stats(
         snakemake.input.data,
-        extractor,
+        load_extractor(snakemake.params.extractor, snakemake.input.weights),
         snakemake.output[0],
         max_items=snakemake.params.max_items,
         save_features=snakemake.params.save_features,

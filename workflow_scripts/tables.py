@@ -1,8 +1,11 @@
+from ganbench.metrics.paths import EVAL_DIR
+from ganbench.metrics.protocols import make_protocol
 from ganbench.tables.render import render_table
 from ganbench.tables.specs import configured_specs
 from ganbench.workflow import job_log
 
 with job_log(snakemake):
     p = snakemake.params
-    for spec in configured_specs(p.names, p.experiments, p.metrics, scales=p.scales):
-        render_table(spec, p.experiments, "results/eval", "reports/tables")
+    protocols = [make_protocol(d) for d in p.protocols]
+    for spec in configured_specs(p.names, p.experiments, protocols, scales=p.scales):
+        render_table(spec, p.experiments, EVAL_DIR, "reports/tables")

@@ -95,12 +95,27 @@ def _probe(args) -> None:
     print(json.dumps(report, indent=2))
 
 
+def _protocol(args):
+    """--protocol NAME with the eval options that change it; a changed protocol is named NAME_custom."""
+    from ganbench.metrics.protocols import derive_protocol, get_protocol
+
+    protocol = get_protocol(args.protocol, "--protocol")
+    overrides = {k: v for k, v in (("extractor", args.extractor), ("num_gen", getattr(args, "num_gen", None)),
+                                   ("seed", getattr(args, "seed", None)), ("truncation", getattr(args, "truncation", None)),
+                                   ("reals", getattr(args, "max_real", None)),
+                                   ("metrics", getattr(args, "metrics", None))) if v is not None}
+    overrides = {k: (tuple(v) if k == "metrics" else v) for k, v in overrides.items()}
+    changed = {k: v for k, v in overrides.items() if getattr(protocol, k) != v}
+    return derive_protocol(protocol, f"{protocol.name}_custom", "command line", **changed) if changed else protocol
+
+
 def _stats(args) -> None:
     from ganbench.metrics.extractors import load_extractor
     from ganbench.metrics.stats import compute_stats
 
-    extractor = load_extractor(args.extractor, args.weights)
-    info = compute_stats(args.data, extractor, args.out, max_items=args.max_real, save_features=not args.moments_only)
+    protocol = _protocol(args)
+    extractor = load_extractor(protocol.extractor, args.weights)
+    info = compute_stats(args.data, extractor, args.out, max_items=protocol.reals, save_features=not args.moments_only)
     print(json.dumps(info, indent=2, default=str))
 
 
@@ -109,9 +124,9 @@ def _eval(args) -> None:
     from ganbench.metrics.gan_metrics import evaluate_checkpoint
 
     scaled = args.scale != 1  # an any-scale method on the official --scale grid, e.g. fid-scale2.json
-    results = evaluate_checkpoint(args.checkpoint, args.stats, load_extractor(args.extractor, args.weights),
-                                  args.num_gen, args.out, seeds=args.seed, truncation=args.truncation,
-                                  metrics=args.metrics,
+    protocol = _protocol(args)
+    results = evaluate_checkpoint(args.checkpoint, args.stats, load_extractor(protocol.extractor, args.weights),
+                                  protocol, args.out, metrics=["fid"] if scaled else None,
                                   sample_kwargs={"scale": args.scale, "grid": "paper"} if scaled else None,
                                   result_suffix=f"-scale{args.scale}" if scaled else "")
     for name, record in results.items():
@@ -145,13 +160,17 @@ def _scale_figure(args) -> None:
 
 
 def _table(args) -> None:
-    from ganbench.config import load_config, result_names
+    from ganbench.config import load_config
+    from ganbench.metrics.protocols import configured_protocols, get_protocol
     from ganbench.tables.render import render_table
     from ganbench.tables.specs import configured_specs
 
     config = load_config(args.config)
     names = args.names or config["tables"]
-    for spec in configured_specs(names, config["experiments"], result_names(config["metrics"]["metrics"]),
+    configured = configured_protocols(config["metrics"], args.config)
+    protocols = ([configured.get(n) or get_protocol(n, "--protocol") for n in args.protocol] if args.protocol
+                 else list(configured.values()))
+    for spec in configured_specs(names, config["experiments"], protocols,
                                  scales=config["metrics"]["any_scale"]["scales"]):
         paths = render_table(spec, config["experiments"], args.eval_dir, args.out)
         print(f"wrote {', '.join(str(p) for p in paths.values())}")
@@ -215,9 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stats", help="reference feature statistics of a dataset (h5)")
     p.add_argument("data", help="dataset zip, folder or tfrecord")
     p.add_argument("out", help="statistics .h5 to write")
-    p.add_argument("--extractor", default="probe", choices=["probe", "inception-v3-compat"])
+    p.add_argument("--protocol", default="probe2k_full",
+                   help="a named protocol (ganbench.metrics.protocols): its extractor and reals")
+    p.add_argument("--extractor", choices=["probe", "inception-v3-compat"], help="instead of the protocol's")
     p.add_argument("--weights", required=True, help="the extractor's local weights file")
-    p.add_argument("--max-real", type=int, help="first N images (default: all)")
+    p.add_argument("--max-real", type=int, help="first N images by sorted name (default: the protocol's reals)")
     p.add_argument("--moments-only", action="store_true", help="keep only mean and covariance (FID only)")
     p.set_defaults(func=_stats)
 
@@ -225,12 +246,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint")
     p.add_argument("stats")
     p.add_argument("--out", required=True, help="folder for {metric}.json")
-    p.add_argument("--extractor", default="probe", choices=["probe", "inception-v3-compat"])
+    p.add_argument("--protocol", default="probe2k_full",
+                   help="a named protocol (ganbench.metrics.protocols); the options below change it (then named "
+                        "PROTOCOL_custom in the results)")
+    p.add_argument("--extractor", choices=["probe", "inception-v3-compat"], help="default: the protocol's")
     p.add_argument("--weights", required=True)
-    p.add_argument("--num-gen", type=int, default=2000)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--truncation", type=float)
-    p.add_argument("--metrics", nargs="+", default=["fid", "kid", "pr"], choices=["fid", "kid", "pr"])
+    p.add_argument("--num-gen", type=int, help="default: the protocol's")
+    p.add_argument("--seed", type=int, help="first latent seed (default: the protocol's)")
+    p.add_argument("--truncation", type=float, help="truncation psi >= 0 (default: the protocol's)")
+    p.add_argument("--metrics", nargs="+", choices=["fid", "kid", "pr"], help="default: the protocol's")
     p.add_argument("--scale", type=int, default=1,
                    help="any-scale methods: render at R*scale (stats must be of the data at R*scale); "
                         "writes {metric}-scale{s}.json")
@@ -260,7 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_scale_figure)
 
     p = sub.add_parser("table", help="render the configured tables from results/eval to md, csv, tex and html")
-    p.add_argument("names", nargs="*", help="baseline, cross_method, creps (default: the config's tables)")
+    p.add_argument("names", nargs="*", help="registered table names (default: the config's tables)")
+    p.add_argument("--protocol", nargs="+", help="protocols whose results the tables show (default: the config's)")
     p.add_argument("--config", default="config/config.yaml")
     p.add_argument("--eval-dir", default="results/eval")
     p.add_argument("--out", default="reports/tables")

@@ -93,11 +93,23 @@ def validate_config(config: dict, source: str = "config", schema: dict | None = 
     if error is not None:
         raise ConfigError(f"{source}: {_describe(error)}")
     _check_references(config, source)
+    _check_metrics(config, source)
     for i, exp in enumerate(config["experiments"]):
         _check_experiment(config, i, exp, source)
     experiment_order(config, source)
     _check_data_resolutions(config, source)
     return config
+
+
+def _check_metrics(config: dict, source: str) -> None:
+    """Protocol names, custom protocols and table names, against their registries (one line each)."""
+    from ganbench.metrics.protocols import configured_protocols
+    from ganbench.tables.specs import TABLES
+
+    configured_protocols(config["metrics"], source)
+    for i, name in enumerate(config["tables"]):
+        if name not in TABLES:
+            raise ConfigError(f"{source}: tables.{i}: unknown table {name!r}{did_you_mean(name, TABLES)}")
 
 
 def _check_references(config: dict, source: str) -> None:
@@ -327,6 +339,6 @@ def probe_datasets(config: dict) -> list[str]:
 
 
 def result_names(metrics: list[str]) -> list[str]:
-    """The result files one evaluation writes, ``results/eval/{experiment}/{name}.json``, for the
-    configured metrics (``pr`` is written as ``precision`` and ``recall``)."""
+    """The result files one evaluation writes, ``results/eval/{experiment}/{protocol}/{name}.json``, for
+    ``metrics`` (``pr`` is written as ``precision`` and ``recall``)."""
     return [name for metric in metrics for name in (("precision", "recall") if metric == "pr" else (metric,))]

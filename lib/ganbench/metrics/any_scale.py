@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 from ganbench.methods.catalog import methods_with
 from ganbench.errors import GanbenchError
-from ganbench.fileio import atomic_path, sha256_file
+from ganbench.fileio import sha256_file, write_json
 from ganbench.metrics.stats import versions
 
 CONSISTENCY_BATCH = 4
@@ -172,10 +172,14 @@ def render_cost(checkpoint: str | os.PathLike, resolution: int, scales: Sequence
 # --- the pipeline's entry points: one JSON per number, as the tables read them ------------------------------
 
 
+# the protocol names these measurements are recorded under (they use no feature extractor)
+CONSISTENCY_PROTOCOL = "nested_consistency"
+COST_PROTOCOL = "render_cost"
+
+
 def _write(out_dir: Path, name: str, metric: str, value: float, protocol: dict, extra: dict) -> None:
     record = {"metric": metric, "value": value, "protocol": protocol, **extra, "versions": versions()}
-    with atomic_path(out_dir / f"{name}.json") as tmp:
-        tmp.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    write_json(out_dir / f"{name}.json", record)
 
 
 def _load_run(checkpoint_path) -> tuple[dict, dict]:
@@ -203,7 +207,7 @@ def evaluate_consistency(checkpoint_path: str | os.PathLike, out_dir: str | os.P
     results = scale_consistency(method, seeds, scales)
     out_dir = Path(out_dir)
     for s, values in results.items():
-        protocol = {"images": num_images, "seeds": {"start": seed, "count": num_images}, "grid": "nested",
+        protocol = {"name": CONSISTENCY_PROTOCOL, "images": num_images, "seeds": {"start": seed, "count": num_images}, "grid": "nested",
                     "scale": s, "downsample": "bilinear, antialias, corners aligned"}
         for metric, value in values.items():
             _write(out_dir, f"{metric}-scale{s}", metric, value, protocol, record)
@@ -225,13 +229,14 @@ def evaluate_render_cost(checkpoint_path: str | os.PathLike, out_dir: str | os.P
         described = ({"method": ckpt["method"], "grid": "paper", "trained_resolution": resolution}
                      if model == "any_scale" else {"method": "stylegan2", "untrained": True, **baseline})
         for s, m in cost[model].items():
-            protocol = {"device": device, "threads": threads, "batch": 1, "repeats": repeats, "output_size": m["output_size"], "statistic": "median",
+            protocol = {"name": COST_PROTOCOL, "device": device, "threads": threads, "batch": 1, "repeats": repeats, "output_size": m["output_size"], "statistic": "median",
                         "memory": m["memory"]}
             for metric in ("time_ms", "peak_mb"):
                 _write(out_dir, f"{prefix}{metric}-scale{s}", metric, m[metric], protocol,
                        {"model": described, **record})
         first = cost[model][scales[0]]
-        _write(out_dir, f"{prefix}params_m", "params_m", first["params_m"], {"counted": "generator (EMA) parameters"},
+        _write(out_dir, f"{prefix}params_m", "params_m", first["params_m"],
+               {"name": COST_PROTOCOL, "counted": "generator (EMA) parameters"},
                {"model": described, **record})
     return cost
 

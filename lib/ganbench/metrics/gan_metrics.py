@@ -15,23 +15,23 @@ the fraction of generated samples inside the k-NN ball of some real sample, reca
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
 from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_statistics_to_metric
 from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
 from torch_fidelity.metric_prc import KEY_METRIC_PRECISION, KEY_METRIC_RECALL, prc_features_to_metric
-from tqdm import tqdm
 
 from ganbench.errors import GanbenchError
-from ganbench.fileio import atomic_path, sha256_file
+from ganbench.fileio import sha256_file, write_json
 from ganbench.methods import Method, build_method
 from ganbench.metrics.extractors import FeatureExtractor, default_device
+from ganbench.metrics.protocols import Protocol
 from ganbench.metrics.stats import ReferenceStats, load_stats, moments, versions
+from ganbench.progress import progress
 from ganbench.train.checkpoint import load_checkpoint
 
 METRICS = ("fid", "kid", "pr")
@@ -128,7 +128,7 @@ def generated_features(method: Method, extractor: FeatureExtractor, seeds: Seque
                        **sample_kwargs) -> torch.Tensor:
     """Features (len(seeds), D) of ``method.sample`` for each seed, in batches."""
     out = []
-    with tqdm(total=len(seeds), desc="generate", unit="img", disable=None, leave=False) as bar:
+    with progress(total=len(seeds), desc="generate", unit="img") as bar:
         for i in range(0, len(seeds), batch):
             chunk = list(seeds[i : i + batch])
             with torch.no_grad():
@@ -154,57 +154,86 @@ def _seed_list(seeds, num_gen: int) -> tuple[list[int], dict | list]:
     return seeds, seeds
 
 
+def _rendered_size(ckpt: dict, sample_kwargs: Mapping[str, Any]) -> int:
+    """The side of the images ``method.sample(**sample_kwargs)`` returns, known before anything is built: the
+    training resolution, or int(R * scale) on an any-scale method's paper grid (the official ``--scale``)."""
+    scale = sample_kwargs.get("scale", 1)
+    grid = sample_kwargs.get("grid", "paper")
+    if scale != 1 and grid != "paper":
+        raise GanbenchError(f"evaluation renders the paper grid at scale {scale}, not {grid!r}")
+    return int(ckpt["resolution"] * scale)
+
+
+def _write_records(out_dir: Path, results: dict[str, dict], protocol: dict, extra: dict, suffix: str = "") -> dict:
+    records = {}
+    for metric, result in results.items():
+        value = {k: v for k, v in result.items() if k in ("value", "std")}
+        settings = {k: v for k, v in result.items() if k not in ("value", "std")}
+        records[metric] = {"metric": metric, **value, "protocol": {**protocol, **settings}, **extra,
+                           "versions": versions()}
+    for metric, record in records.items():  # every number computed before the first file is written
+        write_json(out_dir / f"{metric}{suffix}.json", record)
+    return records
+
+
 def evaluate_checkpoint(
     checkpoint_path: str | os.PathLike,
     stats_path: str | os.PathLike,
     extractor: FeatureExtractor,
-    num_gen: int,
+    protocol: Protocol,
     out_json_dir: str | os.PathLike,
-    seeds: int | Sequence[int] = 0,
-    truncation: float | None = None,
-    metrics: Sequence[str] = METRICS,
+    metrics: Sequence[str] | None = None,
     batch: int = 32,
-    kid_subsets: int = 100,
-    kid_subset_size: int = 1000,
-    pr_k: int = 3,
     device: str | torch.device | None = None,
     sample_kwargs: dict | None = None,
     result_suffix: str = "",
 ) -> dict[str, dict]:
-    """Generate ``num_gen`` images from a checkpoint and write ``{result}.json`` in ``out_json_dir``.
+    """Generate ``protocol.num_gen`` images from a checkpoint and write ``{result}.json`` in ``out_json_dir``.
 
     Args:
-        seeds: the first seed of ``range(seeds, seeds + num_gen)``, or an explicit list of seeds.
-        truncation: passed to ``method.sample`` as ``truncation_psi`` (None: the method's default).
-        metrics: any of ``fid``, ``kid``, ``pr``; KID and precision/recall need statistics saved
-            with their features. ``pr`` writes two files, ``precision.json`` and ``recall.json``.
+        protocol: a GAN :class:`~ganbench.metrics.protocols.Protocol` (extractor, num_gen, seeds from
+            ``protocol.seed``, truncation psi, reals, metric settings). The statistics must have been made under
+            the same extractor and reals (its ``statskey``) from images of the size the checkpoint renders, and
+            ``extractor`` must be the protocol's: each mismatch is a GanbenchError before any image is generated.
+        metrics: a subset of the protocol's metrics (default: all); KID and precision/recall need statistics
+            saved with their features. ``pr`` writes two files, ``precision.json`` and ``recall.json``.
         sample_kwargs: further keywords of ``method.sample`` (``scale`` for CREPS, ...); recorded.
         device: where the generator runs (default: the GPU when there is one).
         result_suffix: appended to each file's stem (``fid-scale2.json`` for FID at another scale).
 
-    Each JSON holds ``metric``, a number ``value`` (KID adds ``std``), ``protocol`` (num_gen,
-    num_real, extractor, truncation, seeds, reference first-N|full, and the metric's own settings),
+    Each JSON holds ``metric``, a number ``value`` (KID adds ``std``), ``protocol`` (its ``name``, num_gen,
+    num_real, extractor, truncation, seeds, reference first-N|full, resolution, and the metric's own settings),
     ``inputs`` (checkpoint_sha256, the statistics' dataset_sha256, weights_sha256) and ``versions``.
     Returns ``{result name: record}``.
     """
+    if protocol.kind != "gan":
+        raise GanbenchError(f"protocol {protocol.name}: a {protocol.kind} protocol does not evaluate generated images")
+    metrics = tuple(protocol.metrics if metrics is None else metrics)
+    extra = [m for m in metrics if m not in protocol.metrics]
+    if extra:
+        raise GanbenchError(f"protocol {protocol.name}: has no metric {extra[0]!r} (its metrics: {', '.join(protocol.metrics)})")
+    if protocol.truncation < 0:
+        raise GanbenchError(f"protocol {protocol.name}: truncation {protocol.truncation} is negative")
+    if extractor.name != protocol.extractor:
+        raise GanbenchError(f"protocol {protocol.name} measures with {protocol.extractor}, not {extractor.name}")
     stats = load_stats(stats_path, with_features=any(m != "fid" for m in metrics))
     stats.check_extractor(extractor)
     _check_metrics(metrics, stats)
-    seed_list, seed_record = _seed_list(seeds, num_gen)
-    device = default_device() if device is None else device
-    ckpt = load_checkpoint(checkpoint_path, map_location=device)
-    method = load_method(ckpt, device, checkpoint_path)
     kwargs = dict(sample_kwargs or {})
-    if truncation is not None:
-        kwargs["truncation_psi"] = truncation
+    ckpt = load_checkpoint(checkpoint_path, map_location="cpu", mmap=True)
+    size = _rendered_size(ckpt, kwargs)
+    stats.check_protocol(protocol, size, f"{checkpoint_path}" + (f" at scale {kwargs['scale']}" if "scale" in kwargs else ""))
+    seed_list, seed_record = _seed_list(protocol.seed, protocol.num_gen)
+    device = default_device() if device is None else device
+    method = load_method(ckpt, device, checkpoint_path)
+    kwargs["truncation_psi"] = protocol.truncation
     features = generated_features(method, extractor, seed_list, batch, **kwargs)
-    results = metrics_from_features(features, stats, metrics, kid_subsets, kid_subset_size, pr_k)
+    results = metrics_from_features(features, stats, metrics, protocol.kid_subsets, protocol.kid_subset_size,
+                                    protocol.pr_k)
 
-    default_psi = getattr(getattr(method, "options", None), "truncation_psi", None)
-    protocol = {
-        "num_gen": num_gen, "num_real": stats.count, "reference": stats.reference,
-        "extractor": extractor.name, "feature_dim": extractor.feature_dim,
-        "truncation": truncation if truncation is not None else default_psi,
+    record = {
+        **protocol.record(), "num_real": stats.count, "reference": stats.reference,
+        "feature_dim": extractor.feature_dim, "resolution": size,
         "seeds": seed_record, "sample_kwargs": {k: v for k, v in kwargs.items() if k != "truncation_psi"},
     }
     run = {"method": ckpt["method"], "experiment": ckpt["experiment"].get("name"), "kimg": ckpt["nimg"] / 1000}
@@ -213,13 +242,41 @@ def evaluate_checkpoint(
         "stats": str(stats_path), "dataset_sha256": stats.attrs["dataset_sha256"],
         "weights_sha256": extractor.weights_sha256,
     }
-    out_dir = Path(out_json_dir)
-    records = {}
-    for metric, result in results.items():
-        value = {k: v for k, v in result.items() if k in ("value", "std")}
-        settings = {k: v for k, v in result.items() if k not in ("value", "std")}
-        records[metric] = {"metric": metric, **value, "protocol": {**protocol, **settings}, "run": run, "inputs": inputs,
-                           "versions": versions()}
-        with atomic_path(out_dir / f"{metric}{result_suffix}.json") as tmp:
-            tmp.write_text(json.dumps(records[metric], indent=2, default=str) + "\n")
-    return records
+    return _write_records(Path(out_json_dir), results, record, {"run": run, "inputs": inputs}, result_suffix)
+
+
+def real_halves(count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the two disjoint halves of a real set of ``count`` images (in statistics order, i.e. sorted
+    by name): even and odd positions, so that both halves span the whole set."""
+    if count < 4:
+        raise GanbenchError(f"a real-data floor needs at least 4 images, got {count}")
+    idx = np.arange(count)
+    return idx[0::2], idx[1::2]
+
+
+def evaluate_floor(stats_path: str | os.PathLike, protocol: Protocol, out_json_dir: str | os.PathLike) -> dict[str, dict]:
+    """The protocol's metrics between two disjoint halves of the real set (:func:`real_halves`), from the features
+    saved in ``stats_path``: the value a generator indistinguishable from the data would get at half the sample
+    size, under the same extractor and settings. Writes ``{result}.json`` in ``out_json_dir``."""
+    if protocol.kind != "gan":
+        raise GanbenchError(f"protocol {protocol.name}: a {protocol.kind} protocol has no real-data floor")
+    stats = load_stats(stats_path, with_features=True)
+    if stats.features is None:
+        raise GanbenchError(f"{stats_path}: has no features, which the real-data floor needs; recompute the "
+                            f"statistics with save_features=True")
+    stats.check_protocol(protocol, int(stats.attrs.get("resolution") or 0), "the real data")
+    if stats.attrs.get("extractor") != protocol.extractor:
+        raise GanbenchError(f"{stats_path}: features of {stats.attrs.get('extractor')}, but protocol {protocol.name} "
+                            f"measures with {protocol.extractor}")
+    a, b = real_halves(len(stats.features))
+    features = torch.from_numpy(np.asarray(stats.features))
+    m = moments(features[b])
+    half = ReferenceStats(stats.path, m["mu"], m["sigma"], len(b), features[b].numpy(), stats.attrs)
+    results = metrics_from_features(features[a], half, protocol.metrics, protocol.kid_subsets,
+                                    protocol.kid_subset_size, protocol.pr_k)
+    record = {**protocol.record(), "num_gen": None, "num_a": len(a), "num_b": len(b), "reference": stats.reference,
+              "halves": "even vs odd positions in sorted-name order", "resolution": stats.attrs["resolution"],
+              "feature_dim": int(features.shape[1])}
+    inputs = {"stats": str(stats_path), "dataset": stats.attrs.get("dataset"),
+              "dataset_sha256": stats.attrs["dataset_sha256"], "weights_sha256": stats.attrs["weights_sha256"]}
+    return _write_records(Path(out_json_dir), results, record, {"run": {"real_data_floor": True}, "inputs": inputs})

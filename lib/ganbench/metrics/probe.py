@@ -41,6 +41,8 @@ from ganbench.data.annotations import read_annotations
 from ganbench.data.sources import open_source
 from ganbench.errors import DataError, GanbenchError
 from ganbench.fileio import atomic_path, sha256_file
+from ganbench.metrics.segmentation import confusion_matrix, segmentation_scores
+from ganbench.progress import progress
 
 FORMAT = 1
 KIND = "ganbench-probe"
@@ -161,23 +163,6 @@ def _losses(out: dict, labels: torch.Tensor, category: torch.Tensor, targets: di
     }
 
 
-def segmentation_scores(confusion: np.ndarray) -> dict[str, float]:
-    """Pixel accuracy, mIoU and foreground mIoU (class 0 excluded) from a (K, K) confusion matrix
-    ``confusion[gt, pred]``, accumulated over the whole set. Classes absent from both the ground
-    truth and the predictions (union 0) are left out of the means."""
-    tp = np.diag(confusion).astype(np.float64)
-    union = confusion.sum(0) + confusion.sum(1) - tp
-    valid = union > 0
-    iou = np.where(valid, tp / np.maximum(union, 1), np.nan)
-    fg = valid.copy()
-    fg[0] = False
-    return {
-        "pixel_accuracy": float(tp.sum() / max(confusion.sum(), 1)),
-        "miou": float(np.nanmean(iou[valid])) if valid.any() else float("nan"),
-        "fg_miou": float(np.nanmean(iou[fg])) if fg.any() else float("nan"),
-    }
-
-
 @torch.no_grad()
 def _evaluate(net: ProbeNet, images, labels, categories, resolution: int, batch: int = 256) -> dict:
     net.eval()
@@ -187,9 +172,11 @@ def _evaluate(net: ProbeNet, images, labels, categories, resolution: int, batch:
     for i in range(0, len(images), batch):
         out = net(to_network_input(images[i : i + batch], resolution))
         pred = out["seg"].argmax(1)
-        confusion += np.bincount((labels[i : i + batch] * k + pred).flatten().numpy(), minlength=k * k).reshape(k, k)
+        confusion += confusion_matrix(pred, labels[i : i + batch], k)
         correct += int((out["category"].argmax(1) == categories[i : i + batch]).sum())
-    return {**segmentation_scores(confusion), "category_accuracy": correct / max(len(images), 1)}
+    scores = segmentation_scores(confusion, background=0)  # classes absent from the test split are left out
+    return {"pixel_accuracy": scores["pixel_accuracy"], "miou": scores["miou"], "fg_miou": scores["fg_miou"],
+            "category_accuracy": correct / max(len(images), 1)}
 
 
 def train_probe(
@@ -244,27 +231,29 @@ def train_probe(
     order, pos = rng.permutation(train_idx.numpy()), 0
     running: dict[str, float] = {}
     net.train()
-    for step in range(steps):
-        if pos + batch > len(order):
-            order, pos = rng.permutation(train_idx.numpy()), 0
-        idx = torch.from_numpy(order[pos : pos + batch])
-        pos += batch
-        x, y = images[idx], labels[idx]
-        flip = torch.from_numpy(rng.random(len(idx)) < 0.5)
-        x = torch.where(flip[:, None, None, None], x.flip(-1), x)
-        y = torch.where(flip[:, None, None], y.flip(-1), y)
-        tgt = {key: v[idx] for key, v in targets.items()}  # image-level targets are flip-invariant
-        losses = _losses(net(to_network_input(x, resolution)), y, category[idx], tgt)
-        total = sum(losses.values())
-        opt.zero_grad(set_to_none=True)
-        total.backward()
-        opt.step()
-        sched.step()
-        if not torch.isfinite(total):
-            raise GanbenchError(f"train_probe: loss is not finite at step {step}; lower lr ({lr})")
-        for key, v in losses.items():  # exponential moving average for the report
-            v = float(v.detach())
-            running[key] = v if step == 0 else 0.95 * running[key] + 0.05 * v
+    with progress(total=steps, desc="train_probe", unit="step") as bar:
+        for step in range(steps):
+            if pos + batch > len(order):
+                order, pos = rng.permutation(train_idx.numpy()), 0
+            idx = torch.from_numpy(order[pos : pos + batch])
+            pos += batch
+            x, y = images[idx], labels[idx]
+            flip = torch.from_numpy(rng.random(len(idx)) < 0.5)
+            x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+            y = torch.where(flip[:, None, None], y.flip(-1), y)
+            tgt = {key: v[idx] for key, v in targets.items()}  # image-level targets are flip-invariant
+            losses = _losses(net(to_network_input(x, resolution)), y, category[idx], tgt)
+            total = sum(losses.values())
+            opt.zero_grad(set_to_none=True)
+            total.backward()
+            opt.step()
+            sched.step()
+            if not torch.isfinite(total):
+                raise GanbenchError(f"train_probe: loss is not finite at step {step}; lower lr ({lr})")
+            for key, v in losses.items():  # exponential moving average for the report
+                v = float(v.detach())
+                running[key] = v if step == 0 else 0.95 * running[key] + 0.05 * v
+            bar.update(1)
 
     test_idx = torch.nonzero(is_test)[:, 0]
     scores = _evaluate(net, images[test_idx], labels[test_idx], category[test_idx], resolution) if len(test_idx) else {}

@@ -20,11 +20,9 @@ from ganbench.data.annotations import read_annotations
 from ganbench.data.dataset import ImageDataset
 from ganbench.errors import GanbenchError
 from ganbench.fileio import sha256_file, write_json
+from ganbench.metrics.plan import RECONSTRUCTION, RECONSTRUCTION_METRICS
 from ganbench.train.checkpoint import load_checkpoint
 from ganbench.train.inputs import restore_method
-
-METRICS = ("mse", "psnr")
-
 
 def evaluate_reconstruction(checkpoint_path: str | os.PathLike, data_path: str | os.PathLike,
                             out_dir: str | os.PathLike, annotations_path: str | os.PathLike | None = None,
@@ -54,12 +52,12 @@ def evaluate_reconstruction(checkpoint_path: str | os.PathLike, data_path: str |
         count += real.numel()
     mse = squared / count
     values = {"mse": mse, "psnr": 10 * math.log10(4 / mse) if mse > 0 else math.inf}  # [0, 1] range: mse / 4
-    protocol = {"name": "reconstruction", "split": split, "images": int(len(indices)), "noise_mode": "const"}
+    protocol = {"name": RECONSTRUCTION, "split": split, "images": int(len(indices)), "noise_mode": "const"}
     run = {"method": ckpt["method"], "experiment": ckpt["experiment"].get("name"), "kimg": ckpt["nimg"] / 1000}
     inputs = {"checkpoint": str(checkpoint_path), "checkpoint_sha256": sha256_file(checkpoint_path),
               "data": str(data_path), "data_sha256": sha256_file(data_path)}
     records = {}
-    for metric in METRICS:
+    for metric in RECONSTRUCTION_METRICS:
         records[metric] = {"metric": metric, "value": values[metric], "protocol": protocol, "run": run, "inputs": inputs}
         write_json(Path(out_dir) / f"{metric}.json", records[metric])
     return records

@@ -9,9 +9,10 @@
 ==============  ================  ===========================================================
 
 Attributes: ``dataset_sha256`` (of the dataset file; of its image names and contents for a
-folder), ``dataset``, ``dataset_count``, ``reference`` (``full`` or ``first-N``), ``max_items``
-(-1 for all), ``extractor``, ``feature_dim``, ``weights_sha256``, ``versions`` (JSON: torch,
-torch-fidelity, ganbench).
+folder), ``dataset``, ``dataset_count``, ``resolution`` (height of the images; ``width`` too),
+``reference`` (``full`` or ``first-N``: what was used), ``max_items`` (-1 for all), ``statskey``
+(:func:`ganbench.metrics.protocols.statskey`: what was asked for, the key protocols are matched by),
+``extractor``, ``feature_dim``, ``weights_sha256``, ``versions`` (JSON: torch, torch-fidelity, ganbench).
 
 Images are taken in dataset order: ``max_items=N`` uses the first N (CoordGAN's "first 10k"
 protocol), ``None`` uses all of them (StyleGAN's ``fid50k_full``). Nothing here is cached by
@@ -32,13 +33,14 @@ import numpy as np
 import torch
 import torch_fidelity
 from torch_fidelity.metric_fid import fid_features_to_statistics
-from tqdm import tqdm
 
 import ganbench
 from ganbench.data.sources import ImageSource, is_image_name, open_source
 from ganbench.errors import DataError, GanbenchError
 from ganbench.fileio import atomic_path, sha256_file
 from ganbench.metrics.extractors import FeatureExtractor
+from ganbench.metrics.protocols import Protocol, statskey
+from ganbench.progress import progress
 
 
 def versions() -> dict[str, str]:
@@ -74,7 +76,7 @@ def extract_features(batches, extractor: FeatureExtractor, total: int | None = N
                      desc: str = "features") -> torch.Tensor:
     """Concatenated float32 features (N, D) of uint8 image batches."""
     out = []
-    with tqdm(total=total, desc=desc, unit="img", disable=None, leave=False) as bar:
+    with progress(total=total, desc=desc, unit="img") as bar:
         for images in batches:
             out.append(extractor(images))
             bar.update(len(images))
@@ -107,6 +109,9 @@ def compute_stats(
     digest = dataset_sha256(dataset_path)  # before reading: a dataset replaced meanwhile is caught next run
     source = open_source(dataset_path)
     count = len(source) if max_items is None else min(max_items, len(source))
+    if count < 2:
+        raise DataError(f"{dataset_path}: {len(source)} images; FID statistics need at least 2")
+    height, width = source.read_image(0).shape[:2]
     batches = iter_batches(source, count, batch)
     features = extract_features(batches, extractor, count, f"stats {Path(dataset_path).name}")
     stats = moments(features)
@@ -116,6 +121,9 @@ def compute_stats(
         "dataset_count": len(source),
         "reference": "full" if count == len(source) else f"first-{count}",
         "max_items": -1 if max_items is None else int(max_items),
+        "statskey": statskey(extractor.name, max_items),
+        "resolution": int(height),
+        "width": int(width),
         "extractor": extractor.name,
         "feature_dim": extractor.feature_dim,
         "weights_sha256": extractor.weights_sha256,
@@ -155,6 +163,20 @@ class ReferenceStats:
                 f"(weights {self.attrs['weights_sha256'][:12]}), not {extractor.name} "
                 f"(weights {extractor.weights_sha256[:12]}); recompute them"
             )
+
+    def check_protocol(self, protocol: Protocol, resolution: int, what: str = "the generator") -> None:
+        """Refuse statistics that another protocol (extractor, reals) or another image size made: ``resolution``
+        is the size of the images compared with them (``what`` renders them)."""
+        made = self.attrs.get("statskey"), self.attrs.get("resolution")
+        if None in made:
+            raise GanbenchError(f"{self.path}: statistics do not record their protocol and resolution "
+                                f"(made by an older ganbench); recompute them")
+        if made[0] != protocol.statskey:
+            raise GanbenchError(f"{self.path}: statistics are for {made[0]!r}, but protocol {protocol.name} needs "
+                                f"{protocol.statskey!r} (extractor {protocol.extractor}, reals {protocol.reference})")
+        if int(made[1]) != int(resolution):
+            raise GanbenchError(f"{self.path}: statistics of {made[1]} px images, but {what} renders {resolution} px; "
+                                f"use the statistics of the data at {resolution} px")
 
 
 def load_stats(path: str | os.PathLike, with_features: bool = True) -> ReferenceStats:

@@ -76,7 +76,9 @@ def to_csv(table: Table) -> str:
 
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-                  "±": r"$\pm$", "–": "--", "×": r"$\times$", "ψ": r"$\psi$"}
+                  "±": r"$\pm$", "–": "--", "×": r"$\times$", "ψ": r"$\psi$", "↑": r"$\uparrow$",
+                  "↓": r"$\downarrow$", "·": r"$\cdot$", "⁻": r"$^{-}$",
+                  **{sup: f"$^{{{d}}}$" for d, sup in zip("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")}}
 
 
 def latex_escape(text: str) -> str:

@@ -151,6 +151,12 @@ def plot_samples(checkpoint_path: str | os.PathLike, out_path: str | os.PathLike
     return Path(out_path)
 
 
+def scale_titles(resolution: int, scales: Sequence[int], shown: Sequence[int]) -> list[str]:
+    """Column titles of the scale montage: the nested grid shown has s(R-1)+1 points, while the FID of scale s
+    renders the paper grid (R s points) against the real data at R s px; each title names both sizes."""
+    return [f"{s}x: {n} px shown\nFID at {resolution * s} px" for s, n in zip(scales, shown)]
+
+
 def plot_scale_montage(checkpoint_path: str | os.PathLike, out_path: str | os.PathLike, scales: Sequence[int] = (1, 2, 4),
                        seeds: Sequence[int] = range(4), zoom: float = 4.0) -> Path:
     """One row per seed: the any-scale generator's image at each scale (nested grids, shown at the same size with
@@ -172,7 +178,8 @@ def plot_scale_montage(checkpoint_path: str | os.PathLike, out_path: str | os.Pa
     half = 0.5 / zoom
     centre = unit_grid(size, 0.5 - half, 0.5 + half)
     panels.append(method.sample(list(seeds), rows=centre, cols=centre))
-    titles = [f"{s}x ({p.shape[-1]} px)" for s, p in zip(scales, panels)] + [f"centre, {zoom:g}x zoom ({size} px)"]
+    titles = scale_titles(method.resolution, scales, [p.shape[-1] for p in panels[:-1]])
+    titles.append(f"centre, {zoom:g}x zoom ({size} px)")
     fig = Figure(figsize=(2.2 * len(panels), 2.2 * len(seeds) + 0.4))
     axes = fig.subplots(len(seeds), len(panels), squeeze=False)
     for j, (title, images) in enumerate(zip(titles, panels)):

@@ -32,35 +32,68 @@ from typing import Any, Iterable, Mapping
 
 from ganbench.errors import ConfigError, DataError
 from ganbench.fileio import atomic_path
+from ganbench.metrics.paths import eval_path, floor_path
 from ganbench.tables.formats import FORMATS
 from ganbench.tables.published import (PUBLISHED_PATH, PublishedRecord, load_published,
                                        published_candidates, published_value)
 
-# metric id -> (column header, decimals); one place for every metric the tables know.
-METRICS: dict[str, tuple[str, int]] = {
-    "fid": ("FID", 2),
-    "kid": ("KID", 4),
-    "precision": ("Precision", 3),
-    "recall": ("Recall", 3),
-    "fg_miou": ("FG-mIoU", 2),
-    "miou": ("mIoU", 2),
-    "label_prop_miou": ("mIoU (label propagation)", 2),
-    "swap_lpips": ("LPIPS (texture swap)", 3),
-    "struc_swap_lpips": ("LPIPS (structure swap)", 3),
-    "swap_id": ("ID (texture swap)", 3),
-    "struc_swap_id": ("ID (structure swap)", 3),
-    "pck": ("PCK", 2),
-    "psnr": ("PSNR (dB)", 2),
-    "subgrid_err": ("max subgrid error", 6),
-    "time_ms": ("ms/image", 1),
-    "peak_mb": ("peak MB", 1),
-    "params_m": ("G params (M)", 2),
+# The one table of metric properties: metric id -> (column header, decimals, which way is better:
+# "↓" lower is better, "↑" higher is better, "" no direction, e.g. a size).
+METRICS: dict[str, tuple[str, int, str]] = {
+    "fid": ("FID", 2, "↓"),
+    "kid": ("KID", 4, "↓"),
+    "precision": ("Precision", 3, "↑"),
+    "recall": ("Recall", 3, "↑"),
+    "fg_miou": ("FG-mIoU", 2, "↑"),
+    "miou": ("mIoU", 2, "↑"),
+    "pixel_accuracy": ("pixel accuracy", 3, "↑"),
+    "label_prop_miou": ("mIoU (label propagation)", 2, "↑"),
+    "swap_lpips": ("LPIPS (texture swap)", 3, ""),  # direction depends on what the swap must keep (research/coordgan.md)
+    "struc_swap_lpips": ("LPIPS (structure swap)", 3, ""),
+    "swap_id": ("ID (texture swap)", 3, ""),
+    "struc_swap_id": ("ID (structure swap)", 3, ""),
+    "pck": ("PCK", 2, "↑"),
+    "psnr": ("PSNR (dB)", 2, "↑"),
+    "subgrid_err": ("max subgrid error", 6, "↓"),
+    "time_ms": ("ms/image", 1, "↓"),
+    "peak_mb": ("peak MB", 1, "↓"),
+    "params_m": ("G params (M)", 2, ""),
 }
 
+# The one spelling of every method in a table.
+METHOD_LABELS: dict[str, str] = {
+    "stylegan2": "StyleGAN2-ADA",
+    "creps": "CREPS",
+    "coordgan": "CoordGAN",
+    "cocogan": "COCO-GAN",
+    "lagm": "LAGM",
+    "vision_aided": "Vision-aided GAN",
+}
+
+# metrics a floor (two halves of the real data) is measured for
+FLOOR_METRICS = ("fid", "kid", "precision", "recall")
+FLOOR_LABEL = "Real data (two halves)"
+
+
+def method_label(method: str) -> str:
+    return METHOD_LABELS.get(method, method)
+
+
+def base_metric(metric: str) -> str:
+    """``fid-scale2`` -> ``fid``: the metric a result file name measures."""
+    head, sep, tail = metric.rpartition("-scale")
+    return head if sep and tail.isdigit() else metric
+
+
+def _superscript(n: int) -> str:
+    return str(n).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+
+
 # protocol key -> how the caption says it
-_PROTOCOL_ORDER = ("extractor", "num_gen", "num_real", "reference", "truncation", "images", "grid", "device",
+_PROTOCOL_ORDER = ("name", "extractor", "num_gen", "num_real", "reference", "truncation", "images", "grid", "device",
                    "threads", "repeats")
 _PROTOCOL_PHRASES = {
+    "name": "{}",
     "extractor": "extractor {}",
     "num_gen": "{} generated images",
     "num_real": "{} real images",
@@ -86,14 +119,31 @@ class Column:
     published_metric: str | None = None  # the metric's name in published.yaml (default: ``metric``)
     setting: Mapping[str, Any] = field(default_factory=dict)  # published setting the column stands for
     decimals: int | None = None
+    protocol: str | None = None  # read results/eval/{experiment}/{protocol}/{metric}.json (None: no protocol dir)
+    multiplier: float = 1.0  # shown value = measured value x multiplier (KID x 10^3)
+    show_protocol: bool = False  # name the protocol in the header (a table with several protocols)
 
     @property
     def header(self) -> str:
-        return self.label or METRICS.get(self.metric, (self.metric, 2))[0]
+        label, _, arrow = METRICS.get(base_metric(self.metric), (self.metric, 2, ""))
+        text = self.label or label
+        if self.multiplier != 1:
+            exponent = math.log10(self.multiplier)
+            text += f" ×10{_superscript(int(exponent))}" if exponent.is_integer() else f" ×{self.multiplier:g}"
+        if arrow:
+            text += f" {arrow}"
+        if self.show_protocol and self.protocol:
+            text += f" [{self.protocol}]"
+        return text
 
     @property
     def digits(self) -> int:
-        return self.decimals if self.decimals is not None else METRICS.get(self.metric, ("", 2))[1]
+        return self.decimals if self.decimals is not None else METRICS.get(base_metric(self.metric), ("", 2, ""))[1]
+
+    @property
+    def scale(self) -> int:
+        """The output scale the column measures (CREPS's FID at R s): its floor is the real data at R s."""
+        return int(self.setting.get("scale", 1))
 
     def selects(self, exp: Mapping[str, Any]) -> bool:
         return ((self.dataset is None or exp["dataset"] == self.dataset)
@@ -135,6 +185,8 @@ class TableSpec:
         deviations: how this table departs from the paper's (stated in the caption).
         same_protocol: every cell of a column must share one protocol (a comparison table).
         published_datasets: config dataset name -> dataset id in published.yaml, where they differ.
+        floor: add a row per dataset and resolution with each protocol column measured between two disjoint
+            halves of the real data (``results/eval/_real/...``), the best a method can be expected to reach.
     """
 
     name: str
@@ -149,6 +201,7 @@ class TableSpec:
     same_protocol: bool = True
     published_datasets: Mapping[str, str] = field(default_factory=dict)
     row_header: str | None = None
+    floor: bool = False
 
     def selects(self, exp: Mapping[str, Any]) -> bool:
         return ((self.methods is None or exp["method"] in self.methods)
@@ -192,8 +245,8 @@ def load_result(path: str | os.PathLike) -> Result:
     return Result(path, str(doc["metric"]), float(value), None if std is None else float(std), protocol)
 
 
-def _result_path(eval_dir: Path, experiment: str, metric: str) -> Path:
-    return eval_dir / experiment / f"{metric}.json"
+def _result_path(eval_dir: Path, experiment: str, metric: str, protocol: str | None = None) -> Path:
+    return Path(eval_path(experiment, metric, protocol, root=eval_dir))
 
 
 # ------------------------------------------------------------------------------------------------------ build
@@ -213,6 +266,7 @@ class Cell:
     protocol: Mapping[str, Any] | None = None
     published: PublishedRecord | None = None
     hidden: int = 0  # published numbers for this cell not shown because the protocol differs or is unknown
+    floor: bool = False  # measured on real data (two halves), not on a method
 
     @property
     def n(self) -> int:
@@ -267,7 +321,7 @@ def _rows(spec: TableSpec, experiments: list[Mapping[str, Any]]) -> list[tuple[s
         elif spec.rows == "experiment":
             label = first["name"]
         else:
-            label = first["method"]
+            label = method_label(first["method"])
         rows.append([label, members, None])
     labels = [r[0] for r in rows]
     for r in rows:  # two run groups of one method: tell them apart by the first experiment's name
@@ -304,7 +358,7 @@ def build_table(spec: TableSpec, experiments: Iterable[Mapping[str, Any]], eval_
             chosen = _cell_groups(spec, label, col, members)
             first_path = None
             for exp in chosen:
-                path = _result_path(eval_dir, exp["name"], (row.metric_prefix if row else "") + col.metric)
+                path = _result_path(eval_dir, exp["name"], (row.metric_prefix if row else "") + col.metric, col.protocol)
                 if not path.exists():
                     continue
                 result = load_result(path)
@@ -313,14 +367,32 @@ def build_table(spec: TableSpec, experiments: Iterable[Mapping[str, Any]], eval_
                 elif dict(result.protocol) != dict(cell.protocol):
                     raise DataError(f"{path}: protocol {_protocol_text(result.protocol)} differs from "
                                     f"{first_path} ({_protocol_text(cell.protocol)}); seeds of one cell must share it")
-                cell.values.append(result.value)
+                cell.values.append(result.value * col.multiplier)
             if cell.values:
                 _attach_published(spec, row, col, chosen[0], cell, records)
             line.append(cell)
         cells.append(line)
     _check_same_protocol(spec, rows, cells)
     labels = [r[0] for r in rows]
+    if spec.floor:
+        pairs = sorted({(e["dataset"], e["resolution"]) for e in experiments})
+        for dataset, res in pairs:
+            labels.append(FLOOR_LABEL if len(pairs) == 1 else f"{FLOOR_LABEL}: {dataset} {res}")
+            cells.append([_floor_cell(eval_dir, col, dataset, res) for col in spec.columns])
     return Table(spec, labels, cells, _caption(spec, experiments, labels, cells))
+
+
+def _floor_cell(eval_dir: Path, col: Column, dataset: str, res: int) -> Cell:
+    """The column's metric between two halves of the real data at the column's resolution (empty if none)."""
+    cell = Cell(floor=True)
+    if col.protocol is None or base_metric(col.metric) not in FLOOR_METRICS:
+        return cell
+    path = Path(floor_path(dataset, res * col.scale, col.protocol, base_metric(col.metric), root=eval_dir))
+    if path.exists():
+        result = load_result(path)
+        cell.protocol = result.protocol
+        cell.values.append(result.value * col.multiplier)
+    return cell
 
 
 def _attach_published(spec: TableSpec, row: Row | None, col: Column, exp: Mapping[str, Any], cell: Cell,
@@ -391,7 +463,7 @@ def _caption(spec: TableSpec, experiments: list[Mapping[str, Any]], labels: list
     by_metric: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
     for label, line in zip(labels, cells):
         for col, cell in zip(spec.columns, line):
-            if cell.protocol is not None:
+            if cell.protocol is not None and not cell.floor:
                 by_metric.setdefault(col.header, []).append((label, cell.protocol))
     phrases = {name: text for name, protos in by_metric.items() if (text := _protocol_phrase(protos))}
     if phrases:
@@ -403,7 +475,18 @@ def _caption(spec: TableSpec, experiments: list[Mapping[str, Any]], labels: list
                 columns_by_text.setdefault(text, []).append(name)
             sentences.append("Protocol: " + "; ".join(f"{', '.join(names)}: {text}"
                                                       for text, names in columns_by_text.items()) + ".")
-    counts = sorted({c.n for line in cells for c in line if c.n})
+    floors = [c for line in cells for c in line if c.floor and c.protocol is not None]
+    if floors:
+        halves = sorted({f"{c.protocol.get('num_a')} vs {c.protocol.get('num_b')}" for c in floors})
+        sentences.append(f"{FLOOR_LABEL}: the same metric between two disjoint halves of the reference set "
+                         f"(even and odd positions by sorted name, {', '.join(halves)} images), same extractor and "
+                         f"protocol: how far a method is from real data. Being computed on half-size sets it is "
+                         f"biased upward for FID relative to the rows above.")
+    extractors = {c.protocol.get("extractor") for line in cells for c in line if c.protocol is not None}
+    if "probe" in extractors:
+        sentences.append("Probe values are distances in the probe network's feature space (trained on the synthetic "
+                         "data), not comparable with Inception FID/KID; read them beside the real-data floor.")
+    counts = sorted({c.n for line in cells for c in line if c.n and not c.floor})
     if counts and counts[-1] > 1:
         span = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
         sentences.append(f"Ours: mean ± sample std over {span} seeds" + (" (one seed: its value)." if counts[0] == 1 else "."))
@@ -411,7 +494,7 @@ def _caption(spec: TableSpec, experiments: list[Mapping[str, Any]], labels: list
         sentences.append("Ours: one seed.")
     else:
         sentences.append("No measurements yet.")
-    shown = [c.published for line in cells for c in line if c.published is not None]
+    shown = [c.published for line in cells for c in line if c.published is not None]  # never on a floor
     hidden = sum(c.hidden for line in cells for c in line)
     if shown:
         note = "Paper values in parentheses where dataset, resolution and protocol match"

@@ -1,67 +1,154 @@
-"""The tables the pipeline knows by name: the generic ones (``baseline``, ``cross_method``) and the papers'
-(``creps``). Each is a :class:`~ganbench.tables.render.TableSpec`; :func:`configured_specs` turns a
-configuration's ``tables`` list into specs. A new paper table is a function here returning its specs.
+"""The tables the pipeline knows by name, in one registry (importable without torch).
+
+A table family is a function ``(context) -> list[TableSpec]`` registered with ``@register_table("name")``; the
+configuration's ``tables`` list names families (validated against :data:`TABLES`), and :func:`configured_specs`
+calls them. The generic families are ``baseline`` and ``cross_method``; the papers' are here too (``creps``).
+
+Metric columns come from the configured protocols (:func:`protocol_columns`): one column per protocol and
+result, reading ``results/eval/{experiment}/{protocol}/{metric}.json``; with several protocols the header names
+the protocol. FID-type tables carry a floor row (:attr:`TableSpec.floor`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from ganbench.errors import ConfigError
-from ganbench.tables.render import Column, Row, TableSpec
+from ganbench.errors import ConfigError, did_you_mean
+from ganbench.metrics.protocols import Protocol, get_protocol
+from ganbench.tables.render import Column, Row, TableSpec, method_label
+
+DEFAULT_PROTOCOLS = ("probe2k_full",)
 
 
-def cross_method(dataset: str, resolution: int, metrics: Sequence[str] = ("fid", "kid", "precision", "recall"),
-                 deviations: Sequence[str] = (), published_datasets: Mapping[str, str] | None = None) -> TableSpec:
-    """Every method trained on ``dataset`` at ``resolution``, side by side, one row per run group."""
-    return TableSpec(name=f"cross_method-{dataset}-{resolution}",
-                     title="All methods side by side",
-                     columns=tuple(Column(m) for m in metrics), rows="group",
-                     datasets=(dataset,), resolutions=(resolution,), deviations=tuple(deviations),
-                     published_datasets=dict(published_datasets or {}))
+@dataclass(frozen=True)
+class TableContext:
+    """What a table family builds its specs from."""
+
+    experiments: tuple[Mapping[str, Any], ...]
+    protocols: tuple[Protocol, ...]
+    scales: tuple[int, ...] = (1, 2, 4)
+
+    def pairs(self, method: str | None = None) -> list[tuple[str, int]]:
+        """(dataset, resolution) pairs the experiments (of ``method``) train on."""
+        return sorted({(e["dataset"], e["resolution"]) for e in self.experiments
+                       if method is None or e["method"] == method})
+
+
+TABLES: dict[str, Callable[[TableContext], list[TableSpec]]] = {}
+
+
+def register_table(name: str):
+    """Register a table family under ``name`` (a name is registered once)."""
+    if not name or not name.replace("_", "").isalnum():
+        raise ConfigError(f"table {name!r}: use letters, digits and '_'")
+    if name in TABLES:
+        raise ConfigError(f"table {name!r}: already registered")
+
+    def decorate(fn: Callable[[TableContext], list[TableSpec]]):
+        if not callable(fn):
+            raise ConfigError(f"table {name!r}: not a function")
+        TABLES[name] = fn
+        return fn
+    return decorate
+
+
+def _protocols(protocols: Iterable[Protocol | str]) -> tuple[Protocol, ...]:
+    return tuple(get_protocol(p, "tables") if isinstance(p, str) else p for p in protocols)
+
+
+def protocol_columns(protocols: Iterable[Protocol | str] = DEFAULT_PROTOCOLS,
+                     metrics: Sequence[str] | None = None) -> tuple[Column, ...]:
+    """One column per (protocol, result), in order, keeping only ``metrics`` (result names) if given; the header
+    names the protocol when there are several."""
+    protocols = [p for p in _protocols(protocols) if p.kind == "gan"]
+    several = len(protocols) > 1
+    return tuple(Column(name, protocol=p.name, show_protocol=several,
+                        multiplier=p.kid_scale if name == "kid" else 1.0)
+                 for p in protocols for name in p.result_names if metrics is None or name in metrics)
 
 
 def configured_specs(names: Sequence[str], experiments: Iterable[Mapping[str, Any]],
-                     metrics: Sequence[str] = ("fid", "kid", "precision", "recall"), scales: Sequence[int] = (1, 2, 4),
-                     **kwargs) -> list[TableSpec]:
-    """The tables a configuration's ``tables`` list names: ``baseline``, ``cross_method`` (one per
-    dataset and resolution the experiments train on), and ``creps`` (for each dataset and resolution CREPS
-    trains on: FID per output scale with consistency, and render cost beside StyleGAN2)."""
-    experiments = list(experiments)
+                     protocols: Iterable[Protocol | str] = DEFAULT_PROTOCOLS, scales: Sequence[int] = (1, 2, 4)
+                     ) -> list[TableSpec]:
+    """The tables a configuration's ``tables`` list names, under its GAN protocols."""
+    context = TableContext(tuple(experiments), _protocols(protocols), tuple(scales))
     specs = []
     for name in names:
-        if name == "baseline":
-            specs.append(baseline(metrics, **kwargs))
-        elif name == "cross_method":
-            specs.extend(cross_method_specs(experiments, metrics=metrics, **kwargs))
-        elif name == "creps":
-            pairs = sorted({(e["dataset"], e["resolution"]) for e in experiments if e["method"] == "creps"})
-            for dataset, res in pairs:
-                specs.extend(creps_tables(dataset, res, scales))
-        else:
-            raise ConfigError(f"tables: unknown table {name!r} (known: baseline, cross_method, creps)")
+        if name not in TABLES:
+            raise ConfigError(f"tables: unknown table {name!r}{did_you_mean(name, TABLES)}")
+        specs.extend(TABLES[name](context))
     return specs
 
 
-def creps_tables(dataset: str, resolution: int, scales: Sequence[int] = (1, 2, 4)) -> list[TableSpec]:
+# --- generic tables --------------------------------------------------------------------------------------------
+
+
+def cross_method(dataset: str, resolution: int, protocols: Iterable[Protocol | str] = DEFAULT_PROTOCOLS,
+                 deviations: Sequence[str] = (), published_datasets: Mapping[str, str] | None = None,
+                 metrics: Sequence[str] | None = None) -> TableSpec:
+    """Every method trained on ``dataset`` at ``resolution``, side by side, one row per run group, and the floor."""
+    return TableSpec(name=f"cross_method-{dataset}-{resolution}",
+                     title="All methods side by side",
+                     columns=protocol_columns(protocols, metrics), rows="group",
+                     datasets=(dataset,), resolutions=(resolution,), deviations=tuple(deviations),
+                     published_datasets=dict(published_datasets or {}), floor=True)
+
+
+def cross_method_specs(experiments: Iterable[Mapping[str, Any]], **kwargs) -> list[TableSpec]:
+    """One :func:`cross_method` table per (dataset, resolution) pair that the experiments train on."""
+    pairs = sorted({(exp["dataset"], exp["resolution"]) for exp in experiments})
+    return [cross_method(dataset, res, **kwargs) for dataset, res in pairs]
+
+
+def baseline(protocols: Iterable[Protocol | str] = DEFAULT_PROTOCOLS, method: str = "stylegan2",
+             deviations: Sequence[str] = (), published_datasets: Mapping[str, str] | None = None,
+             metrics: Sequence[str] | None = None) -> TableSpec:
+    """The StyleGAN2 baseline on each dataset and resolution: one row per dataset, and one floor per dataset."""
+    return TableSpec(name="baseline", title=f"Baseline ({method_label(method)}) on every dataset",
+                     columns=protocol_columns(protocols, metrics), rows="dataset", methods=(method,),
+                     deviations=tuple(deviations), same_protocol=False,
+                     published_datasets=dict(published_datasets or {}), row_header="Dataset", floor=True)
+
+
+@register_table("baseline")
+def _baseline_tables(ctx: TableContext) -> list[TableSpec]:
+    return [baseline(ctx.protocols)]
+
+
+@register_table("cross_method")
+def _cross_method_tables(ctx: TableContext) -> list[TableSpec]:
+    return cross_method_specs(ctx.experiments, protocols=ctx.protocols)
+
+
+# --- CREPS ----------------------------------------------------------------------------------------------------
+
+
+def creps_tables(dataset: str, resolution: int, scales: Sequence[int] = (1, 2, 4),
+                 protocols: Iterable[Protocol | str] = DEFAULT_PROTOCOLS) -> list[TableSpec]:
     """CREPS on one dataset and resolution: quality per output scale, and the cost of rendering each scale.
 
     FID at scale s compares images rendered on the official ``--scale`` grid (int(R s) points, research
-    creps.md §5) with the real data prepared at R s; consistency uses nested grids (see
+    creps.md §5) with the real data prepared at R s (the header names that resolution), under each protocol that
+    has FID; the floor row is FID between two halves of the real data at R s. Consistency uses nested grids (see
     :mod:`ganbench.metrics.any_scale`). The cost table's StyleGAN2 row is an untrained generator built at R s,
     measured in the same job, so the two rows share one machine state.
     """
     scales = sorted(set(scales) | {1})
     above = [s for s in scales if s > 1]
-    fid = tuple(Column("fid" if s == 1 else f"fid-scale{s}", label=f"FID {s}x", published_metric="fid",
-                       setting={} if s == 1 else {"scale": s}) for s in scales)
+    fid_protocols = [p for p in _protocols(protocols) if p.kind == "gan" and "fid" in p.metrics]
+    several = len(fid_protocols) > 1
+    fid = tuple(Column("fid" if s == 1 else f"fid-scale{s}", label=f"FID {s}x ({resolution * s} px)",
+                       published_metric="fid", setting={} if s == 1 else {"scale": s}, protocol=p.name,
+                       show_protocol=several)
+                for p in fid_protocols for s in scales)
     consistency = tuple(Column(f"{m}-scale{s}", label=f"{label} {s}x", decimals=digits) for m, label, digits in
                         (("psnr", "PSNR", 2), ("subgrid_err", "subgrid err", 6)) for s in above)
     where = f"{dataset}-{resolution}"
     quality = TableSpec(
         name=f"creps-{where}", title=f"CREPS at several output scales ({dataset}, trained at {resolution} px)",
         columns=fid + consistency, rows="group", methods=("creps",), datasets=(dataset,), resolutions=(resolution,),
-        paper="creps", same_protocol=False,
+        paper="creps", same_protocol=False, floor=True,
         deviations=("FID at scale s against the real data prepared at R s, as the official calc_metrics --scale "
                     "(the paper's tables could not be read, so no published multi-scale FID exists)",
                     "PSNR and subgrid error are ours (the official code has no consistency metric): nested grids "
@@ -72,25 +159,15 @@ def creps_tables(dataset: str, resolution: int, scales: Sequence[int] = (1, 2, 4
     cost = TableSpec(
         name=f"creps_cost-{where}", title=f"Rendering cost per image at each output scale ({dataset}, {resolution} px)",
         columns=cost_columns,
-        rows=(Row("CREPS", method="creps", dataset=dataset, resolution=resolution),
-              Row("StyleGAN2 at R s (same job)", method="creps", dataset=dataset, resolution=resolution,
-                  metric_prefix="stylegan2-")),
+        rows=(Row(method_label("creps"), method="creps", dataset=dataset, resolution=resolution),
+              Row(f"{method_label('stylegan2')} at R·s (untrained, same job)", method="creps", dataset=dataset,
+                  resolution=resolution, metric_prefix="stylegan2-")),
         methods=("creps",), datasets=(dataset,), resolutions=(resolution,), paper="creps",
         deviations=("batch 1, median of repeats; StyleGAN2 untrained at R s with the baseline experiment's options "
                     "(cost does not depend on weights); the paper's speed table could not be read",))
     return [quality, cost]
 
 
-def cross_method_specs(experiments: Iterable[Mapping[str, Any]], **kwargs) -> list[TableSpec]:
-    """One :func:`cross_method` table per (dataset, resolution) pair that the experiments train on."""
-    pairs = sorted({(exp["dataset"], exp["resolution"]) for exp in experiments})
-    return [cross_method(dataset, res, **kwargs) for dataset, res in pairs]
-
-
-def baseline(metrics: Sequence[str] = ("fid", "kid", "precision", "recall"), method: str = "stylegan2",
-             deviations: Sequence[str] = (), published_datasets: Mapping[str, str] | None = None) -> TableSpec:
-    """The StyleGAN2 baseline on each dataset and resolution: one row per dataset."""
-    return TableSpec(name="baseline", title=f"Baseline ({method}) on every dataset",
-                     columns=tuple(Column(m) for m in metrics), rows="dataset", methods=(method,),
-                     deviations=tuple(deviations), same_protocol=False,
-                     published_datasets=dict(published_datasets or {}), row_header="Dataset")
+@register_table("creps")
+def _creps_tables(ctx: TableContext) -> list[TableSpec]:
+    return [spec for dataset, res in ctx.pairs("creps") for spec in creps_tables(dataset, res, ctx.scales, ctx.protocols)]

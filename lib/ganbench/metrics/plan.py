@@ -1,0 +1,78 @@
+"""What a validated configuration measures, as file paths (importable without torch; the rules call these).
+
+Every path comes from :mod:`ganbench.metrics.paths`; the protocols from :mod:`ganbench.metrics.protocols`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ganbench.config import any_scale_results, eval_scales
+from ganbench.methods.catalog import CATALOG
+from ganbench.metrics.paths import eval_path, floor_path, stats_path
+from ganbench.metrics.protocols import PROTOCOLS, Protocol, configured_protocols, gan_protocols
+
+RECONSTRUCTION = "reconstruction"  # the protocol folder of an encoder's scores (ganbench.metrics.reconstruction)
+RECONSTRUCTION_METRICS = ("mse", "psnr")
+DEFAULT_SEGMENTATION = "fg_miou"  # what a segmenter is scored by when the config names no segmentation protocol
+
+
+def protocols_of(config: Mapping[str, Any]) -> dict[str, Protocol]:
+    """The configured GAN protocols by name, in the configured order."""
+    return {p.name: p for p in gan_protocols(config["metrics"])}
+
+
+def segmentation_protocols(config: Mapping[str, Any]) -> dict[str, Protocol]:
+    """The configured segmentation protocols by name (single test split), or the default one."""
+    chosen = {n: p for n, p in configured_protocols(config["metrics"]).items() if p.kind == "segmentation"}
+    return chosen or {DEFAULT_SEGMENTATION: PROTOCOLS[DEFAULT_SEGMENTATION]}
+
+
+def stats_file(config: Mapping[str, Any], dataset: str, res: int, protocol: str) -> str:
+    """The statistics an evaluation under ``protocol`` reads for data ``dataset`` at ``res``."""
+    return stats_path(dataset, res, protocols_of(config)[protocol].statskey)
+
+
+def scale_results(config: Mapping[str, Any], experiment: Mapping[str, Any]) -> list[str]:
+    """An any-scale experiment's FID files at scales > 1 (stems), empty for other methods."""
+    return any_scale_results(config, experiment)["fid"]
+
+
+def eval_files(config: Mapping[str, Any], experiment: Mapping[str, Any]) -> list[str]:
+    """Every result file of an experiment, by its method's evaluation groups (ganbench.methods.catalog): each GAN
+    protocol's metrics (for any-scale methods also its FID at every scale), the protocol-free consistency and
+    render-cost files, an encoder's reconstruction scores, a segmenter's scores under each segmentation protocol."""
+    name = experiment["name"]
+    groups = CATALOG[experiment["method"]].evaluations
+    files = []
+    if "gan" in groups:
+        for p in protocols_of(config).values():
+            files += [eval_path(name, n, p.name) for n in p.result_names]
+            if "fid" in p.metrics:
+                files += [eval_path(name, n, p.name) for n in scale_results(config, experiment)]
+    any_scale = any_scale_results(config, experiment)
+    files += [eval_path(name, n) for n in any_scale["consistency"] + any_scale["cost"]]
+    if "reconstruction" in groups:
+        files += [eval_path(name, n, RECONSTRUCTION) for n in RECONSTRUCTION_METRICS]
+    if "segmentation" in groups:
+        for p in segmentation_protocols(config).values():
+            files += [eval_path(name, n, p.name) for n in p.result_names]
+    return files
+
+
+def floor_targets(config: Mapping[str, Any]) -> list[tuple[str, int, str]]:
+    """(dataset, res, protocol) of every floor the tables show: each protocol on the data each experiment is
+    evaluated against (for any-scale methods at every scale)."""
+    out = set()
+    for exp in config["experiments"]:
+        if "gan" not in CATALOG[exp["method"]].evaluations:
+            continue
+        for p in protocols_of(config).values():
+            scales = eval_scales(config, exp) if "fid" in p.metrics else [1]
+            out |= {(exp["dataset"], exp["resolution"] * s, p.name) for s in scales}
+    return sorted(out)
+
+
+def floor_files(config: Mapping[str, Any]) -> list[str]:
+    protocols = protocols_of(config)
+    return [floor_path(d, r, p, n) for d, r, p in floor_targets(config) for n in protocols[p].result_names]
