@@ -18,7 +18,7 @@ from ganbench.methods import build_method, method_class
 from ganbench.methods.catalog import CATALOG
 from ganbench.metrics.reconstruction import evaluate_reconstruction
 from ganbench.train.checkpoint import load_checkpoint
-from ganbench.train.data import TrainingData
+from ganbench.train.data import TrainingData, training_data_of
 from ganbench.train.inputs import describe_inputs, parent_infos, restore_method
 from ganbench.train.loop import training_loop
 
@@ -29,7 +29,14 @@ TINY = {  # the smallest options of each catalog method, for the contract test
     "creps": {"z_dim": 16, "w_dim": 16, "mapping_layers": 2, "channel_base": 256, "channel_max": 16,
               "d_channel_base": 128, "d_channel_max": 16, "augment": "none", "pl_weight": 0},
     "encoder": {"channels": 8, "channel_max": 16, "preview_images": 4},
+    "segmenter": {"base_channels": 4, "preview_images": 4},
 }
+
+
+def fixture_inputs(exp, faces):
+    """The experiment's input files, with the dataset's annotations at the fixture's path."""
+    return {role: str(faces / "annotations.h5") if path.endswith("annotations.h5") else path
+            for role, path in input_files({}, exp).items()}
 
 
 def config_with(*experiments, count=24, **datasets):
@@ -91,7 +98,7 @@ def test_every_method_builds_steps_checkpoints_resumes_and_shows(name, faces, tr
     if entry.inputs.get("generator", None) is not None and entry.inputs["generator"].required:
         spec["inputs"] = {"generator": {"checkpoint": str(trained_gan)}}
     exp = validate_config(config_with(spec))["experiments"][0]
-    inputs = input_files({}, exp)
+    inputs = fixture_inputs(exp, faces)
     run = tmp_path / "run"
     training_loop(exp, faces / "images.zip", run, device="cpu", inputs=inputs)
     first = load_checkpoint(run / "final.pt")
@@ -103,7 +110,7 @@ def test_every_method_builds_steps_checkpoints_resumes_and_shows(name, faces, tr
     if entry.kind == "gan":
         images = method.sample([0, 1])
     else:
-        images = method.preview(TrainingData(faces / "images.zip").fixed_batch(4, "cpu"))
+        images = method.preview(training_data_of(second).fixed_batch(4, "cpu"))
     assert images.shape[1:] == (3, 16, 16) and torch.isfinite(images).all()
 
 
@@ -115,7 +122,7 @@ def test_catalog_parts_are_the_methods_networks(faces, trained_gan):
         if "generator" in entry.inputs:
             spec["inputs"] = {"generator": {"checkpoint": str(trained_gan)}}
         exp = validate_config(config_with(spec))["experiments"][0]
-        records = describe_inputs(exp, faces / "images.zip", input_files({}, exp))
+        records = describe_inputs(exp, faces / "images.zip", fixture_inputs(exp, faces))
         method = build_method(name, exp["options"], 16, parents=parent_infos(records))
         networks = {n for n, m in method.named_children() if any(True for _ in m.parameters())}
         assert networks == set(entry.parts), name

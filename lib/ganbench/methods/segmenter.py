@@ -32,7 +32,7 @@ class Segmenter(Method):
         if options.num_classes is None and annotations is None:
             raise GanbenchError("method segmenter: set options.num_classes, or give it the input 'annotations'")
         self.num_classes = options.num_classes or len(annotations.extra["classes"])
-        self.S = UNet(img_channels, classes, options.base_channels)
+        self.S = UNet(img_channels, self.num_classes, options.base_channels)
 
     def trainable(self):
         return {"S": self.S}

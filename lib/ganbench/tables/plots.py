@@ -137,7 +137,7 @@ def plot_samples(checkpoint_path: str | os.PathLike, out_path: str | os.PathLike
     from ganbench.metrics.gan_metrics import load_method
     from ganbench.methods.catalog import CATALOG
     from ganbench.train.checkpoint import load_checkpoint
-    from ganbench.train.data import TrainingData
+    from ganbench.train.data import training_data_of
     from ganbench.train.loop import save_image_grid
 
     ckpt = load_checkpoint(checkpoint_path)
@@ -145,8 +145,7 @@ def plot_samples(checkpoint_path: str | os.PathLike, out_path: str | os.PathLike
     if CATALOG[ckpt["method"]].kind == "gan":
         images = method.sample(list(seeds))
     else:
-        data = TrainingData(ckpt["inputs"]["data"]["path"], resolution=method.resolution)
-        images = method.preview(data.fixed_batch(len(seeds), "cpu"))
+        images = method.preview(training_data_of(ckpt).fixed_batch(len(seeds), "cpu"))
     save_image_grid(images, out_path, cols=cols, zoom=max(1, -(-min_tile // images.shape[-1])))
     return Path(out_path)
 

@@ -98,6 +98,17 @@ class TrainingData(torch.utils.data.Dataset):
         return to_batch(torch.utils.data.default_collate(items), device)
 
 
+def training_data_of(ckpt: dict) -> TrainingData:
+    """The data a checkpoint was trained on (its recorded inputs), with its method's batch fields: what a
+    stage's preview reads outside the loop."""
+    from ganbench.methods.catalog import CATALOG
+
+    inputs = ckpt["inputs"]
+    annotations = inputs["annotations"]["path"] if "annotations" in inputs else None
+    return TrainingData(inputs["data"]["path"], CATALOG[ckpt["method"]].batch_fields, resolution=ckpt["resolution"],
+                        annotations=annotations, split=CATALOG[ckpt["method"]].train_split)
+
+
 def to_batch(items: dict[str, torch.Tensor], device) -> Batch:
     """A collated dict of uint8 images (and labels, parts, coords) -> a :class:`Batch` on ``device``,
     images in [-1, 1]."""
