@@ -13,7 +13,7 @@ from ganbench.data.annotations import read_annotations
 from ganbench.data.preview import preview_grid
 from ganbench.data.sources import open_source
 from ganbench.errors import DataError
-from ganbench.fileio import atomic_path, sha256_file
+from ganbench.fileio import atomic_path, sha256_file, write_json
 
 
 def inspect_dataset(path: str | os.PathLike) -> dict:
@@ -77,8 +77,7 @@ def write_summary(
         info["tfrecord"] = {"path": str(tfrecord_path), "count": records["count"], "sha256": records["sha256"]}
     with atomic_path(preview_path) as tmp:
         PIL.Image.fromarray(preview_grid(images, **rows)).save(tmp, format="png")
-    with atomic_path(summary_path) as tmp:
-        tmp.write_text(json.dumps(info, indent=2) + "\n")
+    write_json(summary_path, info)
     return info
 
 
