@@ -16,9 +16,14 @@ from ganbench.errors import DataError
 from ganbench.fileio import atomic_path, sha256_file, write_json
 
 
-def inspect_dataset(path: str | os.PathLike) -> dict:
-    """Count, resolution, channels, labels and content hash of a folder, zip or TFRecord."""
+def inspect_dataset(path: str | os.PathLike, verify: bool = False) -> dict:
+    """Count, resolution, channels, labels and content hash of a folder, zip or TFRecord.
+
+    ``verify`` first checks every stored checksum (zip member CRC-32s, TFRecord length and data
+    CRCs) and raises DataError naming the first bad member or record."""
     src = open_source(path)
+    if verify:
+        src.verify()
     first = src.read_image(0)
     info = {
         "path": str(path),
