@@ -86,16 +86,34 @@ def input_dir(path: str | os.PathLike, what: str = "folder") -> Path:
     return path
 
 
-def _check_creatable(path: Path) -> None:
-    """Raise unless ``path`` (or its missing parents) can be created: the nearest existing ancestor is a
-    writable folder."""
-    ancestor = path.parent
+# Folders a command is about to create (the outermost missing one of each output path): removed again,
+# where still empty, when the command fails, so that bad input leaves nothing behind.
+_NEW_DIRS: list[Path] = []
+
+
+def _remove_new_dirs() -> None:
+    for top in _NEW_DIRS:
+        if not top.is_dir():
+            continue
+        for folder in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+            if not any(folder.iterdir()):
+                folder.rmdir()
+        if not any(top.iterdir()):
+            top.rmdir()
+
+
+def _check_creatable(path: Path, folder: bool) -> None:
+    """Raise unless ``path`` (a file, or a ``folder``) and its missing parents can be created: the nearest
+    existing ancestor is a writable folder."""
+    ancestor, outermost = path.parent, path
     while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
+        ancestor, outermost = ancestor.parent, ancestor
     if not ancestor.is_dir():
         raise GanbenchError(f"{path}: cannot be created: {ancestor} is a file, not a folder")
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise GanbenchError(f"{path}: cannot be created: {ancestor} is not writable")
+    if folder or outermost != path:  # a folder will be made: the output folder, or a file's missing parent
+        _NEW_DIRS.append(outermost)
 
 
 def output_file(path: str | os.PathLike, suffixes: tuple[str, ...] = ()) -> Path:
@@ -108,7 +126,7 @@ def output_file(path: str | os.PathLike, suffixes: tuple[str, ...] = ()) -> Path
                             f"expected {', '.join(suffixes)}")
     if path.exists() and not os.access(path.parent, os.W_OK | os.X_OK):
         raise GanbenchError(f"{path}: cannot be replaced: {path.parent} is not writable")
-    _check_creatable(path)
+    _check_creatable(path, folder=False)
     return path
 
 
@@ -121,7 +139,7 @@ def output_dir(path: str | os.PathLike) -> Path:
         if not os.access(path, os.W_OK | os.X_OK):
             raise GanbenchError(f"{path}: folder is not writable")
     else:
-        _check_creatable(path)
+        _check_creatable(path, folder=True)
     return path
 
 
@@ -536,16 +554,18 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     warnings.simplefilter("default")
     warnings.formatwarning = lambda msg, category, *a, **k: f"ganbench: note: {msg}\n"
+    _NEW_DIRS.clear()
     try:
         args.func(args)
     except GanbenchError as exc:
-        print(f"ganbench: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
+        message = " ".join(str(exc).split())
     except OSError as exc:  # the file system refused: permission, disk full, ...; name the file, no traceback
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"ganbench: error: {where}{exc.strerror or exc}", file=sys.stderr)
-        return 2
-    return 0
+        message = f"{exc.filename}: {exc.strerror or exc}" if exc.filename else str(exc.strerror or exc)
+    else:
+        return 0
+    _remove_new_dirs()
+    print(f"ganbench: error: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":
