@@ -92,7 +92,7 @@ rule datasets_table:
     input:
         [f"reports/datasets/{d}-{r}.json" for d, r in DATA_TARGETS],
     output:
-        "reports/datasets.md",
+        report("reports/datasets.md", category="Datasets", subcategory="All datasets"),
     log:
         "logs/data/datasets_table.log",
     conda:

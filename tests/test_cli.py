@@ -57,3 +57,43 @@ def test_console_script_is_installed(tmp_path, image_folder):
     assert run.returncode == 0 and "wrote 12 images" in run.stdout
     bad = subprocess.run([str(exe), "inspect", str(tmp_path / "missing")], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+def test_experiment_json_is_validated_and_gets_the_schema_defaults(tmp_path):
+    from ganbench.cli import load_experiment_json
+    from ganbench.errors import ConfigError
+
+    spec = tmp_path / "exp.json"
+    spec.write_text(json.dumps({"name": "e", "method": "stylegan2", "dataset": "faces", "resolution": 16}))
+    exp = load_experiment_json(spec)
+    assert exp["gpus"] == 1 and exp["kimg"] == 20 and exp["options"] == {} and exp["precision"] == "fp32"
+    spec.write_text(json.dumps({"name": "e", "method": "stylegan2", "dataset": "faces", "resolution": 4}))
+    with pytest.raises(ConfigError, match=r"^.*exp\.json: resolution: 4 is less than the minimum of 8$"):
+        load_experiment_json(spec)
+    spec.write_text(json.dumps({"name": "e", "method": "stylegan2", "dataset": "faces", "resolution": 16, "gpu": 2}))
+    with pytest.raises(ConfigError, match=r"exp\.json: gpu: unknown key \(did you mean 'gpus'\?\)"):
+        load_experiment_json(spec)
+
+
+def test_existing_outputs_are_replaced_whole_and_readable_by_the_group(tmp_path, image_folder, capsys):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        dest = tmp_path / "o.zip"
+        dest.write_text("an older file")
+        assert main(["convert", str(image_folder), str(dest), "--max-images", "3"]) == 0
+        assert len(open_source(dest)) == 3 and stat.S_IMODE(dest.stat().st_mode) == 0o644
+        assert main(["convert", str(image_folder), str(dest)]) == 0
+        assert len(open_source(dest)) == 12
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["images", "o.zip"]  # no temporary file left
+    finally:
+        os.umask(old)
+
+
+def test_any_scale_is_asked_of_the_method_class():
+    from ganbench.cli import takes_scale
+    from ganbench.methods import method_class
+
+    assert takes_scale(method_class("creps")) and not takes_scale(method_class("stylegan2"))

@@ -13,6 +13,7 @@ from ganbench.data.dataset import ImageDataset
 from ganbench.data.sources import open_source
 from ganbench.data.stylegan_zip import convert_to_tfrecord, convert_to_zip, member_name
 from ganbench.data.summary import inspect_dataset
+from ganbench.data.tfrecord_io import index_records
 from ganbench.errors import DataError
 
 
@@ -193,3 +194,35 @@ def test_missing_inputs(tmp_path):
     expect_error(tmp_path / "nope", tmp_path / "o.zip", r"nope: file or folder not found")
     with pytest.raises(DataError, match=r"annotations\.h5: annotations file not found"):
         read_annotations(tmp_path / "annotations.h5")
+
+
+# --- inspect verifies the stored checksums that convert would trip over -------------------------
+
+
+def _flip(path, offset):
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_inspect_verifies_zip_member_crcs(image_folder, tmp_path):
+    z = tmp_path / "d.zip"
+    convert_to_zip(image_folder, z)
+    member = zipfile.ZipFile(z).infolist()[3]
+    _flip(z, member.header_offset + 30 + len(member.filename) + 40)  # inside the stored PNG's bytes
+    assert inspect_dataset(z)["count"] == 12  # without verification the listing alone looks fine
+    with pytest.raises(DataError) as info:
+        inspect_dataset(z, verify=True)
+    assert str(info.value).startswith(f"{z}:{member.filename}: corrupt zip member (Bad CRC-32")
+    assert "\n" not in str(info.value)
+
+
+def test_inspect_verifies_tfrecord_data_crcs(image_folder, tmp_path):
+    record = tmp_path / "d.tfrecord"
+    convert_to_tfrecord(image_folder, record)
+    assert inspect_dataset(record, verify=True)["count"] == 12  # a good file passes
+    offsets = index_records(record)
+    _flip(record, offsets[5] + 12 + 30)  # inside record 5's payload: only the data CRC sees it
+    assert inspect_dataset(record)["count"] == 12
+    with pytest.raises(DataError, match=rf"d\.tfrecord: bad data CRC in the record at byte {offsets[5]} \(record 5 of 12\)"):
+        inspect_dataset(record, verify=True)

@@ -61,6 +61,9 @@ def test_pipeline_builds_datasets_and_caches(tmp_path, image_folder):
 
     again = snakemake(work, "datasets_table", "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
+    report = snakemake(work, "datasets_table", "--report", str(work / "datasets-report.html"))
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert "filename=datasets.md" in (work / "datasets-report.html").read_text()  # the table is in the report
 
     config = tiny_config(image_folder)
     config["datasets"]["tinyfaces"]["count"] = 13  # a changed parameter reruns that dataset only

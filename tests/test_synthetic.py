@@ -184,3 +184,49 @@ def test_rebuilt_dataset_zip_is_byte_identical(tmp_path):
         digests.append(sha256_file(tmp_path / run / "images.zip"))
         time.sleep(2.1)  # zip times have a 2-second resolution: make a timestamp show if one were written
     assert digests[0] == digests[1]
+
+
+def test_annotations_record_the_hash_of_their_images(tmp_path):
+    import h5py
+
+    from ganbench.data.annotations import check_pair, read_annotations
+    from ganbench.data.build import make_synthetic_dataset
+    from ganbench.fileio import sha256_file
+
+    for name, category in (("faces", "face"), ("cars", "car")):
+        make_synthetic_dataset(category, 16, 4, 0, 0.25, tmp_path / name / "images.zip", tmp_path / name / "annotations.h5")
+    faces, cars = tmp_path / "faces", tmp_path / "cars"
+    assert read_annotations(faces / "annotations.h5").images_sha256 == sha256_file(faces / "images.zip")
+    check_pair(faces / "images.zip", faces / "annotations.h5")
+    with pytest.raises(DataError) as info:
+        check_pair(faces / "images.zip", cars / "annotations.h5")  # swapped: images of one set, masks of another
+    message = str(info.value)
+    assert str(faces / "images.zip") in message and str(cars / "annotations.h5") in message and "\n" not in message
+    # an older file without the hash is not refused, but the warning says the pair is unchecked
+    with h5py.File(cars / "annotations.h5", "a") as f:
+        del f.attrs["images_sha256"]
+    with pytest.warns(UserWarning, match="records no images hash"):
+        check_pair(faces / "images.zip", cars / "annotations.h5")
+    assert read_annotations(cars / "annotations.h5").images_sha256 is None
+
+
+def test_probe_refuses_swapped_annotations_before_training(tmp_path, monkeypatch):
+    from ganbench.data.build import make_synthetic_dataset
+    from ganbench.metrics import probe
+
+    for name, category in (("faces", "face"), ("cars", "car")):
+        make_synthetic_dataset(category, 16, 4, 0, 0.25, tmp_path / name / "images.zip", tmp_path / name / "annotations.h5")
+    monkeypatch.setattr(probe, "read_annotations", lambda *a, **k: pytest.fail("read before the pair was checked"))
+    with pytest.raises(DataError, match="describes other images than"):
+        probe.train_probe([tmp_path / "faces" / "images.zip"], [tmp_path / "cars" / "annotations.h5"],
+                          tmp_path / "probe.pt", steps=1)
+    assert not (tmp_path / "probe.pt").exists()
+
+
+@pytest.mark.parametrize("count, seed", [(0, 0), (-3, 0), (4, -1)])
+def test_bad_count_or_seed_creates_nothing(tmp_path, count, seed):
+    from ganbench.data.build import make_synthetic_dataset
+
+    with pytest.raises(DataError, match="synthetic (count|seed)"):
+        make_synthetic_dataset("face", 16, count, seed, 0.1, tmp_path / "d" / "images.zip", tmp_path / "d" / "annotations.h5")
+    assert list(tmp_path.iterdir()) == []

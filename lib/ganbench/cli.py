@@ -1,25 +1,197 @@
-"""The ``ganbench`` command: every pipeline stage as a subcommand, for use outside Snakemake.
+"""The ganbench command: every pipeline stage as a subcommand, for use outside Snakemake.
 
-Each subcommand calls the same library function as the corresponding rule. Errors of the
-GanbenchError family are printed as one line, without a traceback, and exit with status 2.
+Each subcommand calls the same library function as the corresponding rule. Bad input (a missing
+or wrong kind of file, a bad number, an unknown name) is reported in one line naming the file or
+value, exits with status 2, and leaves nothing behind: arguments and output paths are checked
+before any work starts.
+
+Outputs: every file is written beside its destination and moved into place when complete, so an
+existing output is replaced whole or not at all (as the pipeline's rules replace theirs). Parent
+folders are created. A file destination that is an existing folder, or a folder destination that
+is an existing file, is an error.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import sys
 import warnings
 from pathlib import Path
 
-from ganbench.errors import GanbenchError
+from ganbench.errors import ConfigError, GanbenchError
 
+OVERWRITE = "replaced atomically if it exists"
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument types and path checks, shared by every subcommand
+# ---------------------------------------------------------------------------------------------
+
+def int_at_least(minimum: int, what: str = ""):
+    """An argparse type: an integer >= ``minimum`` (``what`` says why, in the error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is less than {minimum}{f' ({what})' if what else ''}")
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
+def float_in(low: float | None = None, high: float | None = None):
+    """An argparse type: a finite float in [low, high] (either end open when None)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        if (low is not None and value < low) or (high is not None and value > high):
+            shown = f"[{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}]"
+            raise argparse.ArgumentTypeError(f"{value:g} is outside {shown}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+POSITIVE = int_at_least(1)
+SEED = int_at_least(0, "seeds are non-negative")
+
+
+def input_file(path: str | os.PathLike, what: str = "file") -> Path:
+    """``path`` as a Path; raise one line unless it is an existing file."""
+    path = Path(path)
+    if path.is_dir():
+        raise GanbenchError(f"{path}: is a folder; expected a {what}")
+    if not path.is_file():
+        raise GanbenchError(f"{path}: {what} not found")
+    return path
+
+
+def input_dir(path: str | os.PathLike, what: str = "folder") -> Path:
+    path = Path(path)
+    if not path.is_dir():
+        raise GanbenchError(f"{path}: {what} not found" if not path.exists() else f"{path}: is not a folder ({what})")
+    return path
+
+
+# Folders a command is about to create (the outermost missing one of each output path): removed again,
+# where still empty, when the command fails, so that bad input leaves nothing behind.
+_NEW_DIRS: list[Path] = []
+
+
+def _remove_new_dirs() -> None:
+    for top in _NEW_DIRS:
+        if not top.is_dir():
+            continue
+        for folder in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+            if not any(folder.iterdir()):
+                folder.rmdir()
+        if not any(top.iterdir()):
+            top.rmdir()
+
+
+def _check_creatable(path: Path, folder: bool) -> None:
+    """Raise unless ``path`` (a file, or a ``folder``) and its missing parents can be created: the nearest
+    existing ancestor is a writable folder."""
+    ancestor, outermost = path.parent, path
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor, outermost = ancestor.parent, ancestor
+    if not ancestor.is_dir():
+        raise GanbenchError(f"{path}: cannot be created: {ancestor} is a file, not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise GanbenchError(f"{path}: cannot be created: {ancestor} is not writable")
+    if folder or outermost != path:  # a folder will be made: the output folder, or a file's missing parent
+        _NEW_DIRS.append(outermost)
+
+
+def output_file(path: str | os.PathLike, suffixes: tuple[str, ...] = ()) -> Path:
+    """Check a file destination before any work: not a folder, creatable, with one of ``suffixes``."""
+    path = Path(path)
+    if path.is_dir():
+        raise GanbenchError(f"{path}: is a folder; expected a file path to write")
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise GanbenchError(f"{path}: unknown destination type {path.suffix or '(no suffix)'!r}; "
+                            f"expected {', '.join(suffixes)}")
+    if path.exists() and not os.access(path.parent, os.W_OK | os.X_OK):
+        raise GanbenchError(f"{path}: cannot be replaced: {path.parent} is not writable")
+    _check_creatable(path, folder=False)
+    return path
+
+
+def output_dir(path: str | os.PathLike) -> Path:
+    """Check a folder destination before any work: an existing folder, or creatable."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise GanbenchError(f"{path}: exists and is not a folder; expected a folder to write into")
+    if path.is_dir():
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise GanbenchError(f"{path}: folder is not writable")
+    else:
+        _check_creatable(path, folder=True)
+    return path
+
+
+def check_device(device: str | None) -> str | None:
+    """``--device``: a torch device this machine has (None: the default)."""
+    if device is None:
+        return None
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise GanbenchError(f"--device {device!r}: not a device name (expected cpu, cuda or cuda:N)") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise GanbenchError(f"--device {device}: no CUDA GPU is visible on this machine (use --device cpu)")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise GanbenchError(f"--device {device}: this machine has {torch.cuda.device_count()} GPU(s)")
+    elif dev.type != "cpu":
+        raise GanbenchError(f"--device {device!r}: unsupported device type (expected cpu or cuda)")
+    return device
+
+
+def checkpoint_method(path: str | os.PathLike, scales=(1,)) -> dict:
+    """Check a training checkpoint before any work (metadata only) and that its method renders ``scales``;
+    return the checkpoint (tensors memory-mapped)."""
+    from ganbench.methods import available_methods, method_class
+    from ganbench.train.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(input_file(path, "checkpoint"), mmap=True)
+    if any(s != 1 for s in scales) and not takes_scale(method_class(ckpt["method"])):
+        any_scale = [m for m in available_methods() if takes_scale(method_class(m))]
+        raise GanbenchError(f"{path}: method {ckpt['method']!r} renders only its training grid; scales other than 1 "
+                            f"need an any-scale method ({', '.join(any_scale) or 'none registered'})")
+    return ckpt
+
+
+def takes_scale(cls) -> bool:
+    """Whether a method's ``sample`` takes ``scale`` (renders any output grid)."""
+    return "scale" in inspect.signature(cls.sample).parameters
+
+
+# ---------------------------------------------------------------------------------------------
+# Subcommands
+# ---------------------------------------------------------------------------------------------
 
 def _synth(args) -> None:
     from ganbench.data.build import make_synthetic_dataset
 
-    out = Path(args.out)
+    out = output_dir(args.out)
+    for name in ("images.zip", "annotations.h5"):
+        output_file(out / name)
     make_synthetic_dataset(
         args.category, args.resolution, args.count, args.seed, args.test_fraction, out / "images.zip", out / "annotations.h5"
     )
@@ -29,68 +201,108 @@ def _synth(args) -> None:
 def _convert(args) -> None:
     from ganbench.data.stylegan_zip import convert_to_tfrecord, convert_to_zip
 
-    dest = Path(args.dest)
-    if dest.suffix == ".zip":
+    dest = output_file(args.dest, (".zip", ".tfrecord", ".tfrecords"))
+    if dest.suffix.lower() == ".zip":
         n = convert_to_zip(args.source, dest, args.resolution, args.transform, args.max_images, args.pattern)
-    elif dest.suffix in (".tfrecord", ".tfrecords"):
+    else:
         if args.resolution or args.transform or args.max_images or args.pattern:
             raise GanbenchError(f"{dest}: a TFRecord is written from a prepared zip as is; convert to a zip first")
         n = convert_to_tfrecord(args.source, dest)
-    else:
-        raise GanbenchError(f"{dest}: unknown destination type; expected .zip or .tfrecord")
     print(f"wrote {n} images to {dest}")
 
 
 def _inspect(args) -> None:
     from ganbench.data.summary import inspect_dataset
 
-    print(json.dumps(inspect_dataset(args.path), indent=2))
+    print(json.dumps(inspect_dataset(args.path, verify=True), indent=2))
 
 
 def _download(args) -> None:
     from ganbench.data.download import download_dataset
+    from ganbench.data.registry import get_entry
 
-    print(download_dataset(args.id, args.dest))
+    get_entry(args.id)  # an unknown id fails before the destination is touched
+    print(download_dataset(args.id, output_dir(args.dest)))
 
 
 def _check_config(args) -> None:
     from ganbench.config import load_config
 
-    config = load_config(args.path)
+    config = load_config(input_file(args.path, "configuration file"))
     print(f"{args.path}: valid ({len(config['datasets'])} datasets, {len(config['experiments'])} experiments)")
+
+
+def load_experiment_json(path: str | os.PathLike) -> dict:
+    """Read one experiment entry from JSON and validate it against the schema's experiment definition
+    (filling its defaults), as the pipeline's configuration validation would."""
+    from ganbench.config import validate_config
+
+    path = input_file(path, "experiment JSON file")
+    try:
+        experiment = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(experiment, dict):
+        raise ConfigError(f"{path}: expected one experiment (a JSON object), got {type(experiment).__name__}")
+    dataset = experiment.get("dataset")
+    # One experiment is validated as the only entry of a minimal configuration that defines its dataset.
+    config = {"datasets": {dataset if isinstance(dataset, str) and dataset else "dataset": {"source": "folder", "path": "."}},
+              "experiments": [experiment]}
+    try:
+        validate_config(config, str(path))
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace(f"{path}: experiments.0.", f"{path}: ", 1)
+                          .replace(f"{path}: experiments.0: ", f"{path}: ", 1)
+                          .replace(f"{path}: datasets: ", f"{path}: dataset: ", 1)) from None
+    return config["experiments"][0]
 
 
 def _train(args) -> None:
     from ganbench.config import input_files, load_config
-    from ganbench.train.launch import train_experiment
+    from ganbench.errors import did_you_mean
 
     if args.experiment_json:
-        experiment = json.loads(Path(args.experiment_json).read_text())
+        experiment = load_experiment_json(args.experiment_json)
     else:
-        config = load_config(args.config)
+        config = load_config(input_file(args.config, "configuration file"))
         matches = [e for e in config["experiments"] if e["name"] == args.experiment]
         if not matches:
-            names = ", ".join(e["name"] for e in config["experiments"]) or "none"
-            raise GanbenchError(f"{args.config}: no experiment named {args.experiment!r} (defined: {names})")
+            hint = did_you_mean(args.experiment, [e["name"] for e in config["experiments"]], "defined")
+            raise GanbenchError(f"{args.config}: no experiment named {args.experiment!r}{hint or ' (none defined)'}")
         experiment = matches[0]
-    data = args.data or f"results/data/{experiment['dataset']}-{experiment['resolution']}/images.zip"
-    out = args.out or f"results/runs/{experiment['name']}"
+    data = Path(args.data or f"results/data/{experiment['dataset']}-{experiment['resolution']}/images.zip")
+    if not data.exists():
+        raise GanbenchError(f"{data}: dataset not found" + ("" if args.data else " (give its path with --data)"))
+    out = output_dir(args.out or f"results/runs/{experiment['name']}")
+    device = check_device(args.device)
     inputs = {} if args.experiment_json else input_files(config, experiment)  # the pipeline's paths by default
     for given in args.input or []:
         role, sep, path = given.partition("=")
         if not sep or not role or not path:
             raise GanbenchError(f"--input {given!r}: expected ROLE=PATH")
-        inputs[role] = path
-    final = train_experiment(experiment, data, out, resume=not args.no_resume, device=args.device,
+        inputs[role] = str(input_file(path, f"--input {role}"))
+
+    from ganbench.train.launch import train_experiment
+
+    final = train_experiment(experiment, data, out, resume=not args.no_resume, device=device,
                              deterministic=args.deterministic, inputs=inputs)
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"wrote {final}")
 
 
 def _probe(args) -> None:
+    from ganbench.data.annotations import check_pair
+
+    if len(args.images) != len(args.annotations):
+        raise GanbenchError(f"--images has {len(args.images)} files but --annotations {len(args.annotations)}; "
+                            f"give one annotations.h5 per images.zip, in the same order")
+    for images, annotations in zip(args.images, args.annotations):
+        check_pair(images, annotations)
+    out = output_file(args.out)
+
     from ganbench.metrics.probe import train_probe
 
-    report = train_probe(args.images, args.annotations, args.out, seed=args.seed, steps=args.steps,
+    report = train_probe(args.images, args.annotations, out, seed=args.seed, steps=args.steps,
                          resolution=args.resolution)
     print(json.dumps(report, indent=2))
 
@@ -114,19 +326,24 @@ def _stats(args) -> None:
     from ganbench.metrics.stats import compute_stats
 
     protocol = _protocol(args)
-    extractor = load_extractor(protocol.extractor, args.weights)
-    info = compute_stats(args.data, extractor, args.out, max_items=protocol.reals, save_features=not args.moments_only)
+    out = output_file(args.out, (".h5",))
+    extractor = load_extractor(protocol.extractor, input_file(args.weights, "weights file"))
+    info = compute_stats(args.data, extractor, out, max_items=protocol.reals, save_features=not args.moments_only)
     print(json.dumps(info, indent=2, default=str))
 
 
 def _eval(args) -> None:
     from ganbench.metrics.extractors import load_extractor
     from ganbench.metrics.gan_metrics import evaluate_checkpoint
+    from ganbench.metrics.stats import load_stats
 
-    scaled = args.scale != 1  # an any-scale method on the official --scale grid, e.g. fid-scale2.json
+    checkpoint_method(args.checkpoint, [args.scale])
+    load_stats(input_file(args.stats, "statistics file"))
     protocol = _protocol(args)
-    results = evaluate_checkpoint(args.checkpoint, args.stats, load_extractor(protocol.extractor, args.weights),
-                                  protocol, args.out, metrics=["fid"] if scaled else None,
+    extractor = load_extractor(protocol.extractor, input_file(args.weights, "weights file"))
+    out = output_dir(args.out)
+    scaled = args.scale != 1  # an any-scale method on the official --scale grid, e.g. fid-scale2.json
+    results = evaluate_checkpoint(args.checkpoint, args.stats, extractor, protocol, out, metrics=["fid"] if scaled else None,
                                   sample_kwargs={"scale": args.scale, "grid": "paper"} if scaled else None,
                                   result_suffix=f"-scale{args.scale}" if scaled else "")
     for name, record in results.items():
@@ -136,18 +353,21 @@ def _eval(args) -> None:
 def _consistency(args) -> None:
     from ganbench.metrics.any_scale import evaluate_consistency
 
-    for s, values in evaluate_consistency(args.checkpoint, args.out, args.scales, args.images, args.seed).items():
+    checkpoint_method(args.checkpoint, [*args.scales, 2])
+    out = output_dir(args.out)
+    for s, values in evaluate_consistency(args.checkpoint, out, args.scales, args.images, args.seed).items():
         print(f"scale {s}: psnr {values['psnr']:.2f} dB, subgrid_err {values['subgrid_err']:.3g}")
 
 
 def _render_cost(args) -> None:
     from ganbench.config import cost_baseline, load_config
     from ganbench.metrics.any_scale import evaluate_render_cost
-    from ganbench.train.checkpoint import load_checkpoint
 
-    experiment = load_checkpoint(args.checkpoint, mmap=True)["experiment"]
-    baseline = cost_baseline(load_config(args.config), experiment) if args.config else {"experiment": None, "options": {}}
-    cost = evaluate_render_cost(args.checkpoint, args.out, sorted(set(args.scales) | {1}), baseline, args.repeats)
+    experiment = checkpoint_method(args.checkpoint, args.scales)["experiment"]
+    config = load_config(input_file(args.config, "configuration file")) if args.config else None
+    out = output_dir(args.out)
+    baseline = cost_baseline(config, experiment) if config else {"experiment": None, "options": {}}
+    cost = evaluate_render_cost(args.checkpoint, out, sorted(set(args.scales) | {1}), baseline, args.repeats)
     for model, rows in cost.items():
         for s, m in rows.items():
             print(f"{model} {s}x {m['output_size'][0]}px: {m['time_ms']:.1f} ms, {m['peak_mb']:.1f} MB")
@@ -156,7 +376,9 @@ def _render_cost(args) -> None:
 def _scale_figure(args) -> None:
     from ganbench.tables.plots import plot_scale_montage
 
-    print(f"wrote {plot_scale_montage(args.checkpoint, args.out, scales=args.scales)}")
+    checkpoint_method(args.checkpoint, [*args.scales, 2])
+    out = output_file(args.out, (".png",))
+    print(f"wrote {plot_scale_montage(args.checkpoint, out, scales=args.scales)}")
 
 
 def _table(args) -> None:
@@ -165,148 +387,218 @@ def _table(args) -> None:
     from ganbench.tables.render import render_table
     from ganbench.tables.specs import configured_specs
 
-    config = load_config(args.config)
+    config = load_config(input_file(args.config, "configuration file"))
+    eval_dir = input_dir(args.eval_dir, "evaluation results folder (--eval-dir)")
+    out = output_dir(args.out)
     names = args.names or config["tables"]
     configured = configured_protocols(config["metrics"], args.config)
     protocols = ([configured.get(n) or get_protocol(n, "--protocol") for n in args.protocol] if args.protocol
                  else list(configured.values()))
     for spec in configured_specs(names, config["experiments"], protocols,
                                  scales=config["metrics"]["any_scale"]["scales"]):
-        paths = render_table(spec, config["experiments"], args.eval_dir, args.out)
+        paths = render_table(spec, config["experiments"], eval_dir, out)
         print(f"wrote {', '.join(str(p) for p in paths.values())}")
 
 
+# ---------------------------------------------------------------------------------------------
+# Parser
+# ---------------------------------------------------------------------------------------------
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Options show their default, except where there is none to show (None, a flag's False)."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or action.required:
+            return action.help
+        return super()._get_help_string(action)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``ganbench <command>: error: ...`` and exit status 2, no usage dump."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ganbench")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        from ganbench import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ganbench", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    description, _, epilog = __doc__.partition("\n\n")
+    parser = _Parser(prog="ganbench", description=description, epilog=" ".join(epilog.split()),
+                     formatter_class=_HelpFormatter)
+    parser.add_argument("--version", action="version", version=f"ganbench {_version()}",
+                        help="print the installed version and exit")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command", parser_class=_Parser)
 
-    p = sub.add_parser("synth", help="render a synthetic dataset (images.zip + annotations.h5)")
-    p.add_argument("--category", required=True, choices=["face", "car"])
-    p.add_argument("--resolution", type=int, default=32)
-    p.add_argument("--count", type=int, default=2000)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--test-fraction", type=float, default=0.1)
-    p.add_argument("--out", required=True, help="output folder")
-    p.set_defaults(func=_synth)
+    def command(name: str, text: str, func) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".",
+                           formatter_class=_HelpFormatter)
+        p.set_defaults(func=func)
+        return p
 
-    p = sub.add_parser("convert", help="folder/zip/tar/tfrecord -> dataset_tool zip, or zip -> COCO-GAN tfrecord")
-    p.add_argument("source")
-    p.add_argument("dest", help="ends in .zip or .tfrecord")
-    p.add_argument("--resolution", type=int)
-    p.add_argument("--transform", choices=["center-crop"])
-    p.add_argument("--max-images", type=int)
-    p.add_argument("--pattern", help="glob selecting images inside an archive")
-    p.set_defaults(func=_convert)
+    p = command("synth", "render a synthetic dataset (images.zip + annotations.h5)", _synth)
+    p.add_argument("--category", required=True, choices=["face", "car"], help="object category to render")
+    from ganbench.data.synthetic import MAX_RESOLUTION, MIN_RESOLUTION
 
-    p = sub.add_parser("inspect", help="print a dataset's count, resolution, channels, labels and hash")
-    p.add_argument("path")
-    p.set_defaults(func=_inspect)
+    p.add_argument("--resolution", type=_int_between(MIN_RESOLUTION, MAX_RESOLUTION), default=32,
+                   help=f"image side in pixels, {MIN_RESOLUTION} to {MAX_RESOLUTION}")
+    p.add_argument("--count", type=POSITIVE, default=2000, help="number of images")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the images and of the train/test split")
+    p.add_argument("--test-fraction", type=float_in(0, 1), default=0.1, help="fraction of images marked as test split")
+    p.add_argument("--out", required=True, help=f"output folder for images.zip and annotations.h5 (each {OVERWRITE})")
 
-    p = sub.add_parser("download", help="fetch a registered dataset (config/datasets.yaml) and check its hash")
-    p.add_argument("id")
-    p.add_argument("dest", help="output folder")
-    p.set_defaults(func=_download)
+    p = command("convert", "folder/zip/tar/tfrecord to a dataset_tool zip, or zip to a COCO-GAN tfrecord", _convert)
+    p.add_argument("source", help="image folder, .zip, .tar(.gz) or .tfrecord")
+    p.add_argument("dest", help=f"output file ending in .zip or .tfrecord ({OVERWRITE})")
+    p.add_argument("--resolution", type=POSITIVE, help="resize every image to this square size (default: keep sizes, "
+                                                       "which must then all be equal)")
+    p.add_argument("--transform", choices=["center-crop"], help="crop non-square images to a centred square first "
+                                                                 "(default: non-square images are an error)")
+    p.add_argument("--max-images", type=POSITIVE, help="convert only the first N images (default: all)")
+    p.add_argument("--pattern", help="glob selecting images inside an archive (default: every image)")
 
-    p = sub.add_parser("train", help="train an experiment (torchrun with `gpus` ranks when gpus > 1)")
+    p = command("inspect", "print a dataset's count, resolution, channels, labels and hash, after verifying "
+                           "every zip member's or TFRecord record's CRC", _inspect)
+    p.add_argument("path", help="image folder, .zip, .tar(.gz) or .tfrecord")
+
+    p = command("download", "fetch a registered dataset (config/datasets.yaml) and check its hash", _download)
+    p.add_argument("id", help="dataset id in config/datasets.yaml")
+    p.add_argument("dest", help="output folder (a file already there with the registered hash is kept)")
+
+    p = command("train", "train an experiment (torchrun with gpus ranks when gpus > 1)", _train)
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--experiment", help="name of an experiment in --config")
-    which.add_argument("--experiment-json", help="a validated experiment entry as JSON (what the train rule passes)")
-    p.add_argument("--config", default="config/config.yaml")
+    which.add_argument("--experiment-json",
+                       help="JSON file holding one experiment entry, validated against the schema's experiment "
+                            "definition with its defaults filled (what the train rule passes)")
+    p.add_argument("--config", default="config/config.yaml", help="pipeline configuration holding --experiment")
     p.add_argument("--data", help="dataset zip (default: the pipeline's results/data/{dataset}-{res}/images.zip)")
-    p.add_argument("--out", help="run folder (default: results/runs/{experiment})")
+    p.add_argument("--out", help="run folder; an existing run there is resumed (default: results/runs/{experiment})")
     p.add_argument("--no-resume", action="store_true", help="start from scratch even if checkpoints exist")
-    p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
-    p.add_argument("--deterministic", action="store_true", help="deterministic algorithms (bitwise-reproducible CPU runs)")
+    p.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when a GPU is visible, else cpu)")
+    p.add_argument("--deterministic", action="store_true",
+                   help="deterministic algorithms (bitwise-reproducible CPU runs)")
     p.add_argument("--input", action="append", metavar="ROLE=PATH",
                    help="the file of one of the experiment's inputs (a parent's final.pt, a checkpoint, weights); "
                         "repeatable; default: the pipeline's paths under results/")
-    p.set_defaults(func=_train)
 
-    p = sub.add_parser("probe", help="train the probe feature extractor on labelled (synthetic) datasets")
+    p = command("probe", "train the probe feature extractor on labelled (synthetic) datasets", _probe)
     p.add_argument("--images", nargs="+", required=True, help="images.zip of each dataset")
-    p.add_argument("--annotations", nargs="+", required=True, help="annotations.h5 of each dataset, same order")
-    p.add_argument("--out", required=True, help="probe.pt to write")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=600)
-    p.add_argument("--resolution", type=int, default=32)
-    p.set_defaults(func=_probe)
+    p.add_argument("--annotations", nargs="+", required=True,
+                   help="annotations.h5 of each dataset, same order; each must record its images.zip's hash")
+    p.add_argument("--out", required=True, help=f"probe.pt to write ({OVERWRITE})")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the initial weights, batch order and flips")
+    p.add_argument("--steps", type=POSITIVE, default=600, help="Adam steps")
+    p.add_argument("--resolution", type=int_at_least(8), default=32, help="training resolution (images are resized)")
 
-    p = sub.add_parser("stats", help="reference feature statistics of a dataset (h5)")
+    p = command("stats", "reference feature statistics of a dataset (h5)", _stats)
     p.add_argument("data", help="dataset zip, folder or tfrecord")
-    p.add_argument("out", help="statistics .h5 to write")
+    p.add_argument("out", help=f"statistics .h5 to write ({OVERWRITE})")
     p.add_argument("--protocol", default="probe2k_full",
                    help="a named protocol (ganbench.metrics.protocols): its extractor and reals")
     p.add_argument("--extractor", choices=["probe", "inception-v3-compat"], help="instead of the protocol's")
     p.add_argument("--weights", required=True, help="the extractor's local weights file")
-    p.add_argument("--max-real", type=int, help="first N images by sorted name (default: the protocol's reals)")
-    p.add_argument("--moments-only", action="store_true", help="keep only mean and covariance (FID only)")
-    p.set_defaults(func=_stats)
+    p.add_argument("--max-real", type=int_at_least(2, "FID statistics need two images"),
+                   help="use the first N images by sorted name (default: the protocol's reals)")
+    p.add_argument("--moments-only", action="store_true",
+                   help="keep only mean and covariance (enough for FID; KID and precision/recall need features)")
 
-    p = sub.add_parser("eval", help="FID/KID/precision-recall of a checkpoint against reference statistics")
-    p.add_argument("checkpoint")
-    p.add_argument("stats")
-    p.add_argument("--out", required=True, help="folder for {metric}.json")
+    p = command("eval", "FID/KID/precision-recall of a checkpoint against reference statistics", _eval)
+    p.add_argument("checkpoint", help="training checkpoint (final.pt or checkpoint-*.pt)")
+    p.add_argument("stats", help="reference statistics .h5 (ganbench stats)")
+    p.add_argument("--out", required=True, help=f"folder for {{metric}}.json (each {OVERWRITE})")
     p.add_argument("--protocol", default="probe2k_full",
                    help="a named protocol (ganbench.metrics.protocols); the options below change it (then named "
                         "PROTOCOL_custom in the results)")
-    p.add_argument("--extractor", choices=["probe", "inception-v3-compat"], help="default: the protocol's")
-    p.add_argument("--weights", required=True)
-    p.add_argument("--num-gen", type=int, help="default: the protocol's")
-    p.add_argument("--seed", type=int, help="first latent seed (default: the protocol's)")
-    p.add_argument("--truncation", type=float, help="truncation psi >= 0 (default: the protocol's)")
-    p.add_argument("--metrics", nargs="+", choices=["fid", "kid", "pr"], help="default: the protocol's")
-    p.add_argument("--scale", type=int, default=1,
-                   help="any-scale methods: render at R*scale (stats must be of the data at R*scale); "
+    p.add_argument("--extractor", choices=["probe", "inception-v3-compat"],
+                   help="feature extractor (default: the protocol's); must be the one of the statistics")
+    p.add_argument("--weights", required=True, help="the extractor's local weights file")
+    p.add_argument("--num-gen", type=int_at_least(2, "FID needs two images"),
+                   help="number of generated images (default: the protocol's)")
+    p.add_argument("--seed", type=SEED, help="first seed; images use seeds seed .. seed+num_gen-1 (default: the protocol's)")
+    p.add_argument("--truncation", type=float_in(0, None),
+                   help="truncation psi, 0 or more (default: the protocol's)")
+    p.add_argument("--metrics", nargs="+", choices=["fid", "kid", "pr"],
+                   help="metrics to compute; pr writes precision.json and recall.json (default: the protocol's)")
+    p.add_argument("--scale", type=POSITIVE, default=1,
+                   help="any-scale methods only: render at R*scale (the statistics must be of the data at R*scale); "
                         "writes {metric}-scale{s}.json")
-    p.set_defaults(func=_eval)
 
-    p = sub.add_parser("consistency", help="any-scale methods: PSNR and subgrid error across output scales")
-    p.add_argument("checkpoint")
-    p.add_argument("--out", required=True, help="folder for psnr-scale{s}.json and subgrid_err-scale{s}.json")
-    p.add_argument("--scales", type=int, nargs="+", default=[2, 4])
-    p.add_argument("--images", type=int, default=16)
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=_consistency)
+    p = command("consistency", "any-scale methods: PSNR and subgrid error across output scales", _consistency)
+    p.add_argument("checkpoint", help="training checkpoint of an any-scale method")
+    p.add_argument("--out", required=True,
+                   help=f"folder for psnr-scale{{s}}.json and subgrid_err-scale{{s}}.json (each {OVERWRITE})")
+    p.add_argument("--scales", type=POSITIVE, nargs="+", default=[2, 4], help="output scales to compare with 1x")
+    p.add_argument("--images", type=POSITIVE, default=16, help="number of seeds rendered")
+    p.add_argument("--seed", type=SEED, default=0, help="first seed")
 
-    p = sub.add_parser("render-cost", help="any-scale methods: ms/image and peak memory per scale, beside StyleGAN2")
-    p.add_argument("checkpoint")
-    p.add_argument("--out", required=True, help="folder for {time_ms,peak_mb}-scale{s}.json (and stylegan2-*)")
-    p.add_argument("--scales", type=int, nargs="+", default=[1, 2, 4])
-    p.add_argument("--repeats", type=int, default=3)
+    p = command("render-cost", "any-scale methods: ms/image and peak memory per scale, beside StyleGAN2", _render_cost)
+    p.add_argument("checkpoint", help="training checkpoint of an any-scale method")
+    p.add_argument("--out", required=True,
+                   help=f"folder for {{time_ms,peak_mb}}-scale{{s}}.json and stylegan2-* (each {OVERWRITE})")
+    p.add_argument("--scales", type=POSITIVE, nargs="+", default=[1, 2, 4], help="output scales (1 is always added)")
+    p.add_argument("--repeats", type=POSITIVE, default=3, help="timed renders per scale")
     p.add_argument("--config", help="take the StyleGAN2 options from this config's baseline experiment "
                                     "(default: StyleGAN2 config F)")
-    p.set_defaults(func=_render_cost)
 
-    p = sub.add_parser("scale-figure", help="any-scale methods: the same seeds at several scales and a zoom")
-    p.add_argument("checkpoint")
-    p.add_argument("--out", required=True, help="PNG path")
-    p.add_argument("--scales", type=int, nargs="+", default=[1, 2, 4])
-    p.set_defaults(func=_scale_figure)
+    p = command("scale-figure", "any-scale methods: the same seeds at several scales and a zoom", _scale_figure)
+    p.add_argument("checkpoint", help="training checkpoint of an any-scale method")
+    p.add_argument("--out", required=True, help=f"PNG file to write ({OVERWRITE})")
+    p.add_argument("--scales", type=POSITIVE, nargs="+", default=[1, 2, 4], help="output scales (1 is always added)")
 
-    p = sub.add_parser("table", help="render the configured tables from results/eval to md, csv, tex and html")
+    p = command("table", "render the configured tables from results/eval to md, csv, tex and html", _table)
     p.add_argument("names", nargs="*", help="registered table names (default: the config's tables)")
     p.add_argument("--protocol", nargs="+", help="protocols whose results the tables show (default: the config's)")
-    p.add_argument("--config", default="config/config.yaml")
-    p.add_argument("--eval-dir", default="results/eval")
-    p.add_argument("--out", default="reports/tables")
-    p.set_defaults(func=_table)
+    p.add_argument("--config", default="config/config.yaml", help="pipeline configuration")
+    p.add_argument("--eval-dir", default="results/eval", help="folder of {experiment}/{protocol}/{metric}.json")
+    p.add_argument("--out", default="reports/tables", help=f"output folder (each table file {OVERWRITE})")
 
-    p = sub.add_parser("check-config", help="validate a pipeline configuration against config/schema.yaml")
-    p.add_argument("path")
-    p.set_defaults(func=_check_config)
+    p = command("check-config", "validate a pipeline configuration against config/schema.yaml", _check_config)
+    p.add_argument("path", help="configuration YAML file")
     return parser
 
 
+def _int_between(low: int, high: int):
+    at_least = int_at_least(low)
+
+    def parse(text: str) -> int:
+        value = at_least(text)
+        if value > high:
+            raise argparse.ArgumentTypeError(f"{value} is more than {high}")
+        return value
+
+    parse.__name__ = f"integer in [{low}, {high}]"
+    return parse
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed in one line
+        return exc.code if isinstance(exc.code, int) else 2
     warnings.simplefilter("default")
     warnings.formatwarning = lambda msg, category, *a, **k: f"ganbench: note: {msg}\n"
+    _NEW_DIRS.clear()
     try:
         args.func(args)
     except GanbenchError as exc:
-        print(f"ganbench: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        message = " ".join(str(exc).split())
+    except OSError as exc:  # the file system refused: permission, disk full, ...; name the file, no traceback
+        message = f"{exc.filename}: {exc.strerror or exc}" if exc.filename else str(exc.strerror or exc)
+    else:
+        return 0
+    _remove_new_dirs()
+    print(f"ganbench: error: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

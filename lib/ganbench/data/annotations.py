@@ -10,13 +10,16 @@ Datasets (N images of H x W, K keypoints):
 ``is_test``     (N,) bool           the recorded train/test split
 ==============  ==================  ==================================================
 
-Attributes: ``classes``, ``keypoint_names``, ``category``, ``resolution``, ``seed``.
-Row i describes image i of the matching ``images.zip``.
+Attributes: ``classes``, ``keypoint_names``, ``category``, ``resolution``, ``seed``, and
+``images_sha256``: the sha256 of the bytes of the ``images.zip`` written with it (the zips are
+deterministic, so a rebuilt zip keeps its hash). Row i describes image i of that zip;
+:func:`check_pair` refuses an annotations file given with other images.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +27,7 @@ import h5py
 import numpy as np
 
 from ganbench.errors import DataError
+from ganbench.fileio import sha256_file
 
 FIELDS = ("label", "coords", "keypoints", "visible", "is_test")
 
@@ -56,6 +60,10 @@ class AnnotationsWriter:
         f["visible"][index] = visible
         f["is_test"][index] = is_test
 
+    def set_images_sha256(self, digest: str) -> None:
+        """Record the sha256 of the images file these rows describe (see :func:`check_pair`)."""
+        self._file.attrs["images_sha256"] = digest
+
     def close(self) -> None:
         self._file.close()
 
@@ -80,6 +88,7 @@ class Annotations:
     category: str
     resolution: int
     seed: int
+    images_sha256: str | None = None  # None: written before the hash was recorded
 
     def __len__(self) -> int:
         return len(self.label)
@@ -104,6 +113,7 @@ def read_annotations(path: str | os.PathLike, indices=None) -> Annotations:
                 category=str(a["category"]),
                 resolution=int(a["resolution"]),
                 seed=int(a["seed"]),
+                images_sha256=str(a["images_sha256"]) if "images_sha256" in a else None,
             )
     except OSError as exc:
         raise DataError(f"{path}: not a readable HDF5 file ({exc})") from None
@@ -123,3 +133,33 @@ def read_annotation_attrs(path: str | os.PathLike) -> dict:
                     "category": str(a["category"]), "resolution": int(a["resolution"]), "seed": int(a["seed"])}
     except (OSError, KeyError) as exc:
         raise DataError(f"{path}: not a readable annotations file ({exc})") from None
+
+
+def check_pair(images_path: str | os.PathLike, annotations_path: str | os.PathLike) -> None:
+    """Raise DataError (one line naming both files) unless ``annotations_path`` was written with the images in
+    ``images_path``: its recorded ``images_sha256`` must be the sha256 of that file's bytes.
+
+    An annotations file without the hash (written before it was recorded; the pipeline rewrites its
+    own) is not refused: a warning says the pair is unchecked, and readers still check row counts and
+    image sizes.
+    """
+    images_path, annotations_path = Path(images_path), Path(annotations_path)
+    if not annotations_path.is_file():
+        raise DataError(f"{annotations_path}: annotations file not found (labelled datasets only: synthetic ones have it)")
+    try:
+        with h5py.File(annotations_path, "r") as f:
+            recorded = f.attrs.get("images_sha256")
+    except OSError as exc:
+        raise DataError(f"{annotations_path}: not a readable HDF5 file ({exc})") from None
+    if recorded is None:
+        warnings.warn(f"{annotations_path} records no images hash (an older file): not checked against {images_path}; "
+                      f"regenerate it with its images (ganbench synth) to have the pair checked", stacklevel=2)
+        return
+    if not images_path.is_file():
+        raise DataError(f"{images_path}: images file not found (the annotations in {annotations_path} "
+                        f"describe an images.zip with sha256 {str(recorded)[:12]}...)")
+    actual = sha256_file(images_path)
+    if actual != str(recorded):
+        raise DataError(f"{annotations_path} describes other images than {images_path} (recorded images sha256 "
+                        f"{str(recorded)[:12]}..., the file has {actual[:12]}...): pass the annotations.h5 written "
+                        f"with these images")

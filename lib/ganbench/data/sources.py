@@ -14,6 +14,7 @@ import json
 import os
 import tarfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,10 @@ class ImageSource(abc.ABC):
     @abc.abstractmethod
     def read_image(self, index: int) -> np.ndarray:
         """The image at ``index`` as (H, W, 3) uint8 RGB."""
+
+    def verify(self) -> None:
+        """Check every stored checksum (zip member CRC-32s, TFRecord length and data CRCs); raise DataError naming
+        the first bad member or record. Containers without checksums (folders, tar members) pass."""
 
     def _require_images(self) -> None:
         if not self.names:
@@ -127,6 +132,16 @@ class ZipSource(EncodedImageSource):
         except (zipfile.BadZipFile, OSError, EOFError) as exc:
             raise DataError(f"{self.path}:{self.names[index]}: cannot read zip member ({exc})") from None
 
+    def verify(self):
+        z = self._handle()
+        for info in z.infolist():
+            try:
+                with z.open(info) as f:
+                    while f.read(1 << 20):
+                        pass
+            except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError) as exc:
+                raise DataError(f"{self.path}:{info.filename}: corrupt zip member ({exc})") from None
+
     def __getstate__(self):
         return {**self.__dict__, "_zip": None, "_pid": None}
 
@@ -171,6 +186,14 @@ class TFRecordSource(ImageSource):
         self.names = [f"record{i:08d}" for i in range(len(self._offsets))]
         self._require_images()
         self._shape = shape
+
+    def verify(self):
+        # index_records (in __init__) checked the framing and every length CRC; this checks the data CRCs.
+        for i, offset in enumerate(self._offsets):
+            try:
+                tfrecord_io.read_record(self.path, offset, "img")
+            except DataError as exc:
+                raise DataError(f"{exc} (record {i} of {len(self._offsets)})") from None
 
     def read_image(self, index):
         raw = tfrecord_io.read_record(self.path, self._offsets[index], "img")

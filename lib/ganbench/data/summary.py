@@ -13,12 +13,17 @@ from ganbench.data.annotations import read_annotations
 from ganbench.data.preview import preview_grid
 from ganbench.data.sources import open_source
 from ganbench.errors import DataError
-from ganbench.fileio import atomic_path, sha256_file
+from ganbench.fileio import atomic_path, sha256_file, write_json
 
 
-def inspect_dataset(path: str | os.PathLike) -> dict:
-    """Count, resolution, channels, labels and content hash of a folder, zip or TFRecord."""
+def inspect_dataset(path: str | os.PathLike, verify: bool = False) -> dict:
+    """Count, resolution, channels, labels and content hash of a folder, zip or TFRecord.
+
+    ``verify`` first checks every stored checksum (zip member CRC-32s, TFRecord length and data
+    CRCs) and raises DataError naming the first bad member or record."""
     src = open_source(path)
+    if verify:
+        src.verify()
     first = src.read_image(0)
     info = {
         "path": str(path),
@@ -77,8 +82,7 @@ def write_summary(
         info["tfrecord"] = {"path": str(tfrecord_path), "count": records["count"], "sha256": records["sha256"]}
     with atomic_path(preview_path) as tmp:
         PIL.Image.fromarray(preview_grid(images, **rows)).save(tmp, format="png")
-    with atomic_path(summary_path) as tmp:
-        tmp.write_text(json.dumps(info, indent=2) + "\n")
+    write_json(summary_path, info)
     return info
 
 

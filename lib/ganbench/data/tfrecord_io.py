@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterable
 
 import numpy as np
+from google.protobuf.message import DecodeError
 from tfrecord import example_pb2
 from tfrecord.writer import TFRecordWriter
 
@@ -76,7 +77,10 @@ def read_record(path: str | os.PathLike, offset: int, feature: str = FEATURE) ->
     if TFRecordWriter.masked_crc(payload) != crc:
         raise DataError(f"{path}: bad data CRC in the record at byte {offset}")
     example = example_pb2.Example()
-    example.ParseFromString(payload)
+    try:
+        example.ParseFromString(payload)
+    except DecodeError as exc:
+        raise DataError(f"{path}: the record at byte {offset} is not a tf.train.Example ({exc})") from None
     if feature not in example.features.feature:
         raise DataError(f"{path}: record at byte {offset} has no feature {feature!r}")
     values = example.features.feature[feature].bytes_list.value

@@ -27,7 +27,7 @@ from torch_fidelity.metric_prc import KEY_METRIC_PRECISION, KEY_METRIC_RECALL, p
 
 from ganbench.errors import GanbenchError
 from ganbench.fileio import sha256_file, write_json
-from ganbench.methods import Method, build_method
+from ganbench.methods import Method
 from ganbench.metrics.extractors import FeatureExtractor, default_device
 from ganbench.metrics.protocols import Protocol
 from ganbench.metrics.stats import ReferenceStats, load_stats, moments, versions

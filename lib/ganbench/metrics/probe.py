@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganbench.data.annotations import read_annotations
+from ganbench.data.annotations import check_pair, read_annotations
 from ganbench.data.sources import open_source
 from ganbench.errors import DataError, GanbenchError
 from ganbench.fileio import atomic_path, sha256_file
@@ -208,6 +208,8 @@ def train_probe(
     """
     if len(zip_paths) != len(annotation_paths) or not zip_paths:
         raise GanbenchError(f"train_probe: {len(zip_paths)} image files but {len(annotation_paths)} annotation files")
+    for zip_path, annotation_path in zip(zip_paths, annotation_paths):
+        check_pair(zip_path, annotation_path)  # refuses annotations of other images (swapped files)
     start = time.time()
     annotations = [read_annotations(p) for p in annotation_paths]
     classes, categories, lookups = _merged_classes(annotations)

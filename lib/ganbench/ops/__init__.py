@@ -10,18 +10,16 @@ the reference is the ground truth they are tested against.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import sys
 import time
-from pathlib import Path
 from types import ModuleType
 
 import torch
 
 from ganbench.errors import OpsError
-from ganbench.fileio import atomic_path
+from ganbench.fileio import write_json
 from ganbench.ops import _build
 from ganbench.ops.bias_act import ACTIVATIONS, bias_act, bias_act_ref
 from ganbench.ops.conv2d_resample import conv2d_resample
@@ -84,8 +82,7 @@ def write_build_stamp(path: str | os.PathLike) -> dict:
         "platform": f"{sys.platform}-{platform.machine()}",
         "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(json.dumps(stamp, indent=2) + "\n")
+    write_json(path, stamp)
     return stamp
 
 

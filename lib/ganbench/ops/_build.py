@@ -67,6 +67,7 @@ from typing import Iterator
 import torch
 
 from ganbench.errors import OpsError
+from ganbench.fileio import atomic_path, fsync_dir, write_json
 
 log = logging.getLogger("ganbench.ops")
 
@@ -491,8 +492,8 @@ def _compile(spec: ExtensionSpec, key: str, root: Path, dirname: str, modname: s
         log_path = root / f"{dirname}.log"
         message = str(exc)
         shutil.rmtree(tmp, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            log_path.write_text(message + "\n")
+        with contextlib.suppress(OSError), atomic_path(log_path) as log_tmp:
+            log_tmp.write_text(message + "\n")
         raise OpsError(
             f"building the {spec.target} ops failed: {_first_error(message)} (full log: {log_path})"
         ) from None
@@ -512,9 +513,9 @@ def _compile(spec: ExtensionSpec, key: str, root: Path, dirname: str, modname: s
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     (tmp / "lock").unlink(missing_ok=True)  # torch's own lock file: the build is over
-    (tmp / "build.json.tmp").write_text(json.dumps(stamp, indent=1) + "\n")
-    os.replace(tmp / "build.json.tmp", tmp / "build.json")
+    write_json(tmp / "build.json", stamp, indent=1)
     os.replace(tmp, root / dirname)
+    fsync_dir(root)
     log.info("built the %s ops in %.0fs", spec.target, seconds)
     return module
 

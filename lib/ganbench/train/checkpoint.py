@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
 import random
 import re
 from pathlib import Path
@@ -69,16 +70,33 @@ def save_checkpoint(payload: dict, *paths: str | os.PathLike) -> None:
 
 
 def load_checkpoint(path: str | os.PathLike, map_location="cpu", mmap: bool = False) -> dict:
-    """Load a checkpoint; ``mmap`` maps tensors lazily instead of reading them (to inspect metadata)."""
+    """Load a checkpoint; ``mmap`` maps tensors lazily instead of reading them (to inspect metadata).
+
+    Anything else (a text file, a probe or statistics file, a damaged archive) raises one line naming the file."""
+    import zipfile
+
     path = Path(path)
+    if path.is_dir():
+        raise GanbenchError(f"{path}: is a folder, not a checkpoint file")
+    if not path.is_file():
+        raise GanbenchError(f"{path}: checkpoint not found")
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; anything else is not a checkpoint
+        raise GanbenchError(f"{path}: not a ganbench checkpoint (not a torch.save archive; {path.stat().st_size} bytes)")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
-    except FileNotFoundError:
-        raise GanbenchError(f"{path}: checkpoint not found") from None
     except Exception as exc:  # torch raises a zoo of types for a damaged file
-        raise GanbenchError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})".splitlines()[0]) from None
+        if isinstance(exc, pickle.UnpicklingError) or "weights_only" in str(exc):
+            # torch's advice (rerun with weights_only=False) would execute arbitrary code from the file
+            raise GanbenchError(f"{path}: not a ganbench checkpoint (it pickles objects other than tensors and "
+                                f"plain values)") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise GanbenchError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {first})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise GanbenchError(f"{path}: not a ganbench checkpoint (format {FORMAT})")
+    missing = [key for key in ("method", "experiment", "resolution", "state") if key not in ckpt]
+    if missing:
+        kind = f"a {ckpt['kind']} file" if isinstance(ckpt.get("kind"), str) else f"it has no {missing[0]!r}"
+        raise GanbenchError(f"{path}: not a training checkpoint ({kind})")
     return ckpt
 
 

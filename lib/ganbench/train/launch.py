@@ -10,7 +10,6 @@ all compile at the same time, and it says which checkpoint the run resumes from.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -21,7 +20,7 @@ from pathlib import Path
 import torch
 
 from ganbench.errors import GanbenchError, OpsError
-from ganbench.fileio import atomic_path
+from ganbench.fileio import write_json
 from ganbench.train.loop import training_loop
 
 
@@ -43,8 +42,7 @@ def train_experiment(experiment: dict, dataset_path, run_dir, resume: bool = Tru
                              deterministic=deterministic, inputs=inputs)
     run_dir.mkdir(parents=True, exist_ok=True)
     spec = run_dir / "experiment.json"
-    with atomic_path(spec) as tmp:
-        tmp.write_text(json.dumps(experiment, indent=2))
+    write_json(spec, experiment)
     args = ["-m", "ganbench.cli", "train", "--experiment-json", str(spec), "--data", str(dataset_path),
             "--out", str(run_dir)]
     args += [] if resume else ["--no-resume"]

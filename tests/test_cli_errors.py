@@ -1,0 +1,239 @@
+"""Every ganbench subcommand with bad arguments: exit 2, one line on stderr, no traceback, nothing left behind.
+
+The table below has cases for every subcommand the parser defines (a new subcommand without a case fails
+``test_every_subcommand_has_error_cases``). Inputs are tiny files the module makes itself; outputs go to a
+per-test folder that holds one existing file and one existing folder, and must look the same afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+from ganbench.cli import build_parser, main
+
+TINY = {"z_dim": 32, "w_dim": 32, "mapping_layers": 2, "channel_base": 256, "channel_max": 32, "r1_gamma": 1.0,
+        "pl_weight": 0, "augment": "none"}
+EXPERIMENT = {"name": "tiny", "method": "stylegan2", "dataset": "faces", "resolution": 16, "batch": 8, "kimg": 0.008,
+              "snapshot_kimg": 1, "tick_kimg": 0.008, "workers": 0, "options": TINY}
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> Path:
+    """faces/ and cars/ (8 synthetic images at 16 px with annotations), a one-step StyleGAN2 checkpoint, a probe,
+    statistics, a config, and broken files: an 8-byte text file, an empty zip, a zip and a TFRecord with one
+    flipped byte."""
+    from ganbench.config import validate_config
+    from ganbench.data.build import make_synthetic_dataset
+    from ganbench.data.stylegan_zip import convert_to_tfrecord
+    from ganbench.data.tfrecord_io import index_records
+    from ganbench.metrics.extractors import load_extractor
+    from ganbench.metrics.probe import train_probe
+    from ganbench.metrics.stats import compute_stats
+    from ganbench.train.loop import training_loop
+
+    root = tmp_path_factory.mktemp("inputs")
+    for name, category in (("faces", "face"), ("cars", "car")):
+        make_synthetic_dataset(category, 16, 8, 0, 0.25, root / name / "images.zip", root / name / "annotations.h5")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GANBENCH_OPS", "ref")
+        config = {"datasets": {"faces": {"source": "synthetic", "category": "face", "count": 8}},
+                  "experiments": [dict(EXPERIMENT)]}
+        training_loop(validate_config(config)["experiments"][0], root / "faces" / "images.zip", root / "run",
+                      device="cpu")
+        train_probe([root / "faces" / "images.zip"], [root / "faces" / "annotations.h5"], root / "probe.pt",
+                    steps=2, resolution=16)
+        compute_stats(root / "faces" / "images.zip", load_extractor("probe", root / "probe.pt"), root / "stats.h5",
+                      save_features=True)
+    (root / "cfg.yaml").write_text(json.dumps({"datasets": config["datasets"], "experiments": [EXPERIMENT]}))
+    (root / "exp.json").write_text(json.dumps(EXPERIMENT))
+    (root / "exp32.json").write_text(json.dumps({**EXPERIMENT, "resolution": 32}))
+    (root / "badkimg.json").write_text(json.dumps({**EXPERIMENT, "kimg": "lots"}))
+    (root / "text8.txt").write_text("hello!!\n")
+    (root / "text8.pt").write_text("hello!!\n")
+    zipfile.ZipFile(root / "empty.zip", "w").close()
+    flipped = bytearray((root / "faces" / "images.zip").read_bytes())
+    member = zipfile.ZipFile(root / "faces" / "images.zip").infolist()[2]
+    flipped[member.header_offset + 30 + len(member.filename) + 40] ^= 0xFF
+    (root / "flip.zip").write_bytes(bytes(flipped))
+    convert_to_tfrecord(root / "faces" / "images.zip", root / "good.tfrecord")
+    flipped = bytearray((root / "good.tfrecord").read_bytes())
+    flipped[index_records(root / "good.tfrecord")[3] + 12 + 30] ^= 0xFF
+    (root / "flip.tfrecord").write_bytes(bytes(flipped))
+    (root / "eval").mkdir()
+    return root
+
+
+FACES, CARS = "{in}/faces/images.zip", "{in}/cars/images.zip"
+FACES_H5, CARS_H5 = "{in}/faces/annotations.h5", "{in}/cars/annotations.h5"
+CKPT, PROBE, STATS = "{in}/run/final.pt", "{in}/probe.pt", "{in}/stats.h5"
+TRAIN = ["train", "--experiment", "tiny", "--config", "{in}/cfg.yaml", "--data", FACES]
+PROBE_ARGS = ["probe", "--images", FACES, "--annotations", FACES_H5, "--steps", "1"]
+EVAL = ["eval", CKPT, STATS, "--weights", PROBE, "--out", "{out}/e", "--num-gen", "4"]
+
+# (argv, a part of the one error line)
+CASES = [
+    ([], "ganbench: error: the following arguments are required: command"),
+    (["no-such-command"], "invalid choice: 'no-such-command'"),
+    (["synth", "--category", "face", "--count", "0", "--out", "{out}/s"], "argument --count: 0 is less than 1"),
+    (["synth", "--category", "face", "--count", "-3", "--out", "{out}/s"], "argument --count: -3 is less than 1"),
+    (["synth", "--category", "face", "--count", "x", "--out", "{out}/s"], "argument --count: expected an integer"),
+    (["synth", "--category", "face", "--resolution", "0", "--out", "{out}/s"], "argument --resolution: 0 is less than 8"),
+    (["synth", "--category", "face", "--resolution", "2048", "--out", "{out}/s"], "2048 is more than 1024"),
+    (["synth", "--category", "face", "--test-fraction", "2", "--out", "{out}/s"], "2 is outside [0, 1]"),
+    (["synth", "--category", "dog", "--out", "{out}/s"], "invalid choice: 'dog'"),
+    (["synth", "--category", "face", "--count", "8", "--out", "{out}/existing.txt"], "existing.txt: exists and is not a folder"),
+    (["convert", FACES, "{out}/adir"], "adir: is a folder; expected a file path"),
+    (["convert", FACES, "{out}/existing.txt/x.zip"], "existing.txt is a file, not a folder"),
+    (["convert", FACES, "{out}/o.png"], "unknown destination type '.png'"),
+    (["convert", "{in}/empty.zip", "{out}/new/o.zip"], "empty.zip: no images found"),
+    (["convert", "{in}/flip.zip", "{out}/o.zip"], "Bad CRC-32"),
+    (["convert", "{in}/text8.txt", "{out}/o.zip"], "text8.txt: unknown container"),
+    (["convert", "{in}/missing", "{out}/o.zip"], "missing: file or folder not found"),
+    (["convert", FACES, "{out}/o.zip", "--resolution", "0"], "argument --resolution: 0 is less than 1"),
+    (["convert", FACES, "{out}/o.zip", "--max-images", "0"], "argument --max-images: 0 is less than 1"),
+    (["convert", FACES, "{out}/o.tfrecord", "--resolution", "8"], "convert to a zip first"),
+    (["inspect", "{in}/flip.zip"], "flip.zip:00000/img00000002.png: corrupt zip member"),
+    (["inspect", "{in}/flip.tfrecord"], "bad data CRC in the record at byte"),
+    (["inspect", "{in}/empty.zip"], "empty.zip: no images found"),
+    (["inspect", "{in}/missing.zip"], "missing.zip: file or folder not found"),
+    (["download", "no-such-dataset", "{out}/dl"], "no-such-dataset"),
+    (["download", "afhq", "{out}/existing.txt"], "existing.txt: exists and is not a folder"),
+    (["train", "--experiment", "nope", "--config", "{in}/cfg.yaml"], "no experiment named 'nope'"),
+    (["train", "--experiment", "tiny", "--config", "{in}/missing.yaml"], "missing.yaml: configuration file not found"),
+    ([*TRAIN, "--out", "{out}/run", "--device", "cuda:99"], "--device cuda:99"),
+    ([*TRAIN, "--out", "{out}/run", "--device", "tpu"], "--device 'tpu': not a device name"),
+    ([*TRAIN, "--out", "{out}/existing.txt"], "existing.txt: exists and is not a folder"),
+    (["train", "--experiment", "tiny", "--config", "{in}/cfg.yaml", "--data", "{in}/missing.zip", "--out", "{out}/r"],
+     "missing.zip: dataset not found"),
+    (["train", "--experiment-json", "{in}/badkimg.json", "--data", FACES, "--out", "{out}/r"], "badkimg.json: kimg: expected number"),
+    (["train", "--experiment-json", "{in}/text8.txt", "--data", FACES, "--out", "{out}/r"], "text8.txt: not valid JSON"),
+    (["train", "--experiment-json", "{in}/missing.json"], "missing.json: experiment JSON file not found"),
+    (["train", "--experiment-json", "{in}/exp32.json", "--data", FACES, "--out", "{out}/new/run", "--device", "cpu"],
+     "images are 16x16, expected 32x32"),  # fails inside the training loop; the folders it made are removed
+    (["train", "--config", "{in}/cfg.yaml"], "one of the arguments --experiment --experiment-json is required"),
+    (["probe", "--images", FACES, "--annotations", CARS_H5, "--out", "{out}/p.pt"], "describes other images than"),
+    (["probe", "--images", FACES, CARS, "--annotations", FACES_H5, "--out", "{out}/p.pt"], "--images has 2 files"),
+    ([*PROBE_ARGS, "--out", "{out}/adir"], "adir: is a folder"),
+    ([*PROBE_ARGS, "--out", "{out}/p.pt", "--steps", "0"], "argument --steps: 0 is less than 1"),
+    ([*PROBE_ARGS, "--out", "{out}/p.pt", "--resolution", "0"], "argument --resolution: 0 is less than 8"),
+    (["probe", "--images", FACES, "--annotations", "{in}/text8.txt", "--out", "{out}/p.pt"], "text8.txt: not a readable HDF5"),
+    (["stats", FACES, "{out}/adir", "--weights", PROBE], "adir: is a folder"),
+    (["stats", FACES, "{out}/s.txt", "--weights", PROBE], "unknown destination type '.txt'"),
+    (["stats", FACES, "{out}/s.h5", "--weights", "{in}/missing.pt"], "missing.pt: weights file not found"),
+    (["stats", FACES, "{out}/s.h5", "--weights", CKPT], "not a ganbench probe file"),
+    (["stats", FACES, "{out}/s.h5", "--weights", PROBE, "--max-real", "0"], "argument --max-real: 0 is less than 2"),
+    (["stats", "{in}/empty.zip", "{out}/s.h5", "--weights", PROBE], "empty.zip: no images found"),
+    (["eval", PROBE, STATS, "--weights", PROBE, "--out", "{out}/e"], "probe.pt: not a training checkpoint"),
+    (["eval", "{in}/text8.pt", STATS, "--weights", PROBE, "--out", "{out}/e"], "text8.pt: not a ganbench checkpoint"),
+    ([*EVAL, "--scale", "2"], "method 'stylegan2' renders only its training grid"),
+    ([*EVAL, "--scale", "0"], "argument --scale: 0 is less than 1"),
+    ([*EVAL, "--num-gen", "0"], "argument --num-gen: 0 is less than 2"),
+    ([*EVAL, "--truncation", "-1"], "argument --truncation: -1 is outside"),
+    ([*EVAL, "--seed", "-1"], "argument --seed: -1 is less than 0"),
+    (["eval", CKPT, STATS, "--weights", PROBE, "--out", "{out}/existing.txt"], "existing.txt: exists and is not a folder"),
+    (["eval", CKPT, "{in}/text8.txt", "--weights", PROBE, "--out", "{out}/e"], "text8.txt: not a readable HDF5"),
+    (["eval", CKPT, STATS, "--weights", "{in}/missing.pt", "--out", "{out}/e"], "missing.pt: weights file not found"),
+    (["consistency", CKPT, "--out", "{out}/c"], "method 'stylegan2' renders only its training grid"),
+    (["consistency", "{in}/text8.pt", "--out", "{out}/c"], "text8.pt: not a ganbench checkpoint"),
+    (["consistency", CKPT, "--out", "{out}/c", "--images", "0"], "argument --images: 0 is less than 1"),
+    (["render-cost", CKPT, "--out", "{out}/r"], "method 'stylegan2' renders only its training grid"),
+    (["render-cost", PROBE, "--out", "{out}/r"], "not a training checkpoint (a ganbench-probe file)"),
+    (["render-cost", CKPT, "--out", "{out}/r", "--repeats", "0"], "argument --repeats: 0 is less than 1"),
+    (["scale-figure", CKPT, "--out", "{out}/f.png"], "method 'stylegan2' renders only its training grid"),
+    (["scale-figure", CKPT, "--out", "{out}/f.png", "--scales", "0"], "argument --scales: 0 is less than 1"),
+    (["scale-figure", "{in}/missing.pt", "--out", "{out}/f.png"], "missing.pt: checkpoint not found"),
+    (["table", "--config", "{in}/cfg.yaml", "--eval-dir", "{in}/missing", "--out", "{out}/t"], "missing: evaluation results"),
+    (["table", "nope", "--config", "{in}/cfg.yaml", "--eval-dir", "{in}/eval", "--out", "{out}/t"], "unknown table 'nope'"),
+    (["table", "--config", "{in}/text8.txt", "--eval-dir", "{in}/eval", "--out", "{out}/t"], "must be a mapping"),
+    (["table", "--config", "{in}/cfg.yaml", "--eval-dir", "{in}/eval", "--out", "{out}/existing.txt"],
+     "existing.txt: exists and is not a folder"),
+    (["check-config", "{in}/faces"], "faces: is a folder; expected a configuration file"),
+    (["check-config", "{in}/missing.yaml"], "missing.yaml: configuration file not found"),
+    (["check-config", "{in}/text8.txt"], "must be a mapping"),
+]
+
+
+def _subcommands() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def _tree(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*"))
+
+
+def test_every_subcommand_has_error_cases():
+    covered = {argv[0] for argv, _ in CASES if argv and not argv[0].startswith("no-such")}
+    assert covered == set(_subcommands())
+
+
+@pytest.mark.parametrize("argv, message", CASES, ids=[" ".join(a[:1] + [m[:40]]) for a, m in CASES])
+def test_bad_input_is_one_line_exit_2_and_leaves_nothing(argv, message, inputs, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("GANBENCH_OPS", "ref")
+    out = tmp_path / "out"
+    (out / "adir").mkdir(parents=True)
+    (out / "existing.txt").write_text("keep me\n")
+    before_out, before_in = _tree(out), _tree(inputs)
+    argv = [a.replace("{in}", str(inputs)).replace("{out}", str(out)) for a in argv]
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.endswith("\n"), err
+    assert re.match(r"ganbench( [a-z-]+)?: error: ", err) and "Traceback" not in err
+    assert message in err
+    assert _tree(out) == before_out and (out / "existing.txt").read_text() == "keep me\n"
+    assert _tree(inputs) == before_in  # no temporary file beside an input either
+
+
+def test_errors_through_the_command_line(inputs, tmp_path):
+    env = {**os.environ, "GANBENCH_OPS": "ref"}
+    for argv, message in (
+        (["synth", "--category", "face", "--count", "0", "--out", str(tmp_path / "s")], "ganbench synth: error: argument --count"),
+        (["eval", str(inputs / "text8.pt"), str(inputs / "stats.h5"), "--weights", str(inputs / "probe.pt"),
+          "--out", str(tmp_path / "e")], "ganbench: error: "),
+    ):
+        run = subprocess.run([sys.executable, "-m", "ganbench.cli", *argv], capture_output=True, text=True, env=env)
+        assert run.returncode == 2 and run.stderr.count("\n") == 1 and run.stderr.startswith(message), run.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"ganbench {version('ganbench')}"
+
+
+RST = re.compile(r"``|:(func|class|meth|mod|attr|ref|data|obj):`|\.\. [a-z]+::")
+
+
+@pytest.mark.parametrize("name", sorted(_subcommands()))
+def test_help_describes_every_option_without_rest_markup(name, capsys):
+    parser = _subcommands()[name]
+    for action in parser._actions:
+        if action.help == argparse.SUPPRESS:
+            continue
+        assert action.help and action.help.strip(), f"ganbench {name}: {action.dest} has no help"
+    assert main([name, "--help"]) == 0
+    text = capsys.readouterr().out
+    assert not RST.search(text), RST.search(text).group(0)
+    assert parser.description and parser.description in " ".join(text.split())
+    # every option that has a default worth showing shows it
+    for action in parser._actions:
+        if action.option_strings and action.default not in (None, False, argparse.SUPPRESS) and not action.required:
+            assert f"(default: {action.default})" in " ".join(text.split()) or "%(default)" in action.help, action.dest
+
+
+def test_top_level_help_has_no_rest_markup(capsys):
+    assert main(["--help"]) == 0
+    text = capsys.readouterr().out
+    assert not RST.search(text) and "replaced whole or not at all" in " ".join(text.split())
