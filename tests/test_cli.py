@@ -90,10 +90,3 @@ def test_existing_outputs_are_replaced_whole_and_readable_by_the_group(tmp_path,
         assert sorted(p.name for p in tmp_path.iterdir()) == ["images", "o.zip"]  # no temporary file left
     finally:
         os.umask(old)
-
-
-def test_any_scale_is_asked_of_the_method_class():
-    from ganbench.cli import takes_scale
-    from ganbench.methods import method_class
-
-    assert takes_scale(method_class("creps")) and not takes_scale(method_class("stylegan2"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import sys
 
 import numpy as np
@@ -88,6 +89,10 @@ def test_catalog_entry_matches_its_method(name):
     cls = method_class(name)
     assert cls.Options is entry.options and cls.name == name
     assert dataclasses.is_dataclass(entry.options)
+    # GANs sample from seeds, stages do not; any-scale GANs are exactly those whose sample takes a scale
+    assert hasattr(cls, "sample") == (entry.kind == "gan")
+    if entry.kind == "gan":
+        assert ("scale" in inspect.signature(cls.sample).parameters) == ("any_scale" in entry.evaluations)
 
 
 @pytest.mark.parametrize("name", sorted(n for n in CATALOG if not n.endswith("-test-method")))

@@ -14,7 +14,6 @@ is an existing file, is an error.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import sys
@@ -164,22 +163,20 @@ def check_device(device: str | None) -> str | None:
 
 
 def checkpoint_method(path: str | os.PathLike, scales=(1,)) -> dict:
-    """Check a training checkpoint before any work (metadata only) and that its method renders ``scales``;
-    return the checkpoint (tensors memory-mapped)."""
-    from ganbench.methods import available_methods, method_class
+    """Check a training checkpoint before any work (metadata only): a GAN's (the catalog's kind), whose method
+    renders ``scales`` (an any-scale method for scales other than 1); return it (tensors memory-mapped)."""
+    from ganbench.methods.catalog import CATALOG, methods_with
     from ganbench.train.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(input_file(path, "checkpoint"), mmap=True)
-    if any(s != 1 for s in scales) and not takes_scale(method_class(ckpt["method"])):
-        any_scale = [m for m in available_methods() if takes_scale(method_class(m))]
+    entry = CATALOG.get(ckpt["method"])
+    if entry is None or entry.kind != "gan":
+        what = f"a {entry.display} stage" if entry else f"method {ckpt['method']!r}"
+        raise GanbenchError(f"{path}: {what} generates no images from seeds; this needs a GAN checkpoint")
+    if any(s != 1 for s in scales) and ckpt["method"] not in methods_with("any_scale"):
         raise GanbenchError(f"{path}: method {ckpt['method']!r} renders only its training grid; scales other than 1 "
-                            f"need an any-scale method ({', '.join(any_scale) or 'none registered'})")
+                            f"need an any-scale method ({', '.join(methods_with('any_scale')) or 'none registered'})")
     return ckpt
-
-
-def takes_scale(cls) -> bool:
-    """Whether a method's ``sample`` takes ``scale`` (renders any output grid)."""
-    return "scale" in inspect.signature(cls.sample).parameters
 
 
 # ---------------------------------------------------------------------------------------------
