@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from ganbench.config import experiment_order, input_files, validate_config
+from ganbench.data.annotations import read_annotations
 from ganbench.data.build import make_synthetic_dataset
 from ganbench.errors import ConfigError, GanbenchError
 from ganbench.fileio import sha256_file
@@ -256,3 +257,35 @@ def test_parents_come_before_children_and_are_real_inputs():
     config = validate_config(config_with(encoder(), gan()))
     assert experiment_order(config) == ["gan", "enc"]
     assert input_files(config, config["experiments"][0]) == {"generator": "results/runs/gan/final.pt"}
+
+
+def test_segmenter_trains_on_the_train_split_and_is_scored_on_the_test_split(faces, tmp_path):
+    from ganbench.metrics.part_segmentation import evaluate_segmenter
+    from ganbench.metrics.protocols import PROTOCOLS
+
+    spec = {"name": "seg", "method": "segmenter", "options": dict(TINY["segmenter"]), "kimg": 0.016,
+            "train_images": 10, "mirror": True}
+    exp = validate_config(config_with(spec))["experiments"][0]
+    assert exp["inputs"] == {"annotations": {"annotations": "faces"}}  # the dataset's own labels by default
+    data = TrainingData(faces / "images.zip", ("images", "parts"), split="train", limit=10, xflip=True,
+                        annotations=faces / "annotations.h5")
+    test_rows = set(np.flatnonzero(read_annotations(faces / "annotations.h5").is_test))
+    assert len(data) == 20 and not {data.images.raw_index(i)[0] for i in range(20)} & test_rows
+    final = training_loop(exp, faces / "images.zip", tmp_path / "seg", device="cpu", inputs=fixture_inputs(exp, faces))
+    out = evaluate_segmenter(final, faces / "images.zip", faces / "annotations.h5", tmp_path / "eval",
+                             [PROTOCOLS["fg_miou"]])
+    record = out["fg_miou"]["fg_miou"]
+    assert record["protocol"]["images"] == 6 and 0 <= record["value"] <= 1
+    assert (tmp_path / "eval" / "fg_miou" / "miou.json").is_file()
+    with pytest.raises(GanbenchError, match="cross-validation picks a snapshot per fold"):
+        evaluate_segmenter(final, faces / "images.zip", faces / "annotations.h5", tmp_path / "e2", [PROTOCOLS["miou_cv5"]])
+    other = tmp_path / "other"
+    make_synthetic_dataset("face", 16, 24, 5, 0.25, other / "images.zip", other / "annotations.h5")
+    with pytest.raises(GanbenchError, match="describes other images than"):
+        evaluate_segmenter(final, faces / "images.zip", other / "annotations.h5", tmp_path / "e3", [PROTOCOLS["fg_miou"]])
+
+
+def test_train_images_beyond_the_train_split_is_refused_at_validation():
+    spec = {"name": "seg", "method": "segmenter", "options": {}, "train_images": 23}
+    with pytest.raises(ConfigError, match=r"experiments\.0\.train_images: 23 is more than the 22 training images of faces"):
+        validate_config(config_with(spec))

@@ -347,6 +347,29 @@ def _eval(args) -> None:
         print(f"{name}: {record['value']}")
 
 
+def _eval_reconstruction(args) -> None:
+    from ganbench.metrics.reconstruction import evaluate_reconstruction
+
+    checkpoint, data = input_file(args.checkpoint, "checkpoint"), input_file(args.data, "dataset")
+    annotations = input_file(args.annotations, "annotations file") if args.annotations else None
+    records = evaluate_reconstruction(checkpoint, data, output_dir(args.out), annotations)
+    for name, record in records.items():
+        print(f"{name}: {record['value']:.6g} ({record['protocol']['split']} split, {record['protocol']['images']} images)")
+
+
+def _eval_segmenter(args) -> None:
+    from ganbench.metrics.part_segmentation import evaluate_segmenter
+    from ganbench.metrics.protocols import get_protocol
+
+    protocols = [get_protocol(name, "--protocol") for name in args.protocol]
+    checkpoint, data = input_file(args.checkpoint, "checkpoint"), input_file(args.data, "dataset")
+    annotations = input_file(args.annotations, "annotations file")
+    results = evaluate_segmenter(checkpoint, data, annotations, output_dir(args.out), protocols)
+    for protocol, records in results.items():
+        for name, record in records.items():
+            print(f"{protocol} {name}: {record['value']:.4f}")
+
+
 def _consistency(args) -> None:
     from ganbench.metrics.any_scale import evaluate_consistency
 
@@ -529,6 +552,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=POSITIVE, default=1,
                    help="any-scale methods only: render at R*scale (the statistics must be of the data at R*scale); "
                         "writes {metric}-scale{s}.json")
+
+    p = command("eval-reconstruction", "an encoder stage: real images through E and the frozen G, MSE and PSNR",
+                _eval_reconstruction)
+    p.add_argument("checkpoint", help="an encoder's training checkpoint (its generator is read from the file it "
+                                      "records, checked by sha256)")
+    p.add_argument("data", help="dataset zip, folder or tfrecord of the real images")
+    p.add_argument("--annotations", help="the dataset's annotations.h5: score its test split (default: every image)")
+    p.add_argument("--out", required=True, help=f"folder for mse.json and psnr.json (each {OVERWRITE})")
+
+    p = command("eval-segmenter", "a segmenter stage: mIoU and FG-mIoU on the labelled test split", _eval_segmenter)
+    p.add_argument("checkpoint", help="a segmenter's training checkpoint")
+    p.add_argument("data", help="dataset zip of the labelled images")
+    p.add_argument("annotations", help="the annotations.h5 written with those images (its test split is scored)")
+    p.add_argument("--protocol", nargs="+", default=["fg_miou"],
+                   help="segmentation protocols (ganbench.metrics.protocols) to score under")
+    p.add_argument("--out", required=True, help=f"folder for {{protocol}}/{{metric}}.json (each {OVERWRITE})")
 
     p = command("consistency", "any-scale methods: PSNR and subgrid error across output scales", _consistency)
     p.add_argument("checkpoint", help="training checkpoint of an any-scale method")
