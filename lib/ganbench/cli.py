@@ -552,17 +552,21 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error already printed in one line
         return exc.code if isinstance(exc.code, int) else 2
-    warnings.simplefilter("default")
-    warnings.formatwarning = lambda msg, category, *a, **k: f"ganbench: note: {msg}\n"
     _NEW_DIRS.clear()
+    formatwarning = warnings.formatwarning
     try:
-        args.func(args)
+        with warnings.catch_warnings():  # notes as one line each, and the caller's warning state kept
+            warnings.simplefilter("default")
+            warnings.formatwarning = lambda msg, category, *a, **k: f"ganbench: note: {msg}\n"
+            args.func(args)
     except GanbenchError as exc:
         message = " ".join(str(exc).split())
     except OSError as exc:  # the file system refused: permission, disk full, ...; name the file, no traceback
         message = f"{exc.filename}: {exc.strerror or exc}" if exc.filename else str(exc.strerror or exc)
     else:
         return 0
+    finally:
+        warnings.formatwarning = formatwarning
     _remove_new_dirs()
     print(f"ganbench: error: {message}", file=sys.stderr)
     return 2
