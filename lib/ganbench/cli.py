@@ -455,7 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--experiment", help="name of an experiment in --config")
     which.add_argument("--experiment-json",
                        help="JSON file holding one experiment entry, validated against the schema's experiment "
-                            "definition with its defaults filled (what the train rule passes)")
+                            "definition with its defaults filled (what a multi-GPU job passes each torchrun rank)")
     p.add_argument("--config", default="config/config.yaml", help="pipeline configuration holding --experiment")
     p.add_argument("--data", help="dataset zip (default: the pipeline's results/data/{dataset}-{res}/images.zip)")
     p.add_argument("--out", help="run folder; an existing run there is resumed (default: results/runs/{experiment})")
