@@ -30,8 +30,8 @@ OVERWRITE = "replaced atomically if it exists"
 # Argument types and path checks, shared by every subcommand
 # ---------------------------------------------------------------------------------------------
 
-def int_at_least(minimum: int, what: str = ""):
-    """An argparse type: an integer >= ``minimum`` (``what`` says why, in the error)."""
+def int_at_least(minimum: int, what: str = "", maximum: int | None = None):
+    """An argparse type: an integer >= ``minimum`` (and <= ``maximum``); ``what`` says why, in the error."""
 
     def parse(text: str) -> int:
         try:
@@ -40,6 +40,8 @@ def int_at_least(minimum: int, what: str = ""):
             raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{value} is less than {minimum}{f' ({what})' if what else ''}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"{value} is more than {maximum}{f' ({what})' if what else ''}")
         return value
 
     parse.__name__ = f"integer >= {minimum}"
@@ -408,6 +410,8 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ganbench.data.synthetic import MAX_RESOLUTION, MIN_RESOLUTION
+
     description, _, epilog = __doc__.partition("\n\n")
     parser = _Parser(prog="ganbench", description=description, epilog=" ".join(epilog.split()),
                      formatter_class=_HelpFormatter)
@@ -423,9 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("synth", "render a synthetic dataset (images.zip + annotations.h5)", _synth)
     p.add_argument("--category", required=True, choices=["face", "car"], help="object category to render")
-    from ganbench.data.synthetic import MAX_RESOLUTION, MIN_RESOLUTION
-
-    p.add_argument("--resolution", type=_int_between(MIN_RESOLUTION, MAX_RESOLUTION), default=32,
+    p.add_argument("--resolution", type=int_at_least(MIN_RESOLUTION, maximum=MAX_RESOLUTION), default=32,
                    help=f"image side in pixels, {MIN_RESOLUTION} to {MAX_RESOLUTION}")
     p.add_argument("--count", type=POSITIVE, default=2000, help="number of images")
     p.add_argument("--seed", type=SEED, default=0, help="seed of the images and of the train/test split")
@@ -532,19 +534,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("check-config", "validate a pipeline configuration against config/schema.yaml", _check_config)
     p.add_argument("path", help="configuration YAML file")
     return parser
-
-
-def _int_between(low: int, high: int):
-    at_least = int_at_least(low)
-
-    def parse(text: str) -> int:
-        value = at_least(text)
-        if value > high:
-            raise argparse.ArgumentTypeError(f"{value} is more than {high}")
-        return value
-
-    parse.__name__ = f"integer in [{low}, {high}]"
-    return parse
 
 
 def main(argv: list[str] | None = None) -> int:
