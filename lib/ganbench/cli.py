@@ -29,8 +29,8 @@ OVERWRITE = "replaced atomically if it exists"
 # Argument types and path checks, shared by every subcommand
 # ---------------------------------------------------------------------------------------------
 
-def int_at_least(minimum: int, what: str = ""):
-    """An argparse type: an integer >= ``minimum`` (``what`` says why, in the error)."""
+def int_at_least(minimum: int, what: str = "", maximum: int | None = None):
+    """An argparse type: an integer >= ``minimum`` (and <= ``maximum``); ``what`` says why, in the error."""
 
     def parse(text: str) -> int:
         try:
@@ -39,6 +39,8 @@ def int_at_least(minimum: int, what: str = ""):
             raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{value} is less than {minimum}{f' ({what})' if what else ''}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"{value} is more than {maximum}{f' ({what})' if what else ''}")
         return value
 
     parse.__name__ = f"integer >= {minimum}"
@@ -452,6 +454,8 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ganbench.data.synthetic import MAX_RESOLUTION, MIN_RESOLUTION
+
     description, _, epilog = __doc__.partition("\n\n")
     parser = _Parser(prog="ganbench", description=description, epilog=" ".join(epilog.split()),
                      formatter_class=_HelpFormatter)
@@ -467,9 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("synth", "render a synthetic dataset (images.zip + annotations.h5)", _synth)
     p.add_argument("--category", required=True, choices=["face", "car"], help="object category to render")
-    from ganbench.data.synthetic import MAX_RESOLUTION, MIN_RESOLUTION
-
-    p.add_argument("--resolution", type=_int_between(MIN_RESOLUTION, MAX_RESOLUTION), default=32,
+    p.add_argument("--resolution", type=int_at_least(MIN_RESOLUTION, maximum=MAX_RESOLUTION), default=32,
                    help=f"image side in pixels, {MIN_RESOLUTION} to {MAX_RESOLUTION}")
     p.add_argument("--count", type=POSITIVE, default=2000, help="number of images")
     p.add_argument("--seed", type=SEED, default=0, help="seed of the images and of the train/test split")
@@ -499,7 +501,7 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--experiment", help="name of an experiment in --config")
     which.add_argument("--experiment-json",
                        help="JSON file holding one experiment entry, validated against the schema's experiment "
-                            "definition with its defaults filled (what the train rule passes)")
+                            "definition with its defaults filled (what a multi-GPU job passes each torchrun rank)")
     p.add_argument("--config", default="config/config.yaml", help="pipeline configuration holding --experiment")
     p.add_argument("--data", help="dataset zip (default: the pipeline's results/data/{dataset}-{res}/images.zip)")
     p.add_argument("--out", help="run folder; an existing run there is resumed (default: results/runs/{experiment})")
@@ -603,35 +605,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _int_between(low: int, high: int):
-    at_least = int_at_least(low)
-
-    def parse(text: str) -> int:
-        value = at_least(text)
-        if value > high:
-            raise argparse.ArgumentTypeError(f"{value} is more than {high}")
-        return value
-
-    parse.__name__ = f"integer in [{low}, {high}]"
-    return parse
-
-
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error already printed in one line
         return exc.code if isinstance(exc.code, int) else 2
-    warnings.simplefilter("default")
-    warnings.formatwarning = lambda msg, category, *a, **k: f"ganbench: note: {msg}\n"
     _NEW_DIRS.clear()
+    formatwarning = warnings.formatwarning
     try:
-        args.func(args)
+        with warnings.catch_warnings():  # notes as one line each, and the caller's warning state kept
+            warnings.simplefilter("default")
+            warnings.formatwarning = lambda msg, category, *a, **k: f"ganbench: note: {msg}\n"
+            args.func(args)
     except GanbenchError as exc:
         message = " ".join(str(exc).split())
     except OSError as exc:  # the file system refused: permission, disk full, ...; name the file, no traceback
         message = f"{exc.filename}: {exc.strerror or exc}" if exc.filename else str(exc.strerror or exc)
     else:
         return 0
+    finally:
+        warnings.formatwarning = formatwarning
     _remove_new_dirs()
     print(f"ganbench: error: {message}", file=sys.stderr)
     return 2
