@@ -232,28 +232,16 @@ def _check_config(args) -> None:
 
 
 def load_experiment_json(path: str | os.PathLike) -> dict:
-    """Read one experiment entry from JSON and validate it against the schema's experiment definition
-    (filling its defaults), as the pipeline's configuration validation would."""
-    from ganbench.config import validate_config
+    """Read one experiment entry from JSON and validate it on its own (``ganbench.config.validate_experiment``:
+    the schema's experiment definition with its defaults filled, its options, resolution and batch layout)."""
+    from ganbench.config import validate_experiment
 
     path = input_file(path, "experiment JSON file")
     try:
         experiment = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(experiment, dict):
-        raise ConfigError(f"{path}: expected one experiment (a JSON object), got {type(experiment).__name__}")
-    dataset = experiment.get("dataset")
-    # One experiment is validated as the only entry of a minimal configuration that defines its dataset.
-    config = {"datasets": {dataset if isinstance(dataset, str) and dataset else "dataset": {"source": "folder", "path": "."}},
-              "experiments": [experiment]}
-    try:
-        validate_config(config, str(path))
-    except ConfigError as exc:
-        raise ConfigError(str(exc).replace(f"{path}: experiments.0.", f"{path}: ", 1)
-                          .replace(f"{path}: experiments.0: ", f"{path}: ", 1)
-                          .replace(f"{path}: datasets: ", f"{path}: dataset: ", 1)) from None
-    return config["experiments"][0]
+    return validate_experiment(experiment, str(path))
 
 
 def _train(args) -> None:

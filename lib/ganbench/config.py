@@ -95,7 +95,7 @@ def validate_config(config: dict, source: str = "config", schema: dict | None = 
     _check_references(config, source)
     _check_metrics(config, source)
     for i, exp in enumerate(config["experiments"]):
-        _check_experiment(config, i, exp, source)
+        _check_experiment(config, exp, f"{source}: experiments.{i}")
     experiment_order(config, source)
     _check_data_resolutions(config, source)
     return config
@@ -155,14 +155,29 @@ def load_config(path: str | os.PathLike) -> dict:
     return validate_config(config, str(path))
 
 
-def _check_experiment(config: dict, i: int, exp: dict, source: str) -> None:
-    """What the schema cannot say about one experiment; fills the catalog's init_from/frozen defaults."""
+def validate_experiment(experiment: dict, source: str = "experiment") -> dict:
+    """Validate one experiment entry on its own (what ``ganbench train --experiment-json`` reads) in place: the
+    schema's experiment definition with its defaults, then its options, resolution, batch layout and parts.
+    Its inputs arrive as files beside it, so references to other experiments and datasets are not checked."""
+    schema = load_schema()
+    sub = {**schema["$defs"]["experiment"], "$defs": schema["$defs"]}
+    if not isinstance(experiment, dict):
+        raise ConfigError(f"{source}: expected one experiment (a mapping), got {type(experiment).__name__}")
+    error = jsonschema.exceptions.best_match(_DefaultingValidator(sub).iter_errors(experiment))
+    if error is not None:
+        raise ConfigError(f"{source}: {_describe(error)}")
+    _check_experiment(None, experiment, source)
+    return experiment
+
+
+def _check_experiment(config: dict | None, exp: dict, where: str) -> None:
+    """What the schema cannot say about one experiment (``where`` prefixes every message); fills the catalog's
+    init_from/frozen defaults. Without ``config``, what depends on the rest of a configuration is skipped."""
     entry = CATALOG[exp["method"]]
-    where = f"{source}: experiments.{i}"
     try:
-        options = parse_options(entry.options, exp["options"], f"experiments.{i}.options")
+        options = parse_options(entry.options, exp["options"], "options")
     except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
+        raise ConfigError(f"{where}.{exc}") from None
     gpus, batch = exp["gpus"], exp["batch"]
     per_gpu = exp["batch_per_gpu"] or batch // gpus
     if per_gpu == 0 or batch % (per_gpu * gpus):
@@ -170,7 +185,7 @@ def _check_experiment(config: dict, i: int, exp: dict, source: str) -> None:
     problem = options.check_experiment(exp["resolution"], per_gpu)
     if problem:
         raise ConfigError(f"{where}.{problem}")
-    dataset = config["datasets"][exp["dataset"]]
+    dataset = config["datasets"][exp["dataset"]] if config is not None else {"source": None}
     if exp["train_images"] is not None and dataset["source"] == "synthetic":
         count = dataset["count"]
         available = count - round(count * dataset["test_fraction"]) if entry.train_split == "train" else count
@@ -179,7 +194,7 @@ def _check_experiment(config: dict, i: int, exp: dict, source: str) -> None:
                               f"{'training ' if entry.train_split == 'train' else ''}images of {exp['dataset']}")
     if needs_annotations(entry) and "annotations" not in exp["inputs"]:
         exp["inputs"]["annotations"] = {"annotations": exp["dataset"]}  # the dataset's own labels
-    _check_inputs(config, i, exp, entry, where)
+    _check_inputs(config, exp, entry, where)
     exp["init_from"] = {**entry.init_from, **exp["init_from"]}
     exp["frozen"] = list(dict.fromkeys([*entry.frozen, *exp["frozen"]]))
     for key, parts in (("init_from", list(exp["init_from"])), ("frozen", exp["frozen"])):
@@ -194,8 +209,8 @@ def _check_experiment(config: dict, i: int, exp: dict, source: str) -> None:
                               f"{did_you_mean(role, exp['inputs'], 'inputs')}")
 
 
-def _check_inputs(config: dict, i: int, exp: dict, entry, where: str) -> None:
-    experiments = {e["name"]: e for e in config["experiments"]}
+def _check_inputs(config: dict | None, exp: dict, entry, where: str) -> None:
+    experiments = {e["name"]: e for e in config["experiments"]} if config is not None else None
     for role, spec in entry.inputs.items():
         if spec.required and role not in exp["inputs"]:
             raise ConfigError(f"{where}.inputs: method {exp['method']} needs the input {role!r} ({spec.help})")
@@ -208,6 +223,8 @@ def _check_inputs(config: dict, i: int, exp: dict, entry, where: str) -> None:
         (kind, value), = given.items()
         if kind not in spec.sources:
             raise ConfigError(f"{key}.{kind}: this input is one of: {', '.join(spec.sources)}")
+        if config is None:  # a lone experiment: its inputs are files given beside it
+            continue
         if kind == "run":
             if value not in experiments:
                 raise ConfigError(f"{key}.run: unknown experiment {value!r}{did_you_mean(value, experiments, 'defined')}")
