@@ -1,6 +1,4 @@
-import json
-
-from ganbench.fileio import atomic_path
+from ganbench.fileio import write_json
 from ganbench.metrics.probe import train_probe
 from ganbench.workflow import job_log
 
@@ -14,5 +12,4 @@ with job_log(snakemake):
         steps=probe["steps"],
         resolution=probe["resolution"],
     )
-    with atomic_path(snakemake.output.report) as tmp:
-        tmp.write_text(json.dumps(report, indent=2) + "\n")
+    write_json(snakemake.output.report, report)
