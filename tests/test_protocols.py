@@ -11,7 +11,7 @@ import pytest
 from ganbench.config import validate_config
 from ganbench.errors import ConfigError
 from ganbench.metrics import paths, plan
-from ganbench.metrics.protocols import (PROTOCOLS, configured_protocols, derive_protocol, get_protocol,
+from ganbench.metrics.protocols import (PROTOCOLS, derive_protocol, get_protocol,
                                         register_protocol)
 
 BASE = {
