@@ -126,3 +126,19 @@ def test_registry_paths_and_specs_import_without_torch():
             "ganbench.tables.specs, ganbench.metrics.segmentation; "
             "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if 'torch' in m)")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("registered, published", [
+    ("fid10k", "coordgan-fid"), ("fid50k_ttur", "cocogan-fid"), ("fid50k_ttur_hq", "cocogan-fid-hq"),
+    ("fid50k_full", "creps-fid"),
+])
+def test_registered_protocols_match_the_papers_published_protocols(registered, published):
+    """What an evaluation JSON records for a paper's protocol covers the published record's protocol, so the
+    tables can put the paper's number beside ours."""
+    import yaml
+
+    from ganbench.tables.published import PUBLISHED_PATH
+
+    theirs = yaml.safe_load(PUBLISHED_PATH.read_text())["protocols"][published]
+    ours = PROTOCOLS[registered].record()
+    assert {k: ours.get(k) for k in theirs} == theirs

@@ -446,3 +446,21 @@ def test_floor_row_reads_the_real_data_and_a_missing_floor_is_a_dash(eval_dir):
     again = build_table(cross_method("synthfaces", 32), EXPERIMENTS, eval_dir, published_path=FIXTURE)
     assert cell_text(again.cells[-1][0], again.spec.columns[0]) == MISSING
     assert again.cells[-1][1].mean == 0.0003
+
+
+def test_a_cell_shows_mean_and_std_over_folds(eval_dir):
+    """One seed of a 5-fold protocol: the std is the folds' (from the result file); several seeds: the seeds'."""
+    from ganbench.tables.formats import cell_text
+
+    folds = {"name": "miou_cv5", "folds": 5, "background": True, "absent_class": "zero", "std_ddof": 0}
+    path = write_result(eval_dir, "creps-synthfaces-32", "miou", 44.51, folds, "miou_cv5")
+    doc = json.loads(path.read_text())
+    path.write_text(json.dumps(dict(doc, std=0.94)))
+    spec = TableSpec("seg", "Segmentation", (Column("miou", protocol="miou_cv5"),), methods=("creps",))
+    table = build_table(spec, EXPERIMENTS, eval_dir, published_path=FIXTURE)
+    assert table.row_labels == ["CREPS"]
+    assert cell_text(table.cells[0][0], spec.columns[0]) == "44.51 ± 0.94"
+    assert "A single seed measured over 5 folds: mean ± std over the folds." in table.caption
+    # a result without folds keeps its std out of the cell (KID's std over subsets is not a spread over seeds)
+    kid = build_table(cross_method("synthfaces", 32, metrics=("kid",)), EXPERIMENTS, eval_dir, published_path=FIXTURE)
+    assert kid.cells[1][0].std is None

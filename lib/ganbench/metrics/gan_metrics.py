@@ -274,7 +274,7 @@ def evaluate_floor(stats_path: str | os.PathLike, protocol: Protocol, out_json_d
     half = ReferenceStats(stats.path, m["mu"], m["sigma"], len(b), features[b].numpy(), stats.attrs)
     results = metrics_from_features(features[a], half, protocol.metrics, protocol.kid_subsets,
                                     protocol.kid_subset_size, protocol.pr_k)
-    record = {**protocol.record(), "num_gen": None, "num_a": len(a), "num_b": len(b), "reference": stats.reference,
+    record = {**{k: v for k, v in protocol.record().items() if k != "truncation"}, "num_gen": None, "num_a": len(a), "num_b": len(b), "reference": stats.reference,
               "halves": "even vs odd positions in sorted-name order", "resolution": stats.attrs["resolution"],
               "feature_dim": int(features.shape[1])}
     inputs = {"stats": str(stats_path), "dataset": stats.attrs.get("dataset"),

@@ -267,6 +267,8 @@ class Cell:
     published: PublishedRecord | None = None
     hidden: int = 0  # published numbers for this cell not shown because the protocol differs or is unknown
     floor: bool = False  # measured on real data (two halves), not on a method
+    folds: int = 1  # a single-seed cell whose result is a mean over this many folds (its std is the folds')
+    fold_std: float | None = None
 
     @property
     def n(self) -> int:
@@ -278,7 +280,10 @@ class Cell:
 
     @property
     def std(self) -> float | None:
-        return statistics.stdev(self.values) if len(self.values) >= 2 else None
+        """Over seeds where there are several; for one seed of a k-fold protocol, the std over its folds."""
+        if len(self.values) >= 2:
+            return statistics.stdev(self.values)
+        return self.fold_std if self.folds > 1 else None
 
 
 @dataclass
@@ -368,6 +373,9 @@ def build_table(spec: TableSpec, experiments: Iterable[Mapping[str, Any]], eval_
                     raise DataError(f"{path}: protocol {_protocol_text(result.protocol)} differs from "
                                     f"{first_path} ({_protocol_text(cell.protocol)}); seeds of one cell must share it")
                 cell.values.append(result.value * col.multiplier)
+                folds = result.protocol.get("folds", 1)
+                if isinstance(folds, int) and folds > 1 and result.std is not None:
+                    cell.folds, cell.fold_std = folds, result.std * col.multiplier
             if cell.values:
                 _attach_published(spec, row, col, chosen[0], cell, records)
             line.append(cell)
@@ -486,6 +494,9 @@ def _caption(spec: TableSpec, experiments: list[Mapping[str, Any]], labels: list
     if "probe" in extractors:
         sentences.append("Probe values are distances in the probe network's feature space (trained on the synthetic "
                          "data), not comparable with Inception FID/KID; read them beside the real-data floor.")
+    folded = sorted({c.folds for line in cells for c in line if c.n == 1 and c.folds > 1})
+    if folded:
+        sentences.append(f"A single seed measured over {'/'.join(map(str, folded))} folds: mean ± std over the folds.")
     counts = sorted({c.n for line in cells for c in line if c.n and not c.floor})
     if counts and counts[-1] > 1:
         span = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
