@@ -24,6 +24,9 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 lint: $(STAMP)
+	$(BIN)/ruff check lib tests bench workflow_scripts
+	$(BIN)/ruff format --check lib tests bench workflow_scripts
+	$(BIN)/snakefmt --check Snakefile rules
 	$(BIN)/snakemake --lint
 
 clean:

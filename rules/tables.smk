@@ -26,7 +26,7 @@ rule training_curves:
     input:
         checkpoint="results/runs/{experiment}/final.pt",
     output:
-        report("reports/figures/{experiment}-curves.png", category="Training", subcategory="{experiment}",
+        report("reports/figures/{experiment}-curves.png", category=FIGURES["curves"], subcategory="{experiment}",
                labels={"experiment": "{experiment}", "figure": "curves"}),
     params:
         training_log="results/runs/{experiment}/log.jsonl",  # written by the train job with final.pt
@@ -38,28 +38,31 @@ rule training_curves:
         "../workflow_scripts/training_curves.py"
 
 
-# A GAN's samples from fixed seeds, or a stage's preview (an encoder's reconstructions), by the catalog.
-rule sample_grid:
-    input:
-        checkpoint="results/runs/{experiment}/final.pt",
-    output:
-        report("reports/figures/{experiment}-{figure}.png", category="Training", subcategory="{experiment}",
-               labels={"experiment": "{experiment}", "figure": "{figure}"}),
-    wildcard_constraints:
-        figure="samples|preview",
-    log:
-        "logs/tables/figures-{experiment}-{figure}.log",
-    conda:
-        "../envs/ganbench.yaml"
-    script:
-        "../workflow_scripts/sample_grid.py"
+# A GAN's samples from fixed seeds, or a stage's preview (an encoder's reconstructions): which one an
+# experiment gets, and the report category, come from the catalog.
+for _figure in ("samples", "preview"):
+
+    rule:
+        name:
+            f"figure_{_figure}"
+        input:
+            checkpoint="results/runs/{experiment}/final.pt",
+        output:
+            report(f"reports/figures/{{experiment}}-{_figure}.png", category=FIGURES[_figure],
+                   subcategory="{experiment}", labels={"experiment": "{experiment}", "figure": _figure}),
+        log:
+            f"logs/tables/figures-{{experiment}}-{_figure}.log",
+        conda:
+            "../envs/ganbench.yaml"
+        script:
+            "../workflow_scripts/sample_grid.py"
 
 
 rule scale_figure:
     input:
         checkpoint="results/runs/{experiment}/final.pt",
     output:
-        report("reports/figures/{experiment}-scales.png", caption="report/scales.rst", category="Any-scale synthesis",
+        report("reports/figures/{experiment}-scales.png", caption="report/scales.rst", category=FIGURES["scales"],
                subcategory="{experiment}", labels={"experiment": "{experiment}", "figure": "scales"}),
     wildcard_constraints:
         experiment=experiment_regex(ANY_SCALE_EXPERIMENTS),

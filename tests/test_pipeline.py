@@ -189,11 +189,11 @@ def test_stages_chain_through_the_dag(tmp_path):
 
     config["datasets"]["tinyfaces"]["count"] = 25  # the GAN's data changes
     assert _planned_jobs(snakemake(work, *target, "-n", config=config)) == {
-        "synthesize": 1, "train": 2, "evaluate_reconstruction": 1, "sample_grid": 1}
+        "synthesize": 1, "train": 2, "evaluate_reconstruction": 1, "figure_preview": 1}
     config["datasets"]["tinyfaces"]["count"] = 24
     config["experiments"][0]["options"]["channel_max"] = 8  # the GAN changes, its data does not
     planned = _planned_jobs(snakemake(work, *target, "-n", config=config))
-    assert planned == {"train": 2, "evaluate_reconstruction": 1, "sample_grid": 1}
+    assert planned == {"train": 2, "evaluate_reconstruction": 1, "figure_preview": 1}
 
 
 def test_configfile_replaces_the_embedded_default(tmp_path, image_folder):

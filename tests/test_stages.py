@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import inspect
+import json
+import re
 import sys
 
 import numpy as np
@@ -188,7 +190,11 @@ def test_changed_inputs_retrain_and_unchanged_inputs_resume(tmp_path, capsys):
     capsys.readouterr()
 
     training_loop({**exp, "kimg": 0.012}, data / "images.zip", run, device="cpu")  # same inputs: resumes
-    assert "resuming from checkpoint-000000.pt (0.008 kimg)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "resuming from checkpoint-000000.pt (0.008 kimg)" in out
+    assert re.search(r"^kimg 0\.012/0\.012  sec/kimg [\d.]+  eta 0m00s  loss_G ", out, flags=re.M)  # no terminal
+    last = json.loads((run / "log.jsonl").read_text().splitlines()[-1])
+    assert last["kimg"] == 0.012 and last["sec_per_kimg"] > 0 and last["eta_s"] == 0
     assert load_checkpoint(run / "final.pt")["step"] == 3
 
     make_synthetic_dataset("face", 16, 28, 0, 0.25, data / "images.zip", data / "annotations.h5")  # another count

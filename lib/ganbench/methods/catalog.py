@@ -38,7 +38,8 @@ from ganbench.methods import options as opts
 
 SOURCE_KINDS = ("run", "checkpoint", "weights", "annotations")
 EVALUATIONS = ("gan", "any_scale", "reconstruction", "segmentation")
-FIGURES = ("curves", "samples", "scales", "preview")
+# Figure -> the report category it is filed under: reports/figures/{experiment}-{figure}.png
+FIGURES = {"curves": "Training", "samples": "Samples", "preview": "Stage previews", "scales": "Any-scale synthesis"}
 
 
 @dataclass(frozen=True)

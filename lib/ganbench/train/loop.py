@@ -226,7 +226,7 @@ def _train(exp: dict, dataset_path: Path, run_dir: Path, resume: bool, world: Wo
     counts: dict[str, int] = {}
     tick_start, tick_nimg = time.time(), nimg
     bar = tqdm(total=exp["kimg"], initial=nimg / 1000, unit="kimg", desc=exp["name"],
-               disable=None if world.is_main else True, bar_format="{l_bar}{bar}| {n:.2f}/{total:.0f} kimg {postfix}")
+               disable=None if world.is_main else True, bar_format="{l_bar}{bar}| {n:.2f}/{total:g} kimg [{elapsed}<{remaining}] {postfix}")
 
     while nimg < total_nimg:
         micro = to_batch(next(batches), world.device).chunk(rounds)
