@@ -1,0 +1,520 @@
+"""Importing the papers' released networks (ganbench.nets.importers) from pickles this module builds itself.
+
+No official code and no network: small stand-in classes registered under the official module names
+(``torch_utils.persistence._reconstruct_persistent_obj``, ``dnnlib.util.EasyDict``, ``dnnlib.tflib.network.Network``,
+``training.networks_creps.SynthesisInput``) pickle into the official layouts, filled with the weights of a small
+ganbench network mapped back to the official names and layouts (research/checkpoints.md). The stand-ins are
+unregistered before anything is loaded, so the importer cannot lean on them. Importing must give ganbench's
+networks the same outputs from the same weights (G with fixed z and noise_mode const, D).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import pickle
+import re
+import sys
+import types
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+import torch
+
+from ganbench.errors import GanbenchError
+from ganbench.methods import build_method
+from ganbench.nets.importers import import_network, imported_checkpoint, write_imported_checkpoint
+from ganbench.train.checkpoint import load_checkpoint
+from ganbench.train.inputs import InputFile, init_parts, parent_infos, restore_method, source_state
+
+SG2 = {"z_dim": 16, "w_dim": 16, "mapping_layers": 2, "channel_base": 128, "channel_max": 32, "mbstd_group": 4,
+       "augment": "none"}
+CREPS = {"z_dim": 16, "w_dim": 16, "mapping_layers": 2, "channel_base": 256, "channel_max": 32,
+         "d_channel_base": 128, "d_channel_max": 32, "mbstd_group": 4, "augment": "none", "rank": 4}
+BUFFERS = ("noise_const", "w_avg", "freqs")
+FILTER = torch.tensor([1.0, 3, 3, 1]).outer(torch.tensor([1.0, 3, 3, 1])) / 64
+
+
+# --- stand-ins for the official classes, registered only while pickling ---------------------------------------
+
+class _Official:
+    """Fake official modules: sys.modules entries that pickle resolves the stand-ins' globals through."""
+
+    def __init__(self):
+        def _reconstruct_persistent_obj(meta):  # never called: loading goes through ganbench's unpickler
+            raise AssertionError("official code ran")
+
+        _reconstruct_persistent_obj.__module__ = "torch_utils.persistence"
+        _reconstruct_persistent_obj.__qualname__ = "_reconstruct_persistent_obj"
+        self.reconstruct = _reconstruct_persistent_obj
+        self.EasyDict = type("EasyDict", (dict,), {"__module__": "dnnlib.util"})
+        self.Network = type("Network", (), {"__module__": "dnnlib.tflib.network",
+                                            "__getstate__": lambda self: self._state})
+        self.SynthesisInput = type("SynthesisInput", (), {"__module__": "training.networks_creps"})
+        self.modules = {
+            "torch_utils": types.ModuleType("torch_utils"),
+            "torch_utils.persistence": types.ModuleType("torch_utils.persistence"),
+            "dnnlib": types.ModuleType("dnnlib"), "dnnlib.util": types.ModuleType("dnnlib.util"),
+            "dnnlib.tflib": types.ModuleType("dnnlib.tflib"), "dnnlib.tflib.network": types.ModuleType("dnnlib.tflib.network"),
+            "training": types.ModuleType("training"), "training.networks_creps": types.ModuleType("training.networks_creps"),
+        }
+        self.modules["torch_utils.persistence"]._reconstruct_persistent_obj = _reconstruct_persistent_obj
+        self.modules["dnnlib.util"].EasyDict = self.EasyDict
+        self.modules["dnnlib.tflib.network"].Network = self.Network
+        self.modules["training.networks_creps"].SynthesisInput = self.SynthesisInput
+
+    @contextlib.contextmanager
+    def registered(self):
+        saved = {k: sys.modules.get(k) for k in self.modules}
+        sys.modules.update(self.modules)
+        try:
+            yield self
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    sys.modules.pop(k, None)
+                else:
+                    sys.modules[k] = v
+
+
+OFFICIAL = _Official()
+
+
+class Persistent:
+    """Pickles as the official persistence decorator does: (_reconstruct_persistent_obj, (meta,), None)."""
+
+    def __init__(self, class_name: str, state: dict, version: int = 6):
+        self.class_name, self.state, self.version = class_name, state, version
+
+    def __reduce__(self):
+        meta = {"type": "class", "version": self.version, "module_src": "raise SystemExit('executed')\n",
+                "class_name": self.class_name, "state": self.state}
+        return OFFICIAL.reconstruct, (meta,), None
+
+
+def module_state(tensors: dict, children: dict, **attrs) -> dict:
+    """A torch.nn.Module __dict__ as the official pickles hold it."""
+    params = OrderedDict((k, torch.nn.Parameter(v.clone(), requires_grad=False)) for k, v in tensors.items()
+                         if k not in BUFFERS and k not in ("resample_filter", "coords"))
+    buffers = OrderedDict((k, v.clone()) for k, v in tensors.items() if k not in params)
+    return {"training": False, "_parameters": params, "_buffers": buffers, "_non_persistent_buffers_set": set(),
+            "_forward_hooks": OrderedDict(), "_modules": OrderedDict(children), "_init_args": (),
+            "_init_kwargs": OFFICIAL.EasyDict(), **attrs}
+
+
+CLASS_NAMES = [(r"^mapping$", "MappingNetwork"), (r"^synthesis$", "SynthesisNetwork"), (r"fc\d+$|affine$|out$|fc$", "FullyConnectedLayer"),
+               (r"torgb$", "ToRGBLayer"), (r"^synthesis\.b\d+$", "SynthesisBlock"), (r"synthesis\.b\d+\.conv\d$", "SynthesisLayer"),
+               (r"^b4$", "DiscriminatorEpilogue"), (r"^b\d+$", "DiscriminatorBlock"), (r"conv\d?$|fromrgb$|skip$", "Conv2dLayer")]
+
+
+def official_tree(state: dict, top: str, kwargs: dict, attrs_of=lambda path: {}, plain=lambda path: None):
+    """Nest a flat official-named state dict into Persistent module stand-ins (``plain(path)`` may return another
+    object to use for a module instead)."""
+    tree: dict = {}
+    for key, value in state.items():
+        *path, leaf = key.split(".")
+        node = tree
+        for part in path:
+            node = node.setdefault(part, {})
+        node.setdefault("__tensors__", {})[leaf] = value
+
+    def build(node, path):
+        children = {k: build(v, f"{path}.{k}".lstrip(".")) for k, v in node.items() if k != "__tensors__"}
+        state_ = module_state(node.get("__tensors__", {}), children, **attrs_of(path))
+        made = plain(path)
+        if made is not None:
+            made.__dict__.update(state_) if not isinstance(made, torch.nn.Module) else made._modules.update(children)
+            return made
+        name = next((n for pattern, n in CLASS_NAMES if re.search(pattern, path)), "Module")
+        return Persistent(name, state_)
+
+    root = build(tree, "")
+    root.class_name = top
+    root.state["_init_kwargs"] = kwargs
+    return root
+
+
+def _perturbed(method, seed: int):
+    """Every tensor of G, G_ema and D moved away from its initialisation (zero biases and noise strengths
+    would hide mapping errors); G_ema differs from G."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for part in (method.G, method.G_ema, method.D):
+            for t in list(part.parameters()) + [b for n, b in part.named_buffers() if n.endswith(BUFFERS)]:
+                t.add_(torch.randn(t.shape, generator=gen) * 0.3)
+    return method
+
+
+def official_names(state: dict) -> dict:
+    return {re.sub(r"^mapping\.fcs\.(\d+)\.", r"mapping.fc\1.", k): v for k, v in state.items()}
+
+
+def with_filters(state: dict, modules) -> dict:
+    out = dict(state)
+    for name in modules:
+        out[f"{name}.resample_filter"] = FILTER.clone()
+    return out
+
+
+def ada_like(method, R: int, nested: bool = True, drop=(), **overrides):
+    """{G, D, G_ema, augment_pipe, training_set_kwargs} as StyleGAN2-ADA-PyTorch (nested kwargs) or StyleGAN3
+    (flat) writes it, from a ganbench StyleGAN2 method."""
+    o = method.options
+    res = [2**i for i in range(2, int(np.log2(R)) + 1)]
+    syn_kwargs = OFFICIAL.EasyDict(channel_base=o.channel_base, channel_max=o.channel_max, num_fp16_res=0, conv_clamp=None)
+    base = dict(z_dim=o.z_dim, c_dim=0, w_dim=o.w_dim, img_resolution=R, img_channels=3,
+                mapping_kwargs=OFFICIAL.EasyDict(num_layers=o.mapping_layers))
+    g_kwargs = OFFICIAL.EasyDict(**base, synthesis_kwargs=syn_kwargs) if nested else OFFICIAL.EasyDict(**base, **syn_kwargs)
+    g_kwargs.update(overrides)
+    g_mods = [f"synthesis.b{r}" for r in res] + [f"synthesis.b{r}.conv{i}" for r in res for i in (0, 1) if r > 4 or i]
+
+    def g_attrs(path):
+        if re.fullmatch(r"synthesis\.b\d+\.conv\d", path):
+            return {"conv_clamp": None, "activation": "lrelu", "use_noise": True, "weight_gain": np.float64(0.1)}
+        if re.fullmatch(r"synthesis\.b\d+", path):
+            return {"architecture": "skip", "use_fp16": False}
+        if re.fullmatch(r"mapping\.fc\d+", path):
+            return {"activation": "lrelu", "bias_gain": 0.01, "weight_gain": np.float64(0.01 / 4)}
+        return {"w_avg_beta": 0.995} if path == "mapping" else {}
+
+    def g(part):
+        state = with_filters(official_names(part.state_dict()), g_mods)
+        return official_tree(state, "Generator", g_kwargs, g_attrs)
+
+    d_res = res[1:]
+    d_mods = [f"b{r}" for r in d_res] + [f"b{r}.{n}" for r in d_res for n in ("conv0", "conv1", "skip")] + [f"b{R}.fromrgb"] + ["b4.conv"]
+    d_state = with_filters(official_names(method.D.state_dict()), d_mods)
+    d_state = {k: v for k, v in d_state.items()}
+    d_kwargs = OFFICIAL.EasyDict(c_dim=0, img_resolution=R, img_channels=3, architecture="resnet",
+                                 channel_base=o.channel_base, channel_max=o.channel_max, num_fp16_res=0, conv_clamp=None,
+                                 epilogue_kwargs=OFFICIAL.EasyDict(mbstd_group_size=o.mbstd_group))
+
+    def d_attrs(path):
+        if re.fullmatch(r"b\d+", path) and path != "b4":
+            return {"architecture": "resnet", "use_fp16": False}
+        if re.fullmatch(r"b\d+\.conv0", path):
+            return {"conv_clamp": None}
+        return {}
+
+    D = official_tree(d_state, "Discriminator", d_kwargs, d_attrs)
+    # the epilogue's minibatch-stddev layer has no tensors: add it by hand
+    D.state["_modules"]["b4"].state["_modules"]["mbstd"] = Persistent(
+        "MinibatchStdLayer", module_state({}, {}, group_size=o.mbstd_group, num_channels=1))
+    top = {"G": g(method.G), "D": D, "G_ema": g(method.G_ema), "augment_pipe": None,
+           "training_set_kwargs": {"class_name": "training.dataset.ImageFolderDataset", "resolution": R}}
+    for key in drop:
+        top.pop(key)
+    return top
+
+
+def creps_like(method, R: int):
+    """A CREPS pickle: bi-line input in the official layout (plain class, coords buffer), decoders as real
+    torch.nn.Sequential holding persistent layers."""
+    o = method.options
+    kwargs = OFFICIAL.EasyDict(z_dim=o.z_dim, c_dim=0, w_dim=o.w_dim, img_resolution=R, img_channels=3,
+                               channel_base=o.channel_base, channel_max=o.channel_max,
+                               mapping_kwargs=OFFICIAL.EasyDict(num_layers=o.mapping_layers))
+
+    def plain(path):
+        if path == "synthesis.b4.input":
+            return OFFICIAL.SynthesisInput()
+        if re.fullmatch(r"synthesis\.decoder_(\d+|last)", path):
+            return torch.nn.Sequential()
+        return None
+
+    def g(part):
+        state = official_names(part.state_dict())
+        C, _, k = state["synthesis.b4.input.weight"].shape
+        state["synthesis.b4.input.weight"] = state["synthesis.b4.input.weight"].reshape(1, C, 1, 2 * k)
+        state["synthesis.b4.input.freqs"] = state["synthesis.b4.input.freqs"].reshape(1, C // 2 * k)
+        state["synthesis.b4.input.coords"] = torch.linspace(0, 1, R).reshape(1, R, 1, 1).repeat(1, 1, 2, 1)
+        return official_tree(state, "Generator", kwargs, plain=plain)
+
+    sg2 = ada_like(_as_sg2(method), R, nested=False)
+    return {"G": g(method.G), "D": sg2["D"], "G_ema": g(method.G_ema), "augment_pipe": None, "training_set_kwargs": None}
+
+
+def _as_sg2(method):
+    """A view of a CREPS method's D through StyleGAN2 options (for ada_like's discriminator)."""
+    o = method.options
+    view = types.SimpleNamespace(options=types.SimpleNamespace(
+        channel_base=o.d_channel_base, channel_max=o.d_channel_max, z_dim=o.z_dim, w_dim=o.w_dim,
+        mapping_layers=o.mapping_layers, mbstd_group=o.mbstd_group), G=method.G, G_ema=method.G_ema, D=method.D)
+    view.D_state = method.D.state_dict()
+    return view
+
+
+def tf_like(method, R: int, version: int = 4, extra_g_kwargs=None):
+    """(G, D, Gs) TF Network stand-ins whose variables are ganbench's weights in TF's names and layouts."""
+    o = method.options
+    res = [2**i for i in range(2, int(np.log2(R)) + 1)]
+
+    def net(name, kwargs, variables, components=None):
+        n = OFFICIAL.Network()
+        n._state = {"version": version, "name": name, "static_kwargs": OFFICIAL.EasyDict(kwargs),
+                    "components": OFFICIAL.EasyDict(components or {}), "build_module_src": "raise SystemExit\n",
+                    "build_func_name": f"G_{name}", "variables": list(variables.items())}
+        return n
+
+    conv = lambda w, flip=False: (lambda a: a[::-1, ::-1] if flip else a)(w.numpy().transpose(2, 3, 1, 0)).copy()  # noqa: E731
+
+    def modulated(s, ours, tf, out, flip=False, noise=None):
+        out[f"{tf}/weight"] = conv(s[f"{ours}.weight"], flip)
+        out[f"{tf}/bias"] = s[f"{ours}.bias"].numpy()
+        out[f"{tf}/mod_weight"] = s[f"{ours}.affine.weight"].numpy().T.copy()
+        out[f"{tf}/mod_bias"] = s[f"{ours}.affine.bias"].numpy() - 1
+        if noise is not None:
+            out[f"{tf}/noise_strength"] = s[f"{ours}.noise_strength"].numpy()
+            out[noise] = s[f"{ours}.noise_const"].numpy()[None, None]
+
+    kwargs = {"num_channels": 3, "resolution": R, "label_size": 0, "fmap_base": o.channel_base // 2,
+              "fmap_max": o.channel_max, "latent_size": o.z_dim, "dlatent_size": o.w_dim, "mapping_fmaps": o.w_dim,
+              "mapping_layers": o.mapping_layers, **(extra_g_kwargs or {})}
+
+    def g(part, name):
+        s = {k: v.detach() for k, v in part.state_dict().items()}
+        mapping = {f"Dense{i}/{p}": (s[f"mapping.fcs.{i}.{p}"].numpy().T.copy() if p == "weight" else s[f"mapping.fcs.{i}.{p}"].numpy())
+                   for i in range(o.mapping_layers) for p in ("weight", "bias")}
+        syn = {"4x4/Const/const": s["synthesis.b4.const"].numpy()[None], "lod": np.float32(0)}
+        modulated(s, "synthesis.b4.conv1", "4x4/Conv", syn, noise="noise0")
+        for r in res:
+            if r > 4:
+                k = 2 * int(np.log2(r))
+                modulated(s, f"synthesis.b{r}.conv0", f"{r}x{r}/Conv0_up", syn, flip=True, noise=f"noise{k - 5}")
+                modulated(s, f"synthesis.b{r}.conv1", f"{r}x{r}/Conv1", syn, noise=f"noise{k - 4}")
+            modulated(s, f"synthesis.b{r}.torgb", f"{r}x{r}/ToRGB", syn)
+        return net(name, kwargs, {"dlatent_avg": s["mapping.w_avg"].numpy(), "lod": np.float32(0)},
+                   {"mapping": net("G_mapping", kwargs, mapping), "synthesis": net("G_synthesis", kwargs, syn)})
+
+    s = {k: v.detach() for k, v in method.D.state_dict().items()}
+    dv = {f"{R}x{R}/FromRGB/weight": conv(s[f"b{R}.fromrgb.weight"]), f"{R}x{R}/FromRGB/bias": s[f"b{R}.fromrgb.bias"].numpy()}
+    for r in res[1:]:
+        for tf, ours in (("Conv0", "conv0"), ("Conv1_down", "conv1")):
+            dv[f"{r}x{r}/{tf}/weight"], dv[f"{r}x{r}/{tf}/bias"] = conv(s[f"b{r}.{ours}.weight"]), s[f"b{r}.{ours}.bias"].numpy()
+        dv[f"{r}x{r}/Skip/weight"] = conv(s[f"b{r}.skip.weight"])
+    dv["4x4/Conv/weight"], dv["4x4/Conv/bias"] = conv(s["b4.conv.weight"]), s["b4.conv.bias"].numpy()
+    for tf, ours in (("4x4/Dense0", "b4.fc"), ("Output", "b4.out")):
+        dv[f"{tf}/weight"], dv[f"{tf}/bias"] = s[f"{ours}.weight"].numpy().T.copy(), s[f"{ours}.bias"].numpy()
+    D = net("D", {"num_channels": 3, "resolution": R, "label_size": 0, "fmap_base": o.channel_base // 2,
+                  "fmap_max": o.channel_max, "mbstd_group_size": o.mbstd_group}, dv)
+    return g(method.G, "G"), D, g(method.G_ema, "Gs")
+
+
+def dump(obj, path, protocol=4):
+    with OFFICIAL.registered():
+        path.write_bytes(pickle.dumps(obj, protocol=protocol))
+    return path
+
+
+# --- fixtures ---------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def sg2():
+    torch.manual_seed(0)
+    return _perturbed(build_method("stylegan2", SG2, 16), 1).eval()
+
+
+@pytest.fixture(scope="module")
+def creps():
+    torch.manual_seed(0)
+    return _perturbed(build_method("creps", CREPS, 16), 2).eval()
+
+
+def same_outputs(ours, theirs, n: int = 4):
+    """Largest |difference| of G_ema, G (fixed z, noise_mode const) and D (on G_ema's images) between two methods."""
+    z = torch.randn(n, ours.options.z_dim, generator=torch.Generator().manual_seed(5))
+    c = torch.zeros(n, 0)
+    diffs = {}
+    with torch.no_grad():
+        for part in ("G_ema", "G"):
+            a = getattr(ours, part)(z, c, noise_mode="const")
+            b = getattr(theirs, part)(z, c, noise_mode="const")
+            assert a.abs().max() > 1e-3  # not a degenerate network
+            diffs[part] = float((a - b).abs().max())
+        img = ours.G_ema(z, c, noise_mode="const")
+        diffs["D"] = float((ours.D(img, c) - theirs.D(img, c)).abs().max())
+    return diffs
+
+
+# --- round trips ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("nested, protocol", [(True, 3), (False, 4)], ids=["ada-protocol3", "stylegan3-protocol4"])
+def test_persistence_pickle_imports_with_the_same_outputs(sg2, tmp_path, nested, protocol, monkeypatch):
+    monkeypatch.setenv("GANBENCH_OPS", "ref")
+    src = dump(ada_like(sg2, 16, nested=nested), tmp_path / "net.pkl", protocol)
+    out = tmp_path / "imported.pt"
+    write_imported_checkpoint(src, out, method="stylegan2", resolution=16)
+    ckpt = load_checkpoint(out)
+    assert ckpt["source"]["format"] == ("stylegan2-ada-pytorch" if nested else "stylegan3")
+    assert ckpt["experiment"]["options"] == {k: v for k, v in SG2.items() if k != "augment"} | {"conv_clamp": None}
+    restored = restore_method(ckpt, out)
+    diffs = same_outputs(sg2, restored)
+    assert max(diffs.values()) < 1e-4, diffs
+    assert torch.equal(restored.G_ema.mapping.w_avg, sg2.G_ema.mapping.w_avg)
+
+
+def test_creps_pickle_imports_with_the_same_outputs(creps, tmp_path, monkeypatch):
+    monkeypatch.setenv("GANBENCH_OPS", "ref")
+    src = dump(creps_like(creps, 16), tmp_path / "creps.pkl")
+    ckpt = imported_checkpoint(src, method="creps")
+    assert ckpt["method"] == "creps" and ckpt["source"]["format"] == "creps"
+    options = ckpt["experiment"]["options"]
+    assert (options["rank"], options["channel_base"], options["d_channel_base"]) == (4, 256, 128)
+    restored = restore_method(ckpt, src)
+    diffs = same_outputs(creps, restored)
+    assert max(diffs.values()) < 1e-4, diffs
+    # the input's numbers really moved into ganbench's layout (not merely round-tripped through a reshape)
+    assert torch.equal(restored.G_ema.synthesis.b4.input.freqs, creps.G_ema.synthesis.b4.input.freqs)
+    rows = torch.linspace(0, 1, 24)  # and the imported model renders other grids like the original
+    with torch.no_grad():
+        z = torch.randn(2, 16, generator=torch.Generator().manual_seed(3))
+        a = creps.G_ema(z, torch.zeros(2, 0), rows=rows, cols=rows)
+        b = restored.G_ema(z, torch.zeros(2, 0), rows=rows, cols=rows)
+    assert float((a - b).abs().max()) < 1e-4
+
+
+@pytest.mark.parametrize("version", [4, 5])
+def test_tf_pickle_imports_with_the_same_outputs(sg2, tmp_path, version, monkeypatch):
+    monkeypatch.setenv("GANBENCH_OPS", "ref")
+    src = dump(tf_like(sg2, 16, version), tmp_path / "stylegan2-tiny-config-f.pkl")
+    ckpt = imported_checkpoint(src, resolution=16)
+    assert ckpt["source"]["format"] == ("tf-stylegan2" if version == 4 else "tf-stylegan2-ada")
+    restored = restore_method(ckpt, src)
+    diffs = same_outputs(sg2, restored)
+    assert max(diffs.values()) < 1e-4, diffs
+
+
+def test_tf_up_conv_flip_is_not_a_no_op(sg2, tmp_path, monkeypatch):
+    """Without the spatial flip of Conv0_up the outputs differ: the transform matters and is tested."""
+    monkeypatch.setenv("GANBENCH_OPS", "ref")
+    G, D, Gs = tf_like(sg2, 16)
+    for network in (G, Gs):
+        variables = dict(network._state["components"]["synthesis"]._state["variables"])
+        for name in [k for k in variables if k.endswith("Conv0_up/weight")]:
+            variables[name] = variables[name][::-1, ::-1].copy()
+        network._state["components"]["synthesis"]._state["variables"] = list(variables.items())
+    restored = restore_method(imported_checkpoint(dump((G, D, Gs), tmp_path / "t.pkl")), tmp_path / "t.pkl")
+    assert same_outputs(sg2, restored)["G_ema"] > 1e-3
+
+
+def test_imported_checkpoint_is_an_experiment_input(sg2, tmp_path, monkeypatch):
+    """parent_infos and source_state read it as a parent; init_from copies G_ema; the encoder builds on it."""
+    monkeypatch.setenv("GANBENCH_OPS", "ref")
+    out = tmp_path / "parent.pt"
+    write_imported_checkpoint(dump(ada_like(sg2, 16), tmp_path / "net.pkl"), out)
+    from ganbench.fileio import sha256_file
+
+    record = {"parent": InputFile("parent", "checkpoint", str(out), sha256_file(out))}
+    info = parent_infos(record)["parent"]
+    assert (info.method, info.resolution, info.img_channels, info.label_dim) == ("stylegan2", 16, 3, 0)
+    child = build_method("stylegan2", {**info.options, "augment": "none"}, 16)
+    lines = init_parts(child, {"G": "parent:G_ema"}, record, "experiments.child")
+    assert "kept initialisation" not in lines[0] and "ignored" not in lines[0]
+    assert all(torch.equal(v, sg2.G_ema.state_dict()[k]) for k, v in child.G.state_dict().items())
+    assert set(source_state(record["parent"])) == set(load_checkpoint(out)["state"])
+    encoder = build_method("encoder", {"channels": 8, "channel_max": 16}, 16,
+                           parents={"generator": InputInfo(**vars(info))})
+    init_parts(encoder, {"G": "generator:G_ema"}, {"generator": InputFile("generator", "checkpoint", str(out),
+                                                                           record["parent"].sha256)}, "experiments.enc")
+
+
+from ganbench.methods.base import InputInfo  # noqa: E402
+
+
+# --- refusals ---------------------------------------------------------------------------------------------------
+
+def _one_line(exc_info, *parts):
+    message = str(exc_info.value)
+    assert "\n" not in message, message
+    for part in parts:
+        assert part in message, message
+    return message
+
+
+def test_unexpected_global_is_refused_naming_it(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            import os
+            return os.system, ("echo pwned",)
+
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(pickle.dumps({"G_ema": Evil()}))
+    with pytest.raises(GanbenchError) as exc:
+        import_network(path)
+    _one_line(exc, str(path), "posix.system" if sys.platform != "win32" else "nt.system")
+
+
+def test_persistent_source_is_never_executed(sg2, tmp_path, monkeypatch):
+    monkeypatch.setenv("GANBENCH_OPS", "ref")
+    top = ada_like(sg2, 16)
+    top["G_ema"] = Persistent("Generator", top["G_ema"].state, version=5)
+    with pytest.raises(GanbenchError) as exc:
+        import_network(dump(top, tmp_path / "v5.pkl"))
+    _one_line(exc, "format version 5")
+
+
+def test_truncated_file(sg2, tmp_path):
+    path = dump(ada_like(sg2, 16), tmp_path / "net.pkl")
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+    with pytest.raises(GanbenchError) as exc:
+        import_network(path)
+    _one_line(exc, str(path), "truncated")
+
+
+def test_discriminator_only(sg2, tmp_path):
+    path = dump(ada_like(sg2, 16, drop=("G", "G_ema")), tmp_path / "d.pkl")
+    with pytest.raises(GanbenchError) as exc:
+        import_network(path)
+    _one_line(exc, "no G_ema network", "networks: D")
+
+
+def test_stylegan3_synthesis_is_refused(sg2, tmp_path):
+    top = ada_like(sg2, 16)
+    synthesis = Persistent("SynthesisNetwork", module_state({}, {
+        "input": Persistent("SynthesisInput", module_state({"freqs": torch.randn(8, 2)}, {})),
+        "L0_36_512": Persistent("SynthesisLayer", module_state({"weight": torch.randn(4, 4, 3, 3)}, {})),
+    }))
+    top["G_ema"].state["_modules"]["synthesis"] = synthesis
+    with pytest.raises(GanbenchError) as exc:
+        import_network(dump(top, tmp_path / "sg3.pkl"))
+    _one_line(exc, "StyleGAN3 synthesis")
+
+
+def test_resolution_mismatches(sg2, tmp_path, monkeypatch):
+    monkeypatch.setenv("GANBENCH_OPS", "ref")
+    path = dump(ada_like(sg2, 16, img_resolution=32), tmp_path / "kw.pkl")
+    with pytest.raises(GanbenchError) as exc:
+        import_network(path)
+    _one_line(exc, "_init_kwargs.img_resolution is 32 but the networks give 16")
+    path = dump(ada_like(sg2, 16), tmp_path / "ok.pkl")
+    with pytest.raises(GanbenchError) as exc:
+        imported_checkpoint(path, resolution=32)
+    _one_line(exc, "16x16, not --resolution 32")
+    G, D, Gs = tf_like(sg2, 16, extra_g_kwargs={"resolution": 64})
+    with pytest.raises(GanbenchError) as exc:
+        import_network(dump((G, D, Gs), tmp_path / "tf.pkl"))
+    _one_line(exc, "static_kwargs.resolution is 64 but the variables reach 16x16")
+
+
+def test_wrong_method_and_unconverted_tf_variable(sg2, creps, tmp_path):
+    with pytest.raises(GanbenchError) as exc:
+        imported_checkpoint(dump(creps_like(creps, 16), tmp_path / "c.pkl"), method="stylegan2")
+    _one_line(exc, "holds a creps generator, not stylegan2")
+    G, D, Gs = tf_like(sg2, 16)
+    syn = Gs._state["components"]["synthesis"]._state
+    syn["variables"] = syn["variables"] + [("16x16/Skip/weight", np.zeros((1, 1, 32, 32), np.float32))]
+    with pytest.raises(GanbenchError) as exc:
+        import_network(dump((G, D, Gs), tmp_path / "resnet.pkl"))
+    _one_line(exc, "'synthesis/16x16/Skip/weight' has no counterpart")
+
+
+def test_not_a_network_pickle(tmp_path):
+    path = tmp_path / "list.pkl"
+    path.write_bytes(pickle.dumps([1, 2, 3]))
+    with pytest.raises(GanbenchError) as exc:
+        import_network(path)
+    _one_line(exc, "not a released network pickle")
+    torch.save({"a": torch.zeros(2)}, tmp_path / "zip.pt")
+    with pytest.raises(GanbenchError) as exc:
+        import_network(tmp_path / "zip.pt")
+    _one_line(exc, "zip.pt")
