@@ -517,4 +517,29 @@ def test_not_a_network_pickle(tmp_path):
     torch.save({"a": torch.zeros(2)}, tmp_path / "zip.pt")
     with pytest.raises(GanbenchError) as exc:
         import_network(tmp_path / "zip.pt")
-    _one_line(exc, "zip.pt")
+    _one_line(exc, "zip.pt: a torch.save archive")
+    path.write_bytes(b"P0\n.")  # a pickle with a persistent id
+    with pytest.raises(GanbenchError) as exc:
+        import_network(path)
+    _one_line(exc, "a persistent id")
+
+
+def test_cli_writes_a_checkpoint_the_other_commands_accept(sg2, tmp_path, capsys, monkeypatch):
+    from ganbench.cli import checkpoint_method, main
+    from ganbench.fileio import sha256_file
+
+    monkeypatch.setenv("GANBENCH_OPS", "ref")
+    top = ada_like(sg2, 16)
+    top["G_ema"].state["_modules"]["synthesis"].state["_modules"]["b16"].state["use_fp16"] = True
+    src = dump(top, tmp_path / "net.pkl")
+    with pytest.warns(UserWarning, match=r"G_ema: 1 fp16 block\(s\)"):  # printed as a note by the command
+        assert main(["import-checkpoint", str(src), str(tmp_path / "o.pt"), "--method", "stylegan2"]) == 0
+    assert "stylegan2 at 16px from stylegan2-ada-pytorch" in capsys.readouterr().out
+    ckpt = checkpoint_method(tmp_path / "o.pt")  # what eval, consistency and the figures check first
+    assert ckpt["source"] == {"path": str(src.resolve()), "sha256": sha256_file(src), "format": "stylegan2-ada-pytorch",
+                              "notes": ["G_ema: 1 fp16 block(s) in the source (ganbench's options run them in fp32)"]}
+    assert (ckpt["format"], ckpt["nimg"], ckpt["step"], ckpt["optimizers"], ckpt["frozen_inputs"]) == (1, 0, 0, {}, {})
+    assert ckpt["experiment"]["name"] == "imported-net" and ckpt["experiment"]["dataset"] == "imported"
+    assert sorted(ckpt) == sorted(["format", "method", "experiment", "resolution", "img_channels", "label_dim", "state",
+                                   "optimizers", "nimg", "step", "rng", "torch_version", "inputs", "input_sha256",
+                                   "frozen_inputs", "parents", "source"])

@@ -70,7 +70,8 @@ def convert_persistence(top: dict, where: str) -> ImportedNetworks:
     g_ema, g_arch = generator(G_ema, repo, f"{where}: G_ema")
     if isinstance(top.get("G"), PersistentStub):
         g, g_arch_train = generator(top["G"], repo, f"{where}: G")
-        require(g_arch_train == g_arch, where, "G and G_ema have different architectures")
+        same = lambda a: {k: v for k, v in a.items() if k != "notes"}  # noqa: E731
+        require(same(g_arch_train) == same(g_arch), where, "G and G_ema have different architectures")
         notes = []
     else:
         g, notes = {k: v.clone() for k, v in g_ema.items()}, ["no training G in the pickle: G is a copy of G_ema"]

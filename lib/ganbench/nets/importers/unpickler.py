@@ -158,7 +158,12 @@ class RestrictedUnpickler(pickle.Unpickler):
 def load_network_pickle(path: str | os.PathLike):
     """Unpickle ``path`` with :class:`RestrictedUnpickler`; a refused global, a truncated or damaged file is one
     GanbenchError line naming the file."""
+    import zipfile
+
     path = Path(path)
+    if zipfile.is_zipfile(path):
+        raise GanbenchError(f"{path}: a torch.save archive (a checkpoint or state dict), not a released network "
+                            f"pickle; StyleGAN1 .for_g_all.pt state dicts are not converted")
     try:
         with open(path, "rb") as f:
             return RestrictedUnpickler(f, str(path)).load()
