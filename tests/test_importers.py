@@ -543,3 +543,39 @@ def test_cli_writes_a_checkpoint_the_other_commands_accept(sg2, tmp_path, capsys
     assert sorted(ckpt) == sorted(["format", "method", "experiment", "resolution", "img_channels", "label_dim", "state",
                                    "optimizers", "nimg", "step", "rng", "torch_version", "inputs", "input_sha256",
                                    "frozen_inputs", "parents", "source"])
+
+
+# --- config/weights.yaml ------------------------------------------------------------------------------------------
+
+def test_weights_registry_lists_the_released_networks():
+    from ganbench.metrics.weights import load_weights_registry
+    from ganbench.nets.importers import METHODS
+
+    networks = load_weights_registry(kind="network")
+    assert {"stylegan2-car-config-f", "stylegan2-horse-config-f", "lsuncat200k-paper256-ada", "celeba0-28k-paper256-ada",
+            "celeba28k-paper512-ada", "creps-ffhq-512x512", "vision-aided-gan-lsuncat-ada-3"} <= set(networks)
+    assert "inception-v3-compat" in load_weights_registry(kind="extractor")
+    for name, entry in networks.items():
+        assert entry["url"] or entry["manual"], name
+        assert entry["sha256"] is None or re.fullmatch(r"[0-9a-f]{64}", entry["sha256"]), name
+        assert entry.get("method") in (*METHODS, None) and entry["tables"], name
+        assert entry.get("method") or entry["format"] == "stylegan1-state-dict", name
+
+
+def test_download_of_a_network_entry(tmp_path):
+    from ganbench.errors import DownloadError
+    from ganbench.metrics.weights import download_weights
+
+    (tmp_path / "net.pkl").write_bytes(b"released bytes")
+    import hashlib
+
+    digest = hashlib.sha256(b"released bytes").hexdigest()
+    registry = tmp_path / "weights.yaml"
+    registry.write_text(f"direct: {{kind: network, url: 'file://{tmp_path}/net.pkl', sha256: {digest}}}\n"
+                        "drive: {kind: network, url: null, sha256: null, manual: 'the authors Drive folder X'}\n")
+    assert download_weights("direct", tmp_path / "out" / "direct.pkl", registry).read_bytes() == b"released bytes"
+    with pytest.raises(DownloadError) as exc:
+        download_weights("drive", tmp_path / "out" / "drive.pkl", registry)
+    _one_line(exc, "drive: no direct download", "the authors Drive folder X")
+    (tmp_path / "out" / "drive.pkl").write_bytes(b"placed by hand")
+    assert download_weights("drive", tmp_path / "out" / "drive.pkl", registry).read_bytes() == b"placed by hand"
