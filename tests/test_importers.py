@@ -579,3 +579,53 @@ def test_download_of_a_network_entry(tmp_path):
     _one_line(exc, "drive: no direct download", "the authors Drive folder X")
     (tmp_path / "out" / "drive.pkl").write_bytes(b"placed by hand")
     assert download_weights("drive", tmp_path / "out" / "drive.pkl", registry).read_bytes() == b"placed by hand"
+
+
+# --- the TF layouts against TF's own semantics ----------------------------------------------------------------
+# The round trips above prove the importer inverts the test's export; these check the transforms themselves against
+# a re-derivation of what the TF StyleGAN2 ops compute (dnnlib/tflib/ops/upfirdn_2d.py, as research/checkpoints.md
+# §2 describes them): conv2d_transpose on the spatially flipped kernel followed by a [1,3,3,1] blur for upsampling,
+# blur then strided correlation for downsampling. Written here with torch's primitives (TF's conv2d and
+# conv2d_transpose are torch's conv2d and conv_transpose2d with HWIO/HWOI filters).
+
+def _tf_blur(x, pad0, pad1, gain=1.0):
+    k = FILTER * gain
+    C = x.shape[1]
+    x = torch.nn.functional.pad(x, [pad0, pad1, pad0, pad1])
+    return torch.nn.functional.conv2d(x, k.flip([0, 1]).expand(C, 1, 4, 4).contiguous(), groups=C)
+
+
+def _tf_upsample_conv(x, w_hwio):
+    """TF upsample_conv_2d(x, w, k=[1,3,3,1], factor 2), NCHW, one group."""
+    w = torch.as_tensor(np.ascontiguousarray(w_hwio[::-1, ::-1].transpose(0, 1, 3, 2)))  # [kh, kw, O, I]
+    y = torch.nn.functional.conv_transpose2d(x, w.permute(3, 2, 0, 1), stride=2)  # TF filter [h, w, out, in]
+    p = (4 - 2) - (w_hwio.shape[0] - 1)
+    return _tf_blur(y, (p + 1) // 2 + 1, p // 2 + 1, gain=4.0)
+
+
+def _tf_conv_downsample(x, w_hwio):
+    """TF conv_downsample_2d(x, w, k=[1,3,3,1], factor 2), NCHW: blur, then a stride-2 VALID correlation."""
+    p = (4 - 2) + (w_hwio.shape[0] - 1)
+    y = _tf_blur(x, (p + 1) // 2, p // 2)
+    return torch.nn.functional.conv2d(y, torch.as_tensor(np.ascontiguousarray(w_hwio.transpose(3, 2, 0, 1))), stride=2)
+
+
+@pytest.mark.parametrize("kernel", [3, 1])
+def test_tf_resampling_convs_match_after_the_documented_transforms(kernel, monkeypatch):
+    from ganbench import ops
+    from ganbench.nets.importers.tf_stylegan2 import _conv, _Vars
+
+    monkeypatch.setenv("GANBENCH_OPS", "ref")
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 5, 8, 8, generator=gen)
+    w_tf = torch.randn(kernel, kernel, 5, 6, generator=gen).numpy()  # [kh, kw, I, O] as TF stores it
+    f = ops.setup_filter([1, 3, 3, 1])
+    v = _Vars({"up/weight": w_tf, "down/weight": w_tf}, "t")
+    if kernel == 3:  # Conv0_up: flipped, then transposed
+        ours = ops.conv2d_resample(x, _conv(v, "up", flip=True), f=f, up=2, padding=1, flip_weight=False)
+        assert float((ours - _tf_upsample_conv(x, w_tf)).abs().max()) < 1e-4
+        wrong = ops.conv2d_resample(x, _conv(v, "down"), f=f, up=2, padding=1, flip_weight=False)
+        assert float((wrong - _tf_upsample_conv(x, w_tf)).abs().max()) > 1e-2  # the flip is needed
+    # Conv1_down (3x3) and Skip (1x1): transposed only
+    ours = ops.conv2d_resample(x, _conv(v, "down"), f=f, down=2, padding=kernel // 2)
+    assert float((ours - _tf_conv_downsample(x, w_tf)).abs().max()) < 1e-4
