@@ -20,12 +20,22 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 import torch
-
 from ganbench.errors import GanbenchError
 from ganbench.methods import build_method
-from ganbench.nets.importers import import_network, imported_checkpoint, write_imported_checkpoint
+from ganbench.methods.base import InputInfo
+from ganbench.nets.importers import (
+    import_network,
+    imported_checkpoint,
+    write_imported_checkpoint,
+)
 from ganbench.train.checkpoint import load_checkpoint
-from ganbench.train.inputs import InputFile, init_parts, parent_infos, restore_method, source_state
+from ganbench.train.inputs import (
+    InputFile,
+    init_parts,
+    parent_infos,
+    restore_method,
+    source_state,
+)
 
 SG2 = {"z_dim": 16, "w_dim": 16, "mapping_layers": 2, "channel_base": 128, "channel_max": 32, "mbstd_group": 4,
        "augment": "none"}
@@ -162,8 +172,8 @@ def ada_like(method, R: int, nested: bool = True, drop=(), **overrides):
     o = method.options
     res = [2**i for i in range(2, int(np.log2(R)) + 1)]
     syn_kwargs = OFFICIAL.EasyDict(channel_base=o.channel_base, channel_max=o.channel_max, num_fp16_res=0, conv_clamp=None)
-    base = dict(z_dim=o.z_dim, c_dim=0, w_dim=o.w_dim, img_resolution=R, img_channels=3,
-                mapping_kwargs=OFFICIAL.EasyDict(num_layers=o.mapping_layers))
+    base = {"z_dim": o.z_dim, "c_dim": 0, "w_dim": o.w_dim, "img_resolution": R, "img_channels": 3,
+                "mapping_kwargs": OFFICIAL.EasyDict(num_layers=o.mapping_layers)}
     g_kwargs = OFFICIAL.EasyDict(**base, synthesis_kwargs=syn_kwargs) if nested else OFFICIAL.EasyDict(**base, **syn_kwargs)
     g_kwargs.update(overrides)
     g_mods = [f"synthesis.b{r}" for r in res] + [f"synthesis.b{r}.conv{i}" for r in res for i in (0, 1) if r > 4 or i]
@@ -256,7 +266,9 @@ def tf_like(method, R: int, version: int = 4, extra_g_kwargs=None):
                     "build_func_name": f"G_{name}", "variables": list(variables.items())}
         return n
 
-    conv = lambda w, flip=False: (lambda a: a[::-1, ::-1] if flip else a)(w.numpy().transpose(2, 3, 1, 0)).copy()  # noqa: E731
+    def conv(w, flip=False):  # [O, I, kh, kw] -> TF's [kh, kw, I, O], up-convs flipped in space
+        a = w.numpy().transpose(2, 3, 1, 0)
+        return (a[::-1, ::-1] if flip else a).copy()
 
     def modulated(s, ours, tf, out, flip=False, noise=None):
         out[f"{tf}/weight"] = conv(s[f"{ours}.weight"], flip)
@@ -417,8 +429,6 @@ def test_imported_checkpoint_is_an_experiment_input(sg2, tmp_path, monkeypatch):
     init_parts(encoder, {"G": "generator:G_ema"}, {"generator": InputFile("generator", "checkpoint", str(out),
                                                                            record["parent"].sha256)}, "experiments.enc")
 
-
-from ganbench.methods.base import InputInfo  # noqa: E402
 
 
 # --- refusals ---------------------------------------------------------------------------------------------------

@@ -25,7 +25,10 @@ import torch
 from ganbench.errors import GanbenchError
 from ganbench.fileio import sha256_file
 from ganbench.nets.importers.common import ImportedNetworks
-from ganbench.nets.importers.persistence import convert_persistence, is_persistence_pickle
+from ganbench.nets.importers.persistence import (
+    convert_persistence,
+    is_persistence_pickle,
+)
 from ganbench.nets.importers.tf_stylegan2 import convert_tf, is_tf_pickle
 from ganbench.nets.importers.unpickler import load_network_pickle
 
@@ -114,4 +117,4 @@ def write_imported_checkpoint(source: str | os.PathLike, out: str | os.PathLike,
     return ckpt
 
 
-__all__ = ["ImportedNetworks", "import_network", "imported_checkpoint", "write_imported_checkpoint", "METHODS"]
+__all__ = ["METHODS", "ImportedNetworks", "import_network", "imported_checkpoint", "write_imported_checkpoint"]

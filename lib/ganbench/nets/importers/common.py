@@ -89,7 +89,7 @@ def block_resolutions(stub, where: str, first: int) -> list[int]:
 def channel_params(channels: dict[int, int], hint: tuple[int, int] | None, where: str) -> tuple[int, int]:
     """(channel_base, channel_max) with ``channels[r] == min(channel_base // r, channel_max)`` for every r: the
     ``hint`` (the source's constructor arguments) if it fits, else derived from the widths."""
-    fits = lambda base, cmax: all(min(base // r, cmax) == c for r, c in channels.items())  # noqa: E731
+    fits = lambda base, cmax: all(min(base // r, cmax) == c for r, c in channels.items())
     if hint is not None and fits(*hint):
         return hint
     cmax = max(channels.values())

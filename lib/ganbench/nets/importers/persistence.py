@@ -15,11 +15,18 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import torch
 
 from ganbench.errors import GanbenchError
 from ganbench.nets.importers.common import (
-    ImportedNetworks, attr, block_resolutions, channel_params, children, flatten, require, shape_of, submodule,
+    ImportedNetworks,
+    attr,
+    block_resolutions,
+    channel_params,
+    children,
+    flatten,
+    require,
+    shape_of,
+    submodule,
 )
 from ganbench.nets.importers.unpickler import PersistentStub, PlainModuleStub
 from ganbench.nets.layers import RESAMPLE_FILTER
@@ -70,7 +77,7 @@ def convert_persistence(top: dict, where: str) -> ImportedNetworks:
     g_ema, g_arch = generator(G_ema, repo, f"{where}: G_ema")
     if isinstance(top.get("G"), PersistentStub):
         g, g_arch_train = generator(top["G"], repo, f"{where}: G")
-        same = lambda a: {k: v for k, v in a.items() if k != "notes"}  # noqa: E731
+        same = lambda a: {k: v for k, v in a.items() if k != "notes"}
         require(same(g_arch_train) == same(g_arch), where, "G and G_ema have different architectures")
         notes = []
     else:

@@ -122,7 +122,7 @@ def _modulated(v: _Vars, tf: str, ours: str, out: dict, flip: bool = False, nois
 
 
 def _generator(net: NetworkStub, where: str) -> tuple[dict, dict]:
-    require(set((net.state.get("components") or {})) >= {"mapping", "synthesis"}, where,
+    require(set(net.state.get("components") or {}) >= {"mapping", "synthesis"}, where,
             "has no mapping and synthesis components (not a StyleGAN2 generator)")
     kw = _kwargs(net, G_KWARGS, where)
     require(kw["architecture"] == "skip", where, f"architecture {kw['architecture']!r}; ganbench's generator is 'skip'")
