@@ -639,3 +639,28 @@ def test_tf_resampling_convs_match_after_the_documented_transforms(kernel, monke
     # Conv1_down (3x3) and Skip (1x1): transposed only
     ours = ops.conv2d_resample(x, _conv(v, "down"), f=f, down=2, padding=kernel // 2)
     assert float((ours - _tf_conv_downsample(x, w_tf)).abs().max()) < 1e-4
+
+
+def test_vision_aided_extras_and_frozen_d_layers(sg2, tmp_path, monkeypatch):
+    """A Vision-aided pickle carries cvD (plain torch modules of foreign classes): stubbed and dropped. A D trained
+    with freeze_layers keeps the frozen layers' weights in _buffers: they become parameters again."""
+    monkeypatch.setenv("GANBENCH_OPS", "ref")
+    top = ada_like(sg2, 16)
+    conv0 = top["D"].state["_modules"]["b16"].state["_modules"]["conv0"]
+    conv0.state["_buffers"].update(conv0.state["_parameters"])
+    conv0.state["_parameters"] = OrderedDict()
+    vision = types.ModuleType("vision_module.cv_discriminator")
+    vision.Discriminator = type("Discriminator", (), {"__module__": "vision_module.cv_discriminator"})
+    cvD = vision.Discriminator()
+    cvD.backbone = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.GELU())
+    top["cvD"], top["augment_pipe_cv"] = cvD, None
+    saved = {k: sys.modules.get(k) for k in ("vision_module", "vision_module.cv_discriminator")}
+    sys.modules.update({"vision_module": types.ModuleType("vision_module"), "vision_module.cv_discriminator": vision})
+    try:
+        src = dump(top, tmp_path / "vision-aided.pkl")
+    finally:
+        for k, v in saved.items():
+            sys.modules.pop(k) if v is None else sys.modules.__setitem__(k, v)
+    ckpt = imported_checkpoint(src)
+    diffs = same_outputs(sg2, restore_method(ckpt, src))
+    assert max(diffs.values()) < 1e-4, diffs
