@@ -664,3 +664,35 @@ def test_vision_aided_extras_and_frozen_d_layers(sg2, tmp_path, monkeypatch):
     ckpt = imported_checkpoint(src)
     diffs = same_outputs(sg2, restore_method(ckpt, src))
     assert max(diffs.values()) < 1e-4, diffs
+
+
+def test_training_on_an_imported_checkpoint(sg2, tmp_path, monkeypatch):
+    """The loop takes an imported file as an input: an encoder on its frozen G_ema, a fine-tune starting from it."""
+    from ganbench.config import validate_config
+    from ganbench.data.build import make_synthetic_dataset
+    from ganbench.train.loop import training_loop
+
+    monkeypatch.setenv("GANBENCH_OPS", "ref")
+    make_synthetic_dataset("face", 16, 8, 0, 0.25, tmp_path / "faces" / "images.zip", tmp_path / "faces" / "annotations.h5")
+    imported = tmp_path / "imported.pt"
+    write_imported_checkpoint(dump(ada_like(sg2, 16), tmp_path / "net.pkl"), imported)
+    common = {"resolution": 16, "batch": 4, "kimg": 0.004, "snapshot_kimg": 1, "tick_kimg": 0.004, "workers": 0,
+              "dataset": "faces"}
+    config = validate_config({"datasets": {"faces": {"source": "synthetic", "category": "face", "count": 8}},
+                              "experiments": [
+        {**common, "name": "enc", "method": "encoder", "options": {"channels": 8, "channel_max": 16, "preview_images": 4},
+         "inputs": {"generator": {"checkpoint": str(imported)}}},
+        {**common, "name": "tune", "method": "stylegan2", "options": {**SG2, "pl_weight": 0},
+         "inputs": {"parent": {"checkpoint": str(imported)}}, "init_from": {"G": "parent", "G_ema": "parent", "D": "parent"}},
+    ]})
+    enc, tune = config["experiments"]
+    final = training_loop(enc, tmp_path / "faces" / "images.zip", tmp_path / "enc", device="cpu",
+                          inputs={"generator": str(imported)})
+    method = restore_method(load_checkpoint(final), final)  # G read back from the imported file, by sha256
+    for key, value in method.G.state_dict().items():
+        assert torch.equal(value, sg2.G_ema.state_dict()[key]), key
+    final = training_loop(tune, tmp_path / "faces" / "images.zip", tmp_path / "tune", device="cpu",
+                          inputs={"parent": str(imported)})
+    tuned = restore_method(load_checkpoint(final), final)
+    moved = max(float((v - sg2.G.state_dict()[k]).abs().max()) for k, v in tuned.G.state_dict().items())
+    assert 0 < moved < 0.1  # one step away from the imported weights, not from a fresh initialisation
