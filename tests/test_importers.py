@@ -696,3 +696,14 @@ def test_training_on_an_imported_checkpoint(sg2, tmp_path, monkeypatch):
     tuned = restore_method(load_checkpoint(final), final)
     moved = max(float((v - sg2.G.state_dict()[k]).abs().max()) for k, v in tuned.G.state_dict().items())
     assert 0 < moved < 0.1  # one step away from the imported weights, not from a fresh initialisation
+
+
+def test_numpy1_names_in_tf_pickles(sg2, tmp_path, monkeypatch):
+    """TF-era pickles were written by numpy 1, whose arrays name numpy.core.multiarray (numpy 2 writes _core)."""
+    monkeypatch.setenv("GANBENCH_OPS", "ref")
+    path = dump(tf_like(sg2, 16), tmp_path / "np1.pkl", protocol=3)
+    data = path.read_bytes()
+    assert b"cnumpy._core.multiarray\n" in data
+    path.write_bytes(data.replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n"))
+    diffs = same_outputs(sg2, restore_method(imported_checkpoint(path), path))
+    assert max(diffs.values()) < 1e-4, diffs
