@@ -172,7 +172,7 @@ def ada_like(method, R: int, nested: bool = True, drop=(), **overrides):
     o = method.options
     res = [2**i for i in range(2, int(np.log2(R)) + 1)]
     syn_kwargs = OFFICIAL.EasyDict(channel_base=o.channel_base, channel_max=o.channel_max, num_fp16_res=0, conv_clamp=None)
-    base = {"z_dim": o.z_dim, "c_dim": 0, "w_dim": o.w_dim, "img_resolution": R, "img_channels": 3,
+    base = {"z_dim": o.z_dim, "c_dim": method.label_dim, "w_dim": o.w_dim, "img_resolution": R, "img_channels": 3,
                 "mapping_kwargs": OFFICIAL.EasyDict(num_layers=o.mapping_layers)}
     g_kwargs = OFFICIAL.EasyDict(**base, synthesis_kwargs=syn_kwargs) if nested else OFFICIAL.EasyDict(**base, **syn_kwargs)
     g_kwargs.update(overrides)
@@ -195,7 +195,7 @@ def ada_like(method, R: int, nested: bool = True, drop=(), **overrides):
     d_mods = [f"b{r}" for r in d_res] + [f"b{r}.{n}" for r in d_res for n in ("conv0", "conv1", "skip")] + [f"b{R}.fromrgb"] + ["b4.conv"]
     d_state = with_filters(official_names(method.D.state_dict()), d_mods)
     d_state = {k: v for k, v in d_state.items()}
-    d_kwargs = OFFICIAL.EasyDict(c_dim=0, img_resolution=R, img_channels=3, architecture="resnet",
+    d_kwargs = OFFICIAL.EasyDict(c_dim=method.label_dim, img_resolution=R, img_channels=3, architecture="resnet",
                                  channel_base=o.channel_base, channel_max=o.channel_max, num_fp16_res=0, conv_clamp=None,
                                  epilogue_kwargs=OFFICIAL.EasyDict(mbstd_group_size=o.mbstd_group))
 
@@ -335,7 +335,8 @@ def creps():
 def same_outputs(ours, theirs, n: int = 4):
     """Largest |difference| of G_ema, G (fixed z, noise_mode const) and D (on G_ema's images) between two methods."""
     z = torch.randn(n, ours.options.z_dim, generator=torch.Generator().manual_seed(5))
-    c = torch.zeros(n, 0)
+    c = (torch.nn.functional.one_hot(torch.arange(n) % ours.label_dim, ours.label_dim).float() if ours.label_dim
+         else torch.zeros(n, 0))
     diffs = {}
     with torch.no_grad():
         for part in ("G_ema", "G"):
@@ -706,4 +707,16 @@ def test_numpy1_names_in_tf_pickles(sg2, tmp_path, monkeypatch):
     assert b"cnumpy._core.multiarray\n" in data
     path.write_bytes(data.replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n"))
     diffs = same_outputs(sg2, restore_method(imported_checkpoint(path), path))
+    assert max(diffs.values()) < 1e-4, diffs
+
+
+def test_conditional_persistence_pickle(tmp_path, monkeypatch):
+    """Labels: G's mapping.embed, D's projection mapping (8 layers, mapping.fcN in the file)."""
+    monkeypatch.setenv("GANBENCH_OPS", "ref")
+    torch.manual_seed(0)
+    method = _perturbed(build_method("stylegan2", SG2, 16, label_dim=3), 4).eval()
+    path = dump(ada_like(method, 16), tmp_path / "cond.pkl")
+    ckpt = imported_checkpoint(path)
+    assert ckpt["label_dim"] == 3 and "D.mapping.fcs.7.weight" in ckpt["state"]
+    diffs = same_outputs(method, restore_method(ckpt, path))
     assert max(diffs.values()) < 1e-4, diffs
