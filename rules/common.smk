@@ -11,7 +11,7 @@ from ganbench.config import (
 from ganbench.data.registry import archive_name
 from ganbench.methods.catalog import FIGURES, experiment_figures, methods_with
 from ganbench.metrics import paths, plan
-from ganbench.metrics.weights import load_weights_registry
+from ganbench.metrics.weights import load_weights_registry, network_file
 from ganbench.tables.specs import configured_specs
 
 DATASETS = config["datasets"]

@@ -24,7 +24,7 @@ rule download_weights:
     output:
         "results/weights/{name}.pth",
     wildcard_constraints:
-        name="|".join(re.escape(n) for n in load_weights_registry()),
+        name="|".join(re.escape(n) for n in load_weights_registry(kind="extractor")),
     params:
         name=lambda wc: wc.name,
     retries: 2

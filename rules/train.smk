@@ -41,3 +41,44 @@ rule train:
         "../envs/ganbench.yaml"
     script:
         "../workflow_scripts/train.py"
+
+
+# The papers' released networks (config/weights.yaml, kind network): fetched by this rule only, then converted
+# into a ganbench checkpoint (`ganbench import-checkpoint`), which an experiment takes as
+# `inputs: {parent: {checkpoint: results/networks/NAME.ckpt.pt}}` or as an encoder's `generator`.
+NETWORKS = load_weights_registry(kind="network")
+
+
+rule download_network:
+    output:
+        "results/networks/{name}.{ext}",
+    wildcard_constraints:
+        name="|".join(re.escape(n) for n in NETWORKS) or "(?!)",
+        ext="pkl|pt",
+    params:
+        name=lambda wc: wc.name,
+    retries: 2
+    log:
+        "logs/train/download_network-{name}-{ext}.log",
+    conda:
+        "../envs/ganbench.yaml"
+    script:
+        "../workflow_scripts/download_weights.py"
+
+
+rule import_network:
+    input:
+        lambda wc: network_file(wc.name, NETWORKS[wc.name]),
+    output:
+        "results/networks/{name}.ckpt.pt",
+    wildcard_constraints:
+        name="|".join(re.escape(n) for n, e in NETWORKS.items() if e.get("method")) or "(?!)",
+    params:
+        method=lambda wc: NETWORKS[wc.name]["method"],
+        resolution=lambda wc: NETWORKS[wc.name]["resolution"],
+    log:
+        "logs/train/import_network-{name}.log",
+    conda:
+        "../envs/ganbench.yaml"
+    script:
+        "../workflow_scripts/import_network.py"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+import torch
 
 from ganbench.cli import build_parser, main
 
@@ -70,6 +72,17 @@ def inputs(tmp_path_factory) -> Path:
     flipped[index_records(root / "good.tfrecord")[3] + 12 + 30] ^= 0xFF
     (root / "flip.tfrecord").write_bytes(bytes(flipped))
     (root / "eval").mkdir()
+    # released-network pickles in the official layout (tests/test_importers.py builds them): a good one from the
+    # run's networks, and one that names a global no released network uses
+    from test_importers import ada_like, dump
+
+    from ganbench.train.inputs import restore_method
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GANBENCH_OPS", "ref")
+        dump(ada_like(restore_method(torch.load(root / "run" / "final.pt", weights_only=True), root / "run"), 16),
+             root / "net.pkl")
+    (root / "evil.pkl").write_bytes(pickle.dumps({"G_ema": os.system}))
     return root
 
 
@@ -162,6 +175,16 @@ CASES = [
     (["scale-figure", CKPT, "--out", "{out}/f.png"], "method 'stylegan2' renders only its training grid"),
     (["scale-figure", CKPT, "--out", "{out}/f.png", "--scales", "0"], "argument --scales: 0 is less than 1"),
     (["scale-figure", "{in}/missing.pt", "--out", "{out}/f.png"], "missing.pt: checkpoint not found"),
+    (["import-checkpoint", "{in}/missing.pkl", "{out}/i.pt"], "missing.pkl: network pickle not found"),
+    (["import-checkpoint", "{in}/evil.pkl", "{out}/i.pt"], "refusing to load global posix.system"),
+    (["import-checkpoint", CKPT, "{out}/i.pt"], "final.pt: a torch.save archive"),
+    (["import-checkpoint", "{in}/text8.txt", "{out}/i.pt"], "text8.txt: not a readable network pickle"),
+    (["import-checkpoint", "{in}/net.pkl", "{out}/i.png"], "unknown destination type '.png'"),
+    (["import-checkpoint", "{in}/net.pkl", "{out}/adir"], "adir: is a folder"),
+    (["import-checkpoint", "{in}/net.pkl", "{out}/new/i.pt", "--resolution", "32"], "16x16, not --resolution 32"),
+    (["import-checkpoint", "{in}/net.pkl", "{out}/i.pt", "--resolution", "4"], "argument --resolution: 4 is less than 8"),
+    (["import-checkpoint", "{in}/net.pkl", "{out}/i.pt", "--method", "creps"], "holds a stylegan2 generator, not creps"),
+    (["import-checkpoint", "{in}/net.pkl", "{out}/i.pt", "--method", "coco"], "invalid choice: 'coco'"),
     (["table", "--config", "{in}/cfg.yaml", "--eval-dir", "{in}/missing", "--out", "{out}/t"], "missing: evaluation results"),
     (["table", "nope", "--config", "{in}/cfg.yaml", "--eval-dir", "{in}/eval", "--out", "{out}/t"], "unknown table 'nope'"),
     (["table", "--config", "{in}/text8.txt", "--eval-dir", "{in}/eval", "--out", "{out}/t"], "must be a mapping"),

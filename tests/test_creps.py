@@ -351,5 +351,5 @@ def test_cli_eval_refuses_statistics_of_another_size_before_generating(method, t
     assert "\n" not in err and f"{stats}: statistics of {R} px images, but {ckpt} at scale 2 renders {2 * R} px" in err
     assert cli.main(["eval", *common, "--truncation", "-1"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "truncation: -1.0 is negative" in err
+    assert "\n" not in err and "argument --truncation: -1 is outside [0, inf]" in err
     assert not out.exists()

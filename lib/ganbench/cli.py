@@ -391,6 +391,20 @@ def _scale_figure(args) -> None:
     print(f"wrote {plot_scale_montage(args.checkpoint, out, scales=args.scales)}")
 
 
+def _import_checkpoint(args) -> None:
+    from ganbench.nets.importers import write_imported_checkpoint
+
+    source = input_file(args.source, "network pickle")
+    out = output_file(args.out, (".pt",))
+    if out.resolve() == source.resolve():
+        raise GanbenchError(f"{out}: is the source file; write the checkpoint elsewhere")
+    ckpt = write_imported_checkpoint(source, out, method=args.method, resolution=args.resolution)
+    for note in ckpt["source"]["notes"]:
+        warnings.warn(note)
+    print(f"wrote {out}: {ckpt['method']} at {ckpt['resolution']}px from {ckpt['source']['format']} "
+          f"(sha256 {ckpt['source']['sha256'][:12]})")
+
+
 def _table(args) -> None:
     from ganbench.config import load_config
     from ganbench.metrics.protocols import configured_protocols, get_protocol
@@ -580,6 +594,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint", help="training checkpoint of an any-scale method")
     p.add_argument("--out", required=True, help=f"PNG file to write ({OVERWRITE})")
     p.add_argument("--scales", type=POSITIVE, nargs="+", default=[1, 2, 4], help="output scales (1 is always added)")
+
+    p = command("import-checkpoint", "convert a released network pickle (StyleGAN2-ADA, StyleGAN3's StyleGAN2, CREPS, "
+                                     "TensorFlow StyleGAN2 config F) into a ganbench checkpoint, without running "
+                                     "any of its code", _import_checkpoint)
+    p.add_argument("source", help="the released .pkl (G, D and G_ema, or TensorFlow's G, D and Gs)")
+    p.add_argument("out", help=f"ganbench checkpoint .pt to write, usable as an experiment input ({OVERWRITE})")
+    p.add_argument("--method", choices=["stylegan2", "creps"],
+                   help="the method the file must hold (default: whichever it holds)")
+    p.add_argument("--resolution", type=int_at_least(8),
+                   help="the resolution the networks must have (default: theirs)")
 
     p = command("table", "render the configured tables from results/eval to md, csv, tex and html", _table)
     p.add_argument("names", nargs="*", help="registered table names (default: the config's tables)")

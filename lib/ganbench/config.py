@@ -241,7 +241,7 @@ def _check_inputs(config: dict | None, exp: dict, entry, where: str) -> None:
         elif kind == "weights" and not Path(value).is_file():
             from ganbench.metrics.weights import load_weights_registry
 
-            registry = load_weights_registry()
+            registry = load_weights_registry(kind="extractor")  # a released GAN is imported, then a checkpoint input
             if value not in registry:
                 raise ConfigError(f"{key}.weights: {value!r} is neither a file nor a name of config/weights.yaml"
                                   f"{did_you_mean(value, registry, 'names')}")
