@@ -16,6 +16,8 @@ rule tables:
         scales=ANY_SCALE["scales"],
     log:
         "logs/tables/tables.log",
+    benchmark:
+        "benchmarks/tables.tsv",
     conda:
         "../envs/ganbench.yaml"
     script:
@@ -32,6 +34,8 @@ rule training_curves:
         training_log="results/runs/{experiment}/log.jsonl",  # written by the train job with final.pt
     log:
         "logs/tables/figures-{experiment}-curves.log",
+    benchmark:
+        "benchmarks/training_curves/experiment={experiment}.tsv",
     conda:
         "../envs/ganbench.yaml"
     script:
@@ -49,6 +53,8 @@ rule sample_grid:
         figure="samples|preview",
     log:
         "logs/tables/figures-{experiment}-{figure}.log",
+    benchmark:
+        "benchmarks/sample_grid/experiment={experiment}/figure={figure}.tsv",
     conda:
         "../envs/ganbench.yaml"
     script:
@@ -67,6 +73,8 @@ rule scale_figure:
         scales=ANY_SCALE["scales"],
     log:
         "logs/tables/figures-{experiment}-scales.log",
+    benchmark:
+        "benchmarks/scale_figure/experiment={experiment}.tsv",
     conda:
         "../envs/ganbench.yaml"
     script:
