@@ -293,7 +293,8 @@ def resolve(site: Site, choices: Choices) -> Profile:
 
     account = None if choices.no_account else (choices.account or site.account)
     if account is None and not choices.no_account:
-        notes.append("no account found (sacctmgr): slurm-no-account")
+        notes.append("no account found (sacctmgr): slurm-no-account" if site.accounting
+                     else "no accounting database (scontrol): slurm-no-account, job states from squeue")
     return Profile(account, cpu, gpu, model, cores, per_gpu, runtime, mem, not site.accounting, notes)
 
 
