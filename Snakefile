@@ -46,3 +46,7 @@ rule all:
         [f"reports/tables/{spec.name}.md" for spec in TABLES],
         [f for e in EXPERIMENTS for f in eval_files(e)],
         [f"reports/figures/{e}-{figure}.png" for e in EXPERIMENTS for figure in experiment_figures(EXPERIMENTS[e])],
+        "reports/costs/job_costs.md",  # rules/costs.smk: runs after everything above
+
+
+include: "rules/costs.smk"

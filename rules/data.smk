@@ -12,6 +12,8 @@ rule synthesize:
         resolution=lambda wc: int(wc.res),
     log:
         "logs/data/synthesize-{dataset}-{res}.log",
+    benchmark:
+        "benchmarks/synthesize/dataset={dataset}/res={res}.tsv",
     conda:
         "../envs/ganbench.yaml"
     script:
@@ -26,6 +28,8 @@ rule download:
     retries: 2
     log:
         "logs/data/download-{id}-{filename}.log",
+    benchmark:
+        "benchmarks/download/id={id}/filename={filename}.tsv",
     conda:
         "../envs/ganbench.yaml"
     script:
@@ -44,6 +48,8 @@ rule import_images:
         resolution=lambda wc: int(wc.res),
     log:
         "logs/data/import-{dataset}-{res}.log",
+    benchmark:
+        "benchmarks/import_images/dataset={dataset}/res={res}.tsv",
     conda:
         "../envs/ganbench.yaml"
     script:
@@ -57,6 +63,8 @@ rule tfrecord:
         "results/data/{dataset}-{res}/images.tfrecord",
     log:
         "logs/data/tfrecord-{dataset}-{res}.log",
+    benchmark:
+        "benchmarks/tfrecord/dataset={dataset}/res={res}.tsv",
     conda:
         "../envs/ganbench.yaml"
     script:
@@ -82,6 +90,8 @@ rule dataset_summary:
         preview_count=config["data"]["preview_count"],
     log:
         "logs/data/summary-{dataset}-{res}.log",
+    benchmark:
+        "benchmarks/dataset_summary/dataset={dataset}/res={res}.tsv",
     conda:
         "../envs/ganbench.yaml"
     script:
@@ -95,6 +105,8 @@ rule datasets_table:
         report("reports/datasets.md", category="Datasets", subcategory="All datasets"),
     log:
         "logs/data/datasets_table.log",
+    benchmark:
+        "benchmarks/datasets_table.tsv",
     conda:
         "../envs/ganbench.yaml"
     script:

@@ -23,6 +23,8 @@ for _protocol in PROTOCOLS.values():
             out_dir=lambda wc, p=_protocol.name: paths.eval_dir(wc.experiment, p),
         log:
             f"logs/evaluate/{{experiment}}-{_protocol.name}.log",
+        benchmark:
+            f"benchmarks/evaluate_{_protocol.name}/experiment={{experiment}}.tsv",
         conda:
             "../envs/ganbench.yaml"
         script:
@@ -45,6 +47,8 @@ for _protocol in PROTOCOLS.values():
             out_dir=lambda wc, p=_protocol.name: paths.floor_dir(wc.dataset, wc.res, p),
         log:
             f"logs/evaluate/floor-{{dataset}}-{{res}}-{_protocol.name}.log",
+        benchmark:
+            f"benchmarks/real_floor_{_protocol.name}/dataset={{dataset}}/res={{res}}.tsv",
         conda:
             "../envs/ganbench.yaml"
         script:
@@ -75,6 +79,8 @@ rule evaluate_scale:
         out_dir=lambda wc: paths.eval_dir(wc.experiment, wc.protocol),
     log:
         "logs/evaluate/{experiment}-{protocol}-scale{scale}.log",
+    benchmark:
+        "benchmarks/evaluate_scale/experiment={experiment}/protocol={protocol}/scale={scale}.tsv",
     conda:
         "../envs/ganbench.yaml"
     script:
@@ -97,6 +103,8 @@ if any(s > 1 for s in ANY_SCALE["scales"]):  # otherwise there is nothing to com
             out_dir=lambda wc: paths.eval_dir(wc.experiment),
         log:
             "logs/evaluate/{experiment}-consistency.log",
+        benchmark:
+            "benchmarks/scale_consistency/experiment={experiment}.tsv",
         conda:
             "../envs/ganbench.yaml"
         script:
@@ -119,6 +127,8 @@ rule render_cost:
     threads: workflow.cores
     log:
         "logs/evaluate/{experiment}-cost.log",
+    benchmark:
+        "benchmarks/render_cost/experiment={experiment}.tsv",
     conda:
         "../envs/ganbench.yaml"
     script:

@@ -13,6 +13,8 @@ rule build_ops:
         mem_mb=lambda wc, attempt: 4000 * attempt,
     log:
         "logs/ops/build_ops.log",
+    benchmark:
+        "benchmarks/build_ops.tsv",
     conda:
         "../envs/ganbench.yaml"
     script:

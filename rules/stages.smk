@@ -19,6 +19,8 @@ rule evaluate_reconstruction:
         out_dir=lambda wc: paths.eval_dir(wc.experiment, plan.RECONSTRUCTION),
     log:
         "logs/evaluate/{experiment}-reconstruction.log",
+    benchmark:
+        "benchmarks/evaluate_reconstruction/experiment={experiment}.tsv",
     conda:
         "../envs/ganbench.yaml"
     script:
@@ -41,6 +43,8 @@ rule evaluate_segmenter:
         out_dir=lambda wc: paths.eval_dir(wc.experiment),
     log:
         "logs/evaluate/{experiment}-segmentation.log",
+    benchmark:
+        "benchmarks/evaluate_segmenter/experiment={experiment}.tsv",
     conda:
         "../envs/ganbench.yaml"
     script:

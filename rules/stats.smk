@@ -14,6 +14,8 @@ rule train_probe:
         probe=METRICS_CFG["probe"],
     log:
         "logs/stats/train_probe.log",
+    benchmark:
+        "benchmarks/train_probe.tsv",
     conda:
         "../envs/ganbench.yaml"
     script:
@@ -30,6 +32,8 @@ rule download_weights:
     retries: 2
     log:
         "logs/stats/download_weights-{name}.log",
+    benchmark:
+        "benchmarks/download_weights/name={name}.tsv",
     conda:
         "../envs/ganbench.yaml"
     script:
@@ -50,6 +54,8 @@ rule stats:
         save_features=True,  # the real-data floor (and KID, precision/recall) need the features
     log:
         "logs/stats/{dataset}-{res}-{statskey}.log",
+    benchmark:
+        "benchmarks/stats/dataset={dataset}/res={res}/statskey={statskey}.tsv",
     conda:
         "../envs/ganbench.yaml"
     script:

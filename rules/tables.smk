@@ -16,6 +16,8 @@ rule tables:
         scales=ANY_SCALE["scales"],
     log:
         "logs/tables/tables.log",
+    benchmark:
+        "benchmarks/tables.tsv",
     conda:
         "../envs/ganbench.yaml"
     script:
@@ -32,6 +34,8 @@ rule training_curves:
         training_log="results/runs/{experiment}/log.jsonl",  # written by the train job with final.pt
     log:
         "logs/tables/figures-{experiment}-curves.log",
+    benchmark:
+        "benchmarks/training_curves/experiment={experiment}.tsv",
     conda:
         "../envs/ganbench.yaml"
     script:
@@ -52,6 +56,8 @@ for _figure in ("samples", "preview"):
                    subcategory="{experiment}", labels={"experiment": "{experiment}", "figure": _figure}),
         log:
             f"logs/tables/figures-{{experiment}}-{_figure}.log",
+        benchmark:
+            f"benchmarks/figure_{_figure}/experiment={{experiment}}.tsv"
         conda:
             "../envs/ganbench.yaml"
         script:
@@ -70,6 +76,8 @@ rule scale_figure:
         scales=ANY_SCALE["scales"],
     log:
         "logs/tables/figures-{experiment}-scales.log",
+    benchmark:
+        "benchmarks/scale_figure/experiment={experiment}.tsv",
     conda:
         "../envs/ganbench.yaml"
     script:

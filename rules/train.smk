@@ -37,6 +37,8 @@ rule train:
         mem_mb=lambda wc, attempt: (8000 + 8000 * EXPERIMENTS[wc.experiment]["gpus"]) * (attempt + 1) // 2,
     log:
         "logs/train/{experiment}.log",
+    benchmark:
+        "benchmarks/train/experiment={experiment}.tsv",
     conda:
         "../envs/ganbench.yaml"
     script:

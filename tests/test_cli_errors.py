@@ -83,6 +83,9 @@ def inputs(tmp_path_factory) -> Path:
         dump(ada_like(restore_method(torch.load(root / "run" / "final.pt", weights_only=True), root / "run"), 16),
              root / "net.pkl")
     (root / "evil.pkl").write_bytes(pickle.dumps({"G_ema": os.system}))
+    (root / "sinfo.txt").write_text("cpu*|up|1-00:00:00|64|256000|(null)|10\ngpu|up|2-00:00:00|32|384000|gpu:a100:4|4\n")
+    (root / "profile").mkdir()
+    (root / "profile" / "config.yaml").write_text("executor: slurm\n")
     return root
 
 
@@ -91,6 +94,7 @@ FACES_H5, CARS_H5 = "{in}/faces/annotations.h5", "{in}/cars/annotations.h5"
 CKPT, PROBE, STATS = "{in}/run/final.pt", "{in}/probe.pt", "{in}/stats.h5"
 TRAIN = ["train", "--experiment", "tiny", "--config", "{in}/cfg.yaml", "--data", FACES]
 PROBE_ARGS = ["probe", "--images", FACES, "--annotations", FACES_H5, "--steps", "1"]
+SLURM = ["slurm-profile", "--sinfo", "{in}/sinfo.txt"]
 EVAL = ["eval", CKPT, STATS, "--weights", PROBE, "--out", "{out}/e", "--num-gen", "4"]
 
 # (argv, a part of the one error line)
@@ -190,6 +194,17 @@ CASES = [
     (["table", "--config", "{in}/text8.txt", "--eval-dir", "{in}/eval", "--out", "{out}/t"], "must be a mapping"),
     (["table", "--config", "{in}/cfg.yaml", "--eval-dir", "{in}/eval", "--out", "{out}/existing.txt"],
      "existing.txt: exists and is not a folder"),
+    ([*SLURM, "--dest", "{in}/profile"], "profile/config.yaml: a profile is already there; pass --force"),
+    ([*SLURM, "--dest", "{out}/existing.txt"], "existing.txt: exists and is not a folder"),
+    ([*SLURM, "--dest", "{out}/p", "--partition", "nope"], "--partition 'nope': no such partition (sinfo lists: cpu, gpu)"),
+    ([*SLURM, "--dest", "{out}/p", "--gpu-model", "h100"], "--gpu-model 'h100': partition gpu has a100 GPUs"),
+    ([*SLURM, "--dest", "{out}/p", "--gpu-partition", "cpu"], "--gpu-partition 'cpu': sinfo lists no GPU gres"),
+    ([*SLURM, "--dest", "{out}/p", "--no-gpu", "--gpu-model", "a100"], "--no-gpu with --gpu-partition or --gpu-model"),
+    ([*SLURM, "--dest", "{out}/p", "--account", "a", "--no-account"], "--account and --no-account: give one"),
+    ([*SLURM, "--dest", "{out}/p", "--runtime", "5000"], "--runtime 5000: partition cpu allows at most 1440 minutes"),
+    ([*SLURM, "--dest", "{out}/p", "--cores", "0"], "argument --cores: 0 is less than 1"),
+    (["slurm-profile", "--dest", "{out}/p", "--sinfo", "{in}/missing.txt"], "missing.txt: sinfo output file (--sinfo) not found"),
+    (["slurm-profile", "--dest", "{out}/p", "--sinfo", "{in}/text8.txt"], "sinfo: expected 7 '|'-separated fields"),
     (["check-config", "{in}/faces"], "faces: is a folder; expected a configuration file"),
     (["check-config", "{in}/missing.yaml"], "missing.yaml: configuration file not found"),
     (["check-config", "{in}/text8.txt"], "must be a mapping"),

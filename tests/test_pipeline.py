@@ -121,10 +121,17 @@ def test_train_evaluate_tables_and_report(tmp_path):
     cost = (work / "reports/tables/creps_cost-tinyfaces-16.md").read_text()
     assert "StyleGAN2-ADA at R·s (untrained, same job)" in cost
     assert PIL.Image.open(work / "reports/figures/tiny-creps-scales.png").size[0] > 0
+    # the job costs of the run, from every other job's benchmark file
+    benchmarks = sorted(work.glob("benchmarks/**/*.tsv"))
+    costs = (work / "reports/costs/job_costs.md").read_text()
+    assert f"{len(benchmarks) - 1} jobs" in costs  # all but job_costs itself
+    assert "| baseline / train | 1 |" in costs and "| creps / train | 1 |" in costs and "| creps / render_cost | 1 |" in costs
+    assert (work / "benchmarks/train/experiment=tiny-creps.tsv").read_text().startswith("s\th:m:s\tmax_rss")
     report = snakemake(work, "--report", str(work / "reports/report.html"))
     assert report.returncode == 0, report.stderr[-3000:]
     assert (work / "reports/report.html").stat().st_size > 10_000
-    assert "fid-scale2" in (work / "reports/report.html").read_text(errors="replace")  # eval JSONs are in it
+    html = (work / "reports/report.html").read_text(errors="replace")
+    assert "fid-scale2" in html and "job_costs.html" in html  # eval JSONs and the cost table are in it
 
 
 def test_failed_job_leaves_nothing_and_spares_other_jobs(tmp_path, image_folder):

@@ -317,6 +317,67 @@ def test_outputs_match_the_local_run(slurm_run, local_run):
     assert ticks(work) == ticks(local_run)
 
 
+# --- the README's commands, as a user types them -------------------------------------------------
+
+
+def readme_slurm_commands() -> list[str]:
+    """The command lines of the first sh block of the README's "Running on a Slurm cluster" section."""
+    text = (REPO_ROOT / "README.md").read_text()
+    section = text[text.index("## Running on a Slurm cluster"):]
+    block = re.search(r"```sh\n(.*?)```", section, re.DOTALL).group(1)
+    return [line.split("#", 1)[0].strip() for line in block.splitlines() if line.split("#", 1)[0].strip()]
+
+
+def repo_shaped_workdir(root: Path, config: dict) -> Path:
+    """A folder that looks like the repository root to Snakemake (the Snakefile, rules, scripts and config
+    files linked from the repository), whose embedded default config/config.yaml is ``config``."""
+    work = root / "repo"
+    (work / "config").mkdir(parents=True)
+    for name in ("Snakefile", "rules", "workflow_scripts", "envs", "lib"):
+        (work / name).symlink_to(REPO_ROOT / name)
+    for path in (REPO_ROOT / "config").glob("*.yaml"):
+        if path.name != "config.yaml":
+            (work / "config" / path.name).symlink_to(path)
+    (work / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    return work
+
+
+@on_slurm
+def test_readme_commands_run_through_sbatch(tmp_path_factory):
+    """`ganbench slurm-profile` then `snakemake --profile slurm`, exactly as the README writes them, in a
+    folder shaped like the repository root (with a tiny embedded default) and a temporary home: the profile
+    lands where Snakemake looks for it, every job goes through sbatch, and the job-cost table of the run is
+    written from the jobs' benchmark files."""
+    commands = readme_slurm_commands()
+    assert commands == ["ganbench slurm-profile", "snakemake --profile slurm"], commands
+    root = tmp_path_factory.mktemp("readme")
+    config = tiny_config()
+    config["experiments"][0].update(gpus=1, kimg=1, snapshot_kimg=1)
+    work = repo_shaped_workdir(root, config)
+    env = {**ENV, "HOME": str(root / "home"), "XDG_CONFIG_HOME": str(root / "xdg"),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    outputs = []
+    for command in commands:
+        run = subprocess.run(command, shell=True, cwd=work, env=env, capture_output=True, text=True)
+        outputs.append(run.stdout + run.stderr)
+        assert run.returncode == 0, f"{command}:\n" + outputs[-1][-5000:]
+    profile = root / "xdg" / "snakemake" / "slurm" / "config.yaml"
+    assert f"wrote {profile}" in outputs[0]
+    written = yaml.safe_load(profile.read_text())
+    assert written["executor"] == "slurm" and written["slurm-no-account"] is True  # no accounting database here
+    assert written["slurm-status-command"] == "squeue" and written["set-resources"]["train"]["gpu"] == 0
+    text = outputs[1]
+    subs = submissions(text)
+    finished = collections.Counter(re.findall(r"^Finished jobid: \d+ \(Rule: (\w+)\)$", text, re.MULTILINE))
+    assert collections.Counter(rule for rule, _, _ in subs) + collections.Counter(all=1) == finished, (subs, finished)
+    assert "localrule" not in text.replace("localrule all:", "")  # nothing ran on the login node
+    assert (work / "results/runs" / EXP / "final.pt").is_file()
+    # the cost table of a cluster run: every job but job_costs itself, measured on the node
+    costs = (work / "reports/costs/job_costs.md").read_text()
+    assert f"{len(subs) - 1} jobs" in costs and "| baseline / train | 1 |" in costs
+    assert len(list((work / "benchmarks").rglob("*.tsv"))) == len(subs)
+
+
 # --- a failure on the node ------------------------------------------------------------------------
 
 

@@ -424,6 +424,28 @@ def _table(args) -> None:
         print(f"wrote {', '.join(str(p) for p in paths.values())}")
 
 
+def _slurm_profile(args) -> None:
+    from ganbench.cluster import Choices, profile_dir, write_profile
+
+    dest = output_dir(args.dest) if args.dest else profile_dir(args.name)
+    if args.no_account and args.account:
+        raise GanbenchError("--account and --no-account: give one of them")
+    if args.no_gpu and (args.gpu_partition or args.gpu_model):
+        raise GanbenchError("--no-gpu with --gpu-partition or --gpu-model: give one or the other")
+    sinfo = input_file(args.sinfo, "sinfo output file (--sinfo)").read_text() if args.sinfo else None
+    choices = Choices(account=args.account, no_account=args.no_account, partition=args.partition,
+                      gpu_partition=args.gpu_partition, gpu_model=args.gpu_model, no_gpu=args.no_gpu,
+                      cores=args.cores, cpus_per_gpu=args.cpus_per_gpu, runtime=args.runtime, mem_mb=args.mem_mb)
+    path, profile = write_profile(choices, dest, force=args.force, sinfo_text=sinfo)
+    print(f"wrote {path}")
+    for note in profile.notes:
+        print(f"  {note}")
+    if args.dest:
+        print(f"use it with: snakemake --profile {path.parent}")
+    else:
+        print(f"use it with: snakemake --profile {args.name}")
+
+
 # ---------------------------------------------------------------------------------------------
 # Parser
 # ---------------------------------------------------------------------------------------------
@@ -611,6 +633,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default="config/config.yaml", help="pipeline configuration")
     p.add_argument("--eval-dir", default="results/eval", help="folder of {experiment}/{protocol}/{metric}.json")
     p.add_argument("--out", default="reports/tables", help=f"output folder (each table file {OVERWRITE})")
+
+    p = command("slurm-profile", "write a Snakemake profile for this Slurm cluster (partitions, GPUs, limits and "
+                                 "account from sinfo and sacctmgr), so that snakemake --profile slurm works",
+                _slurm_profile)
+    p.add_argument("--name", default="slurm", help="profile name: the folder in the user's Snakemake config folder")
+    p.add_argument("--dest", help="profile folder to write config.yaml into (default: the user's Snakemake config "
+                                  "folder, e.g. ~/.config/snakemake/NAME, where snakemake --profile NAME looks)")
+    p.add_argument("--force", action="store_true", help="replace an existing profile")
+    p.add_argument("--account", help="Slurm account for every job (default: the user's default account in sacctmgr)")
+    p.add_argument("--no-account", action="store_true", help="submit without an account (slurm-no-account)")
+    p.add_argument("--partition", help="partition of CPU jobs (default: the default partition, or the first "
+                                       "without GPUs)")
+    p.add_argument("--gpu-partition", help="partition of training jobs (default: the default partition if it has "
+                                           "GPUs, else the one with the most GPUs per node)")
+    p.add_argument("--gpu-model", help="GPU gres type for --gpus=MODEL:N, or none for untyped GPUs (default: the "
+                                       "type the GPU partition has most of)")
+    p.add_argument("--no-gpu", action="store_true", help="train on CPUs (gpu: 0), as on a cluster without GPUs")
+    p.add_argument("--cores", type=POSITIVE, help="the most threads one job gets (default: CPUs per node of the "
+                                                  "CPU partition)")
+    p.add_argument("--cpus-per-gpu", type=POSITIVE, help="CPUs per training rank (default: 8, or fewer where a "
+                                                         "GPU node has fewer CPUs per GPU)")
+    p.add_argument("--runtime", type=POSITIVE, help="default job time limit in minutes (default: 120, or the CPU "
+                                                    "partition's limit if lower)")
+    p.add_argument("--mem-mb", type=POSITIVE, help="default job memory in MB (default: 8000, or a CPU node's "
+                                                   "memory if less)")
+    p.add_argument("--sinfo", help="a file holding the output of sinfo --noheader --format='%%P|%%a|%%l|%%c|%%m|%%G|%%D' "
+                                   "to use instead of running sinfo (another machine's, or for a test)")
 
     p = command("check-config", "validate a pipeline configuration against config/schema.yaml", _check_config)
     p.add_argument("path", help="configuration YAML file")
