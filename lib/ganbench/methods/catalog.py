@@ -111,6 +111,16 @@ CATALOG: dict[str, MethodEntry] = {
             inputs={"annotations": InputSpec(("annotations",), help="the part masks (default: the dataset's)")},
             train_split="train", evaluations=("segmentation",), figures=("curves", "preview"),
         ),
+        MethodEntry(
+            name="lagm", display="LAGM", module="ganbench.methods.lagm", options=opts.LAGMOptions, kind="stage",
+            parts=("A", "S", "G"), paper="lagm",
+            inputs={"generator": InputSpec(("run", "checkpoint"), provides="generator", required=True,
+                                           help="the GAN whose block features the annotator labels (frozen)"),
+                    "annotations": InputSpec(("annotations",),
+                                             help="the labelled images' part masks (default: the dataset's)")},
+            init_from={"G": "generator:G_ema"}, frozen=("G",), batch_fields=("images", "parts"),
+            train_split="train", evaluations=("segmentation",), figures=("curves", "preview"),
+        ),
     )
 }
 
