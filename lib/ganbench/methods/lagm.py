@@ -198,6 +198,26 @@ class LAGM(Method):
             raise GanbenchError(f"method lagm: a part mask has class id {bad}, the annotations list "
                                 f"{self.num_classes} classes (0..{self.num_classes - 1})")
 
+    def matching_loss(self, images: torch.Tensor, parts: torch.Tensor, x_g: torch.Tensor,
+                      features: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The annotator's objective on a labelled batch (images, parts) and generated images x_g with their
+        generator features: ``loss_gm`` (differentiable in A, second order through S's matched gradients),
+        and the two cross-entropies it matches (detached). S's parameters get no ``.grad`` from this."""
+        params = [p for _, p in self.matched]
+        was = [p.requires_grad for p in params]
+        for p in params:  # gradients with respect to S are taken, not kept
+            p.requires_grad_(True)
+        try:
+            loss_l = F.cross_entropy(self.S(images), parts)
+            g_l = [g.detach() for g in torch.autograd.grad(loss_l, params)]
+            loss_g = soft_cross_entropy(self.S(x_g), self.annotate(features))
+            g_g = torch.autograd.grad(loss_g, params, create_graph=True)
+            loss_gm = gradient_matching_distance(g_g, g_l)
+        finally:
+            for p, w in zip(params, was):
+                p.requires_grad_(w)
+        return {"loss_gm": loss_gm, "loss_labelled": loss_l.detach(), "loss_gen_A": loss_g.detach()}
+
     def accumulate_gradients(self, phase: Phase, batch: Batch, ctx: StepContext):
         n = len(batch)
         z = ctx.rng.randn(n, self.G.z_dim)
@@ -206,25 +226,12 @@ class LAGM(Method):
         if phase.network == "A":
             self._check_masks(batch.parts)
             self.A.train()
-            params = [p for _, p in self.matched]
-            for p in params:  # the loop trains only A in this phase; S's gradients are taken, not kept
-                p.requires_grad_(True)
-            try:
-                loss_l = F.cross_entropy(self.S(batch.images), batch.parts)
-                g_l = [g.detach() for g in torch.autograd.grad(loss_l, params)]
-                probs = self.annotate(features)
-                loss_g = soft_cross_entropy(self.S(x_g), probs)
-                g_g = torch.autograd.grad(loss_g, params, create_graph=True)
-                loss_gm = gradient_matching_distance(g_g, g_l)
-                a_params = [p for p in self.A.parameters() if p.requires_grad]
-                loss_gm.backward(inputs=a_params)
-            finally:
-                for p in params:
-                    p.requires_grad_(False)
+            losses = self.matching_loss(batch.images, batch.parts, x_g, features)
+            losses["loss_gm"].backward(inputs=[p for p in self.A.parameters() if p.requires_grad])
             for p in self.A.parameters():
-                if p.grad is not None:
+                if p.grad is not None:  # as the original: a degenerate cosine must not stop the annotator
                     torch.nan_to_num_(p.grad, nan=0.0, posinf=0.0, neginf=0.0)
-            return {"loss_gm": loss_gm.detach(), "loss_labelled": loss_l.detach(), "loss_gen_A": loss_g.detach()}
+            return {k: v.detach() for k, v in losses.items()}
         self.A.eval()
         with torch.no_grad():
             probs = self.annotate(features)
