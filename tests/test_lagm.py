@@ -266,3 +266,16 @@ def test_options_are_checked_at_validation():
         validate_config(config_with(gan(), lagm(batch=4, batch_per_gpu=1)))
     with pytest.raises(ConfigError, match=r"experiments\.1\.options\.momentum: expected a number in \[0, 1\)"):
         validate_config(config_with(gan(), lagm(options={"momentum": 1.0})))
+
+
+def test_the_pairs_command_writes_a_checked_pair(trained_lagm, trained_gan, tmp_path, capsys):
+    from ganbench.cli import main
+
+    out = tmp_path / "pairs"
+    assert main(["pairs", str(trained_lagm), "--count", "3", "--seed", "3", "--batch", "2", "--out", str(out),
+                 "--generator", str(trained_gan)]) == 0
+    assert "wrote 3 generated images" in capsys.readouterr().out
+    check_pair(out / "images.zip", out / "annotations.h5")
+    direct = tmp_path / "direct"
+    generate_pairs(trained_lagm, direct / "images.zip", direct / "annotations.h5", count=3, seed=3)
+    assert sha256_file(out / "images.zip") == sha256_file(direct / "images.zip")
