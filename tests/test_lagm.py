@@ -279,3 +279,46 @@ def test_the_pairs_command_writes_a_checked_pair(trained_lagm, trained_gan, tmp_
     direct = tmp_path / "direct"
     generate_pairs(trained_lagm, direct / "images.zip", direct / "annotations.h5", count=3, seed=3)
     assert sha256_file(out / "images.zip") == sha256_file(direct / "images.zip")
+
+
+# --- the DeepLabv3 student -------------------------------------------------------------------------------
+
+
+def test_deeplab_student_is_torchvisions_and_matches_its_classifier():
+    from torchvision.models.segmentation import deeplabv3_resnet101
+
+    from ganbench.nets.deeplab import DeepLabV3
+
+    ours = {k: tuple(v.shape) for k, v in DeepLabV3(5).net.state_dict().items()}
+    theirs = {k: tuple(v.shape) for k, v in deeplabv3_resnet101(weights=None, weights_backbone=None,
+                                                                num_classes=5).state_dict().items()}
+    assert ours == theirs  # so a torchvision resnet101 state dict loads under net.backbone
+    method = tiny_method(student="deeplabv3", deeplab_layers=[1, 1, 1, 1])
+    names = [n for n, _ in method.matched]
+    assert names and all(n.startswith("net.classifier.") for n in names)
+    assert len(names) == sum(1 for n, _ in method.S.named_parameters() if "classifier" in n)
+
+
+def test_deeplab_student_trains_from_a_backbone_weights_file(faces, trained_gan, tmp_path, capsys):
+    """A tiny randomly initialised stand-in of the ImageNet ResNet (same structure, one block per stage): its
+    state dict, with torchvision's names and its unused fc, is the backbone input."""
+    from torchvision.models.resnet import Bottleneck, ResNet
+
+    torch.manual_seed(1)
+    weights = tmp_path / "resnet.pth"
+    torch.save(ResNet(Bottleneck, [1, 1, 1, 1]).state_dict(), weights)
+    spec = lagm(inputs={"generator": {"checkpoint": str(trained_gan)}, "backbone": {"weights": str(weights)}},
+                options={**TINY["lagm"], "student": "deeplabv3", "deeplab_layers": [1, 1, 1, 1]},
+                init_from={"S.net.backbone": "backbone:."}, kimg=0.004)
+    exp = validate_config(config_with(spec))["experiments"][0]
+    final = training_loop(exp, faces / "images.zip", tmp_path / "run", device="cpu",
+                          inputs={"generator": str(trained_gan), "annotations": str(faces / "annotations.h5"),
+                                  "backbone": str(weights)})
+    out = capsys.readouterr().out
+    assert "init_from S.net.backbone <- " in out and "ignored: fc.weight, fc.bias" in out
+    ckpt = load_checkpoint(final)
+    stand_in = torch.load(weights)
+    assert ckpt["step"] == 1 and ckpt["input_sha256"]["backbone"] == sha256_file(weights)
+    # the backbone started from the file and then trained (one S step; SGD moves conv1 a little)
+    conv1 = ckpt["state"]["S.net.backbone.conv1.weight"]
+    assert 0 < float((conv1 - stand_in["conv1.weight"]).abs().max()) < 1e-2

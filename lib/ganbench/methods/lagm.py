@@ -6,7 +6,9 @@ A stage on a frozen generator (catalog input ``generator``; ``init_from: {G: gen
 - the annotator A (:class:`FPNLabelBranch`, §2.2): the generator's per-block feature maps (one per
   synthesis block, after its conv1; ψ 0.7, cutoff 8, random noise; §2.1) to part logits at the image
   resolution;
-- the student S (§2.3): the UNet of ``ganbench.nets.unet``.
+- the student S (§2.3): the UNet of ``ganbench.nets.unet``, or DeepLabv3 (``ganbench.nets.deeplab``: its
+  backbone starts from an ImageNet ResNet-101 weights file, the input ``backbone``, with
+  ``init_from: {S.net.backbone: "backbone:."}``; matched parameters ``.*classifier.*``).
 
 Each step runs two phases of the loop, in this order (§2.4):
 
@@ -42,6 +44,7 @@ from ganbench.errors import GanbenchError
 from ganbench.methods import build_method, register
 from ganbench.methods.base import Batch, Method, OptimizerSpec, Phase, StepContext
 from ganbench.methods.options import LAGMOptions
+from ganbench.nets.deeplab import DeepLabV3
 from ganbench.nets.unet import UNet
 
 COS_EPS = 1e-6  # Dataset Condensation's distance_wb: 1 - <a, b> / (|a| |b| + eps)
@@ -155,7 +158,12 @@ class LAGM(Method):
         self.G = gan.G_ema  # weights through init_from, frozen
         channels = [block.conv1.weight.shape[0] for block in self.G.synthesis.blocks()]
         self.A = FPNLabelBranch(channels, self.num_classes, options.tmp_channels)
-        self.S = UNet(img_channels, self.num_classes, options.base_channels)
+        if options.student == "unet":
+            self.S = UNet(img_channels, self.num_classes, options.base_channels)
+        else:
+            if img_channels != 3:
+                raise GanbenchError(f"method lagm: the DeepLabv3 student reads RGB images, not {img_channels} channels")
+            self.S = DeepLabV3(self.num_classes, options.deeplab_layers)
         self.matched = matched_parameters(self.S, options.matched_regex)
         if not self.matched:
             raise GanbenchError(f"method lagm: options.gm_regex {options.matched_regex!r} matches no parameter "

@@ -174,7 +174,7 @@ class SegmenterOptions:
         return None
 
 
-LAGM_STUDENTS = ("unet",)
+LAGM_STUDENTS = ("unet", "deeplabv3")
 LAGM_OPTIMIZERS = ("sgd", "adam")  # the original's --opt: sgd (its configs) or adam (no momentum)
 LAGM_DEFAULT_GM_REGEX = {"unet": ".*", "deeplabv3": ".*classifier.*"}  # research lagm.md §1.1, §2.3
 
@@ -188,6 +188,7 @@ class LAGMOptions:
 
     student: str = "unet"
     base_channels: int = 64  # UNet width (64: the paper's milesial UNet)
+    deeplab_layers: tuple[int, int, int, int] = (3, 4, 23, 3)  # DeepLabv3's ResNet blocks per stage: ResNet-101
     tmp_channels: int = 128  # the annotator's FPN width
     gm_regex: str | None = None  # student parameters matched (re.fullmatch on names); None: the student's default
     optimizer: str = "sgd"
@@ -205,6 +206,9 @@ class LAGMOptions:
         _positive(self, "momentum", "truncation_psi", allow_zero=True)
         if self.truncation_cutoff is not None:
             _positive(self, "truncation_cutoff")
+        if (not isinstance(self.deeplab_layers, tuple) or len(self.deeplab_layers) != 4
+                or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in self.deeplab_layers)):
+            raise ConfigError(f"deeplab_layers: expected 4 positive integers, got {self.deeplab_layers!r}")
         if self.momentum >= 1:
             raise ConfigError(f"momentum: expected a number in [0, 1), got {self.momentum!r}")
         if self.gm_regex is not None:
@@ -220,7 +224,7 @@ class LAGMOptions:
         return self.gm_regex if self.gm_regex is not None else LAGM_DEFAULT_GM_REGEX[self.student]
 
     def check_experiment(self, resolution: int, micro_batch: int) -> str | None:
-        if resolution % 16:
+        if self.student == "unet" and resolution % 16:
             return f"resolution: {resolution} is not a multiple of 16 (the UNet student pools four times)"
         if micro_batch < 2:
             return "batch: LAGM needs at least 2 images per micro-batch (train-mode batch norm in the student)"
