@@ -36,6 +36,7 @@ include: "rules/stats.smk"
 include: "rules/evaluate.smk"
 include: "rules/tables.smk"
 include: "rules/stages.smk"
+include: "rules/lagm.smk"
 
 
 rule all:

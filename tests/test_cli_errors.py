@@ -52,6 +52,20 @@ def inputs(tmp_path_factory) -> Path:
                   "experiments": [dict(EXPERIMENT)]}
         training_loop(validate_config(config)["experiments"][0], root / "faces" / "images.zip", root / "run",
                       device="cpu")
+        lagm = {**EXPERIMENT, "name": "lagm", "method": "lagm", "batch": 4, "kimg": 0.004,
+                "options": {"base_channels": 4, "tmp_channels": 8, "preview_images": 4},
+                "inputs": {"generator": {"checkpoint": str(root / "run" / "final.pt")}}}
+        training_loop(validate_config({**config, "experiments": [lagm]})["experiments"][0],
+                      root / "faces" / "images.zip", root / "lagm", device="cpu",
+                      inputs={"generator": root / "run" / "final.pt", "annotations": root / "faces" / "annotations.h5"})
+        import torch
+
+        from ganbench.methods import build_method
+        from ganbench.train.checkpoint import load_checkpoint
+
+        gan16 = load_checkpoint(root / "run" / "final.pt")  # the same generator built at 32 px
+        torch.save({**gan16, "resolution": 32, "state": build_method("stylegan2", TINY, 32).state_dict()},
+                   root / "gan32.pt")
         train_probe([root / "faces" / "images.zip"], [root / "faces" / "annotations.h5"], root / "probe.pt",
                     steps=2, resolution=16)
         compute_stats(root / "faces" / "images.zip", load_extractor("probe", root / "probe.pt"), root / "stats.h5",
@@ -170,6 +184,13 @@ CASES = [
     (["eval-segmenter", CKPT, FACES, FACES_H5, "--out", "{out}/s", "--protocol", "fid50k_full"],
      "a gan protocol does not score segmenters"),
     (["eval-segmenter", CKPT, FACES, FACES_H5, "--out", "{out}/s", "--protocol", "fg_mio"], "did you mean 'fg_miou'"),
+    (["pairs", "{in}/lagm/final.pt", "--generator", "{in}/gan32.pt", "--count", "2", "--out", "{out}/p"],
+     "gan32.pt: its generator makes 32 px images; the annotator"),
+    (["pairs", CKPT, "--count", "2", "--out", "{out}/p"], "a StyleGAN2-ADA checkpoint, not a LAGM annotator"),
+    (["pairs", "{in}/lagm/final.pt", "--count", "0", "--out", "{out}/p"], "argument --count: 0 is less than 1"),
+    (["pairs", "{in}/lagm/final.pt", "--count", "2", "--out", "{out}/existing.txt"],
+     "existing.txt: exists and is not a folder"),
+    (["pairs", "{in}/missing.pt", "--count", "2", "--out", "{out}/p"], "missing.pt: checkpoint not found"),
     (["consistency", CKPT, "--out", "{out}/c"], "method 'stylegan2' renders only its training grid"),
     (["consistency", "{in}/text8.pt", "--out", "{out}/c"], "text8.pt: not a ganbench checkpoint"),
     (["consistency", CKPT, "--out", "{out}/c", "--images", "0"], "argument --images: 0 is less than 1"),

@@ -34,6 +34,7 @@ TINY = {  # the smallest options of each catalog method, for the contract test
               "d_channel_base": 128, "d_channel_max": 16, "augment": "none", "pl_weight": 0},
     "encoder": {"channels": 8, "channel_max": 16, "preview_images": 4},
     "segmenter": {"base_channels": 4, "preview_images": 4},
+    "lagm": {"base_channels": 4, "tmp_channels": 8, "preview_images": 4},
 }
 
 

@@ -21,16 +21,30 @@ from torch import nn
 from ganbench.train.batch_random import BatchRandom
 
 
+OPTIMIZER_KINDS = ("adam", "sgd")  # ganbench.train.loop.make_optimizers builds each
+
+
 @dataclass(frozen=True)
 class OptimizerSpec:
-    """Adam settings of one network. ``reg_interval`` k > 1 enables lazy regularisation: the
-    regulariser runs every k steps with its loss multiplied by k, and the loop corrects lr
-    and betas by k / (k + 1) (StyleGAN2, Appendix B)."""
+    """Optimiser settings of one network: ``kind`` ``adam`` (lr, betas, eps) or ``sgd`` (lr, momentum; LAGM's
+    annotator and student). ``reg_interval`` k > 1 enables lazy regularisation (Adam only): the regulariser
+    runs every k steps with its loss multiplied by k, and the loop corrects lr and betas by k / (k + 1)
+    (StyleGAN2, Appendix B)."""
 
     lr: float
     betas: tuple[float, float] = (0.0, 0.99)
     eps: float = 1e-8
     reg_interval: int | None = None
+    kind: str = "adam"
+    momentum: float = 0.0  # sgd only
+
+    def __post_init__(self):
+        if self.kind not in OPTIMIZER_KINDS:
+            raise ValueError(f"optimizer kind {self.kind!r} is not one of {', '.join(OPTIMIZER_KINDS)}")
+        if self.kind != "adam" and self.reg_interval:
+            raise ValueError("lazy regularisation (reg_interval) corrects Adam's betas; it needs kind 'adam'")
+        if self.kind != "sgd" and self.momentum:
+            raise ValueError("momentum is an sgd setting (Adam has betas)")
 
 
 @dataclass(frozen=True)

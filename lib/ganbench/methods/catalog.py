@@ -17,7 +17,8 @@ Vocabulary:
   parent reruns its children), ``checkpoint`` (a ganbench checkpoint file, e.g. an imported release),
   ``weights`` (a pretrained weights file), ``annotations`` (a labelled dataset's ``annotations.h5``).
 - ``init_from``: part -> ``role`` or ``role:part``; the part starts from that input's weights (loaded
-  non-strictly: new layers keep their initialisation, and both lists are logged).
+  non-strictly: new layers keep their initialisation, and both lists are logged); ``role:.`` takes the
+  input's whole state dict unprefixed (a plain weights file such as torchvision's).
 - ``frozen``: parts (dotted module paths) that never train; parts frozen from an input are not copied
   into checkpoints, which record the input's sha256 instead.
 - ``evaluations``: the evaluation groups the pipeline runs on a finished experiment: ``gan`` (the
@@ -110,6 +111,18 @@ CATALOG: dict[str, MethodEntry] = {
             name="segmenter", display="Segmenter", module="ganbench.methods.segmenter",
             options=opts.SegmenterOptions, kind="stage", parts=("S",), batch_fields=("images", "parts"),
             inputs={"annotations": InputSpec(("annotations",), help="the part masks (default: the dataset's)")},
+            train_split="train", evaluations=("segmentation",), figures=("curves", "preview"),
+        ),
+        MethodEntry(
+            name="lagm", display="LAGM", module="ganbench.methods.lagm", options=opts.LAGMOptions, kind="stage",
+            parts=("A", "S", "G"), paper="lagm",
+            inputs={"generator": InputSpec(("run", "checkpoint"), provides="generator", required=True,
+                                           help="the GAN whose block features the annotator labels (frozen)"),
+                    "annotations": InputSpec(("annotations",),
+                                             help="the labelled images' part masks (default: the dataset's)"),
+                    "backbone": InputSpec(("weights",), help="ImageNet ResNet-101 weights (torchvision's resnet101 "
+                                          "state dict) for the DeepLabv3 student: init_from {S.net.backbone: backbone:.}")},
+            init_from={"G": "generator:G_ema"}, frozen=("G",), batch_fields=("images", "parts"),
             train_split="train", evaluations=("segmentation",), figures=("curves", "preview"),
         ),
     )

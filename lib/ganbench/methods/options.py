@@ -172,3 +172,60 @@ class SegmenterOptions:
         if resolution % 16:
             return f"resolution: {resolution} is not a multiple of 16 (the UNet pools four times)"
         return None
+
+
+LAGM_STUDENTS = ("unet", "deeplabv3")
+LAGM_OPTIMIZERS = ("sgd", "adam")  # the original's --opt: sgd (its configs) or adam (no momentum)
+LAGM_DEFAULT_GM_REGEX = {"unet": ".*", "deeplabv3": ".*classifier.*"}  # research lagm.md §1.1, §2.3
+
+
+@dataclass(frozen=True)
+class LAGMOptions:
+    """LAGM's annotator stage (``ganbench.methods.lagm``, research lagm.md §2): an FPN annotator A on the
+    frozen generator's block features and a student segmenter S, A trained by gradient matching against the
+    labelled images, S on A's soft labels of generated images. Defaults are the paper's configs (SGD 1e-3,
+    momentum 0.9 for both; FPN 128 channels; psi 0.7, cutoff 8)."""
+
+    student: str = "unet"
+    base_channels: int = 64  # UNet width (64: the paper's milesial UNet)
+    deeplab_layers: tuple[int, int, int, int] = (3, 4, 23, 3)  # DeepLabv3's ResNet blocks per stage: ResNet-101
+    tmp_channels: int = 128  # the annotator's FPN width
+    gm_regex: str | None = None  # student parameters matched (re.fullmatch on names); None: the student's default
+    optimizer: str = "sgd"
+    a_lr: float = 0.001
+    s_lr: float = 0.001
+    momentum: float = 0.9  # sgd only
+    truncation_psi: float = 0.7
+    truncation_cutoff: int | None = 8  # 7 for cats, horses, aeroplanes
+    preview_images: int = 8
+
+    def __post_init__(self):
+        _choice("student", self.student, LAGM_STUDENTS)
+        _choice("optimizer", self.optimizer, LAGM_OPTIMIZERS)
+        _positive(self, "base_channels", "tmp_channels", "a_lr", "s_lr", "preview_images")
+        _positive(self, "momentum", "truncation_psi", allow_zero=True)
+        if self.truncation_cutoff is not None:
+            _positive(self, "truncation_cutoff")
+        if (not isinstance(self.deeplab_layers, tuple) or len(self.deeplab_layers) != 4
+                or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in self.deeplab_layers)):
+            raise ConfigError(f"deeplab_layers: expected 4 positive integers, got {self.deeplab_layers!r}")
+        if self.momentum >= 1:
+            raise ConfigError(f"momentum: expected a number in [0, 1), got {self.momentum!r}")
+        if self.gm_regex is not None:
+            import re
+
+            try:
+                re.compile(self.gm_regex)
+            except re.error as exc:
+                raise ConfigError(f"gm_regex: {self.gm_regex!r} is not a regular expression ({exc})") from None
+
+    @property
+    def matched_regex(self) -> str:
+        return self.gm_regex if self.gm_regex is not None else LAGM_DEFAULT_GM_REGEX[self.student]
+
+    def check_experiment(self, resolution: int, micro_batch: int) -> str | None:
+        if self.student == "unet" and resolution % 16:
+            return f"resolution: {resolution} is not a multiple of 16 (the UNet student pools four times)"
+        if micro_batch < 2:
+            return "batch: LAGM needs at least 2 images per micro-batch (train-mode batch norm in the student)"
+        return None

@@ -79,8 +79,11 @@ def parent_infos(records: dict[str, InputFile]) -> dict[str, InputInfo]:
     return infos
 
 
+WHOLE = "."  # ``role:.``: the input's whole state dict, unprefixed (a plain weights file such as torchvision's)
+
+
 def split_source(spec: str) -> tuple[str, str | None]:
-    """``"role:part"`` -> (role, part); ``"role"`` -> (role, None)."""
+    """``"role:part"`` -> (role, part); ``"role"`` -> (role, None); ``"role:."`` -> (role, ".")."""
     role, _, part = spec.partition(":")
     return role, part or None
 
@@ -105,7 +108,7 @@ def source_state(record: InputFile) -> dict[str, torch.Tensor]:
 
 
 def _with_prefix(state: dict, prefix: str | None) -> dict:
-    if not prefix:
+    if not prefix or prefix == WHOLE:
         return dict(state)
     head = prefix + "."
     return {k[len(head):]: v for k, v in state.items() if k.startswith(head)}

@@ -48,11 +48,15 @@ def trained_parameters(method: Method, frozen: list[torch.nn.Parameter] = ()) ->
     return {name: [p for p in net.parameters() if id(p) not in skip] for name, net in method.trainable().items()}
 
 
-def make_optimizers(method: Method, frozen: list[torch.nn.Parameter] = ()) -> dict[str, torch.optim.Adam]:
-    """Adam per network over its trained parameters, with the lazy-regularisation correction of lr and betas."""
+def make_optimizers(method: Method, frozen: list[torch.nn.Parameter] = ()) -> dict[str, torch.optim.Optimizer]:
+    """One optimiser per network over its trained parameters, of the spec's ``kind``: Adam (with the
+    lazy-regularisation correction of lr and betas) or SGD with momentum."""
     params = trained_parameters(method, frozen)
     optimizers = {}
     for name, spec in method.optimizer_specs().items():
+        if spec.kind == "sgd":
+            optimizers[name] = torch.optim.SGD(params[name], lr=spec.lr, momentum=spec.momentum)
+            continue
         ratio = spec.reg_interval / (spec.reg_interval + 1) if spec.reg_interval else 1.0
         optimizers[name] = torch.optim.Adam(
             params[name], lr=spec.lr * ratio, betas=tuple(b**ratio for b in spec.betas), eps=spec.eps

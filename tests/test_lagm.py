@@ -1,0 +1,324 @@
+"""LAGM's annotator stage: the gradient-matching distance, the second-order path to the annotator, the two
+phases, generated pairs a segmenter trains on, and bad input."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from ganbench.config import validate_config, validate_experiment
+from ganbench.data.annotations import check_pair, read_annotations
+from ganbench.data.build import make_synthetic_dataset
+from ganbench.data.generated_pairs import _PerSeedRandom, generate_pairs, load_annotator
+from ganbench.errors import ConfigError, GanbenchError
+from ganbench.fileio import sha256_file
+from ganbench.methods import build_method
+from ganbench.methods.base import InputInfo
+from ganbench.methods.lagm import gradient_matching_distance, matched_parameters
+from ganbench.train.checkpoint import load_checkpoint
+from ganbench.train.data import TrainingData
+from ganbench.train.loop import make_optimizers, training_loop
+
+from test_stages import TINY, config_with, gan
+
+EPS = 1e-6
+
+
+def lagm(name="lagm", parent="gan", **kw):
+    return {"name": name, "method": "lagm", "options": dict(TINY["lagm"]), "inputs": {"generator": {"run": parent}},
+            **kw}
+
+
+@pytest.fixture(scope="module")
+def faces(tmp_path_factory):
+    out = tmp_path_factory.mktemp("faces")
+    make_synthetic_dataset("face", 16, 24, 0, 0.25, out / "images.zip", out / "annotations.h5")
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained_gan(faces, tmp_path_factory):
+    exp = validate_config(config_with(gan()))["experiments"][0]
+    return training_loop(exp, faces / "images.zip", tmp_path_factory.mktemp("gan"), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def trained_lagm(faces, trained_gan, tmp_path_factory):
+    exp = validate_config(config_with(lagm(inputs={"generator": {"checkpoint": str(trained_gan)}}, kimg=0.008,
+                                           train_images=6)))["experiments"][0]
+    inputs = {"generator": str(trained_gan), "annotations": str(faces / "annotations.h5")}
+    return training_loop(exp, faces / "images.zip", tmp_path_factory.mktemp("lagm"), device="cpu", inputs=inputs)
+
+
+def tiny_method(resolution=16, classes=8, generator_resolution=16, **options):
+    parents = {"generator": InputInfo("stylegan2", dict(TINY["stylegan2"]), generator_resolution),
+               "annotations": InputInfo(None, {}, resolution, extra={"classes": [f"c{i}" for i in range(classes)]})}
+    return build_method("lagm", {**TINY["lagm"], **options}, resolution, parents=parents)
+
+
+# --- the distance, by hand ----------------------------------------------------------------------------
+
+
+def _cos(a, b):
+    dot = sum(x * y for x, y in zip(a, b))
+    return dot / (np.sqrt(sum(x * x for x in a)) * np.sqrt(sum(y * y for y in b)) + EPS)
+
+
+def test_distance_matches_a_hand_computation():
+    # conv weight (O=2, I=1, 1, 2): rows [1, 0] vs [0, 1] (orthogonal) and [1, 1] vs [2, 2] (parallel)
+    conv_g = torch.tensor([[[[1.0, 0.0]]], [[[1.0, 1.0]]]])
+    conv_l = torch.tensor([[[[0.0, 1.0]]], [[[2.0, 2.0]]]])
+    # linear weight (O=2, I=2): [3, 4] vs [3, 4] (same), [1, 0] vs [-1, 0] (opposite)
+    fc_g = torch.tensor([[3.0, 4.0], [1.0, 0.0]])
+    fc_l = torch.tensor([[3.0, 4.0], [-1.0, 0.0]])
+    # a bias: whatever its gradients, it contributes 0 but counts in P
+    bias_g, bias_l = torch.tensor([1.0, -2.0, 3.0]), torch.tensor([-5.0, 0.5, 0.0])
+    d_conv = ((1 - _cos([1, 0], [0, 1])) + (1 - _cos([1, 1], [2, 2]))) / 2
+    d_fc = ((1 - _cos([3, 4], [3, 4])) + (1 - _cos([1, 0], [-1, 0]))) / 2
+    assert d_conv == pytest.approx(0.5, abs=1e-6) and d_fc == pytest.approx(1.0, abs=1e-6)
+    got = gradient_matching_distance([conv_g, fc_g, bias_g], [conv_l, fc_l, bias_l])
+    assert float(got) == pytest.approx((d_conv + d_fc + 0) / 3, rel=1e-6)  # P = 3, the bias adds 0
+    without_bias = gradient_matching_distance([conv_g, fc_g], [conv_l, fc_l])
+    assert float(without_bias) == pytest.approx((d_conv + d_fc) / 2, rel=1e-6)
+    # a 3-D tensor is (O, rest); the eps is the hand formula's (|a||b| + 1e-6), not a clamp of each norm
+    g3, l3 = torch.tensor([[[1e-4, 0.0]], [[0.0, 2.0]]]), torch.tensor([[[1e-4, 0.0]], [[1.0, 1.0]]])
+    hand = ((1 - _cos([1e-4, 0], [1e-4, 0])) + (1 - _cos([0, 2], [1, 1]))) / 2
+    assert float(gradient_matching_distance([g3], [l3])) == pytest.approx(hand, rel=1e-6)
+    assert hand > 0.01 + (1 - np.sqrt(0.5)) / 2  # the eps matters for the tiny row
+    # only 1-D tensors: zero
+    assert float(gradient_matching_distance([bias_g], [bias_l])) == 0.0
+    with pytest.raises(ValueError, match="shapes differ"):
+        gradient_matching_distance([conv_g], [fc_l])
+
+
+def test_distance_is_differentiable_in_the_generated_gradients():
+    g = torch.randn(3, 2, 3, 3, dtype=torch.float64, requires_grad=True)
+    l, b = torch.randn(3, 2, 3, 3, dtype=torch.float64), torch.randn(3, dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda x: gradient_matching_distance([x, b], [l, b]), (g,))
+
+
+# --- the method: matched parameters, the second-order path, the phases ---------------------------------
+
+
+def test_matched_parameters_follow_the_regex():
+    method = tiny_method()
+    names = [n for n, _ in method.matched]
+    assert names == [n for n, _ in method.S.named_parameters()]  # UNet default: all, 1-D included
+    assert any(p.ndim == 1 for _, p in method.matched)
+    only_out = [n for n, _ in matched_parameters(method.S, r"outc\..*")]
+    assert only_out == ["outc.weight", "outc.bias"]
+    with pytest.raises(GanbenchError, match="matches no parameter"):
+        tiny_method(gm_regex="nothing")
+    with pytest.raises(ConfigError, match=r"gm_regex: '\(' is not a regular expression"):
+        tiny_method(gm_regex="(")
+
+
+def _fixed_inputs(method, n=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    images = torch.rand(n, 3, 16, 16, generator=g) * 2 - 1
+    parts = torch.randint(0, method.num_classes, (n, 16, 16), generator=g)
+    x_g, features = method.generate(torch.randn(n, method.G.z_dim, generator=g), noise_mode="const")
+    return images, parts, x_g, features
+
+
+def test_matching_loss_reaches_the_annotator_by_second_order_and_a_step_lowers_it():
+    torch.manual_seed(0)
+    method = tiny_method()
+    for p in method.S.parameters():
+        p.requires_grad_(False)  # as the loop leaves S in A's phase
+    images, parts, x_g, features = _fixed_inputs(method)
+    method.A.eval(), method.S.eval()  # fixed statistics, so that the loss is a function of A alone
+    loss = method.matching_loss(images, parts, x_g, features)["loss_gm"]
+    grads = torch.autograd.grad(loss, list(method.A.parameters()))
+    assert all(p.grad is None for p in method.S.parameters())
+    head = dict(zip([n for n, _ in method.A.named_parameters()], grads))
+    assert float(head["head.6.weight"].abs().sum()) > 0 and float(head["laterals.0.weight"].abs().sum()) > 0
+    # a small step along -grad lowers the matching loss (the second-order gradient has the right sign)
+    before = float(loss.detach())
+    with torch.no_grad():
+        for p, g in zip(method.A.parameters(), grads):
+            p -= 0.05 * g / (sum(float(x.pow(2).sum()) for x in grads) ** 0.5)
+    after = float(method.matching_loss(images, parts, x_g, features)["loss_gm"].detach())
+    assert after < before
+
+
+def test_each_phase_updates_only_its_network():
+    from ganbench.methods.base import Phase, StepContext
+    from ganbench.train.batch_random import BatchRandom
+
+    torch.manual_seed(0)
+    method = tiny_method()
+    assert [(p.name, p.network) for p in method.phases()] == [("Amain", "A"), ("Smain", "S")]
+    optimizers = make_optimizers(method, list(method.G.parameters()))
+    assert all(type(o) is torch.optim.SGD and o.defaults["momentum"] == 0.9 and o.defaults["lr"] == 1e-3
+               for o in optimizers.values())
+    images, parts, _, _ = _fixed_inputs(method)
+    from ganbench.methods.base import Batch
+
+    batch = Batch(images=images, labels=torch.zeros(2, 0), parts=parts)
+    ctx = StepContext(rng=BatchRandom(0), step=0, nimg=0, rank=0, world_size=1, device=torch.device("cpu"),
+                      all_reduce_mean=lambda x: x)
+    for network, other in (("A", "S"), ("S", "A")):
+        for name, net in method.trainable().items():
+            net.requires_grad_(name == network)
+            net.zero_grad(set_to_none=True)
+        losses = method.accumulate_gradients(Phase(f"{network}main", network), batch, ctx)
+        assert all(torch.isfinite(v) for v in losses.values())
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in getattr(method, network).parameters())
+        assert all(p.grad is None for p in getattr(method, other).parameters())
+        assert all(p.grad is None for p in method.G.parameters())
+
+
+def test_a_training_run_logs_both_phases_and_keeps_the_generator_frozen(trained_lagm, trained_gan):
+    ckpt = load_checkpoint(trained_lagm)
+    assert not any(k.startswith("G.") for k in ckpt["state"])
+    assert set(ckpt["optimizers"]) == {"A", "S"} and ckpt["step"] == 2
+    lines = (trained_lagm.parent / "log.jsonl").read_text().splitlines()
+    assert all(k in lines[-1] for k in ("loss_gm", "loss_labelled", "loss_student"))
+    method = load_annotator(trained_lagm)
+    parent = load_checkpoint(trained_gan)
+    for key, value in method.G.state_dict().items():
+        torch.testing.assert_close(value, parent["state"][f"G_ema.{key}"], rtol=0, atol=0)
+
+
+# --- generated pairs ----------------------------------------------------------------------------------
+
+
+def test_generated_pairs_are_deterministic_labelled_by_the_annotator_and_train_a_segmenter(trained_lagm, faces,
+                                                                                           tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    generate_pairs(trained_lagm, a / "images.zip", a / "annotations.h5", count=5, seed=3, batch=2)
+    generate_pairs(trained_lagm, b / "images.zip", b / "annotations.h5", count=6, seed=3, batch=4)
+    check_pair(a / "images.zip", a / "annotations.h5")
+    ann_a, ann_b = read_annotations(a / "annotations.h5"), read_annotations(b / "annotations.h5")
+    np.testing.assert_array_equal(ann_a.label, ann_b.label[:5])  # image i depends on seed + i only
+    assert ann_a.classes == read_annotations(faces / "annotations.h5").classes and not ann_a.is_test.any()
+    # the labels are the annotator's argmax on the generator's images of those seeds
+    method = load_annotator(trained_lagm)
+    rng = _PerSeedRandom(range(3, 8), "cpu")
+    images, labels = method.label(rng.randn(5, method.G.z_dim), rng=rng)
+    np.testing.assert_array_equal(ann_a.label, labels.numpy())
+    pixels = TrainingData(a / "images.zip", ("images", "parts"), annotations=a / "annotations.h5", split="train")
+    assert len(pixels) == 5
+    expected = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
+    np.testing.assert_array_equal(pixels[2]["images"], expected[2])
+    np.testing.assert_array_equal(pixels[2]["parts"], ann_a.label[2])
+    # the segmenter stage trains on them as its dataset
+    spec = {"name": "seg", "method": "segmenter", "options": dict(TINY["segmenter"]), "kimg": 0.004}
+    exp = validate_config(config_with(spec))["experiments"][0]
+    final = training_loop(exp, b / "images.zip", tmp_path / "seg", device="cpu",
+                          inputs={"annotations": str(b / "annotations.h5")})
+    assert load_checkpoint(final)["input_sha256"]["data"] == sha256_file(b / "images.zip")
+
+
+def test_generated_pairs_refuse_bad_input(trained_lagm, trained_gan, tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(GanbenchError, match="count 0 is not an integer >= 1"):
+        generate_pairs(trained_lagm, out / "images.zip", out / "annotations.h5", count=0)
+    with pytest.raises(GanbenchError, match="a StyleGAN2-ADA checkpoint, not a LAGM annotator"):
+        generate_pairs(trained_gan, out / "images.zip", out / "annotations.h5", count=2)
+    wider = load_checkpoint(trained_gan)
+    big = build_method("stylegan2", wider["experiment"]["options"], 32)
+    torch.save({**wider, "resolution": 32, "state": big.state_dict()}, tmp_path / "g32.pt")
+    with pytest.raises(GanbenchError, match=r"g32\.pt: its generator makes 32 px images; the annotator .* 16 px"):
+        generate_pairs(trained_lagm, out / "images.zip", out / "annotations.h5", count=2, generator=tmp_path / "g32.pt")
+    assert not out.exists() or not any(out.iterdir())
+
+
+# --- bad input at training --------------------------------------------------------------------------
+
+
+def test_a_generator_of_another_resolution_is_refused():
+    with pytest.raises(GanbenchError, match="method lagm: the generator makes 16 px images, the experiment trains at 32 px"):
+        tiny_method(resolution=32, generator_resolution=16)
+
+
+def test_a_mask_class_out_of_range_is_refused(faces, trained_gan, tmp_path):
+    bad = tmp_path / "annotations.h5"
+    bad.write_bytes((faces / "annotations.h5").read_bytes())
+    with h5py.File(bad, "r+") as f:
+        label = f["label"][:]
+        label[:, 0, 0] = 200
+        f["label"][:] = label
+    exp = validate_config(config_with(lagm(inputs={"generator": {"checkpoint": str(trained_gan)}})))["experiments"][0]
+    with pytest.raises(GanbenchError, match=r"a part mask has class id 200, the annotations list 8 classes \(0\.\.7\)"):
+        training_loop(exp, faces / "images.zip", tmp_path / "run", device="cpu",
+                      inputs={"generator": str(trained_gan), "annotations": str(bad)})
+
+
+def test_more_labels_than_the_labelled_set_is_refused(faces, trained_gan, tmp_path):
+    with pytest.raises(ConfigError, match=r"experiments\.1\.train_images: 23 is more than the 22 training images of faces"):
+        validate_config(config_with(gan(), lagm(train_images=23)))
+    lone = validate_experiment({**lagm(inputs={"generator": {"checkpoint": str(trained_gan)}}), "dataset": "faces",
+                                "resolution": 16, "batch": 4, "kimg": 0.004, "workers": 0, "train_images": 19},
+                               "exp.json")
+    with pytest.raises(GanbenchError, match=r"train_images 19 is more than the 18 training images"):
+        training_loop(lone, faces / "images.zip", tmp_path / "run", device="cpu",
+                      inputs={"generator": str(trained_gan), "annotations": str(faces / "annotations.h5")})
+
+
+def test_options_are_checked_at_validation():
+    with pytest.raises(ConfigError, match=r"experiments\.1\.options\.optimizer: unknown value 'rmsprop'"):
+        validate_config(config_with(gan(), lagm(options={"optimizer": "rmsprop"})))
+    with pytest.raises(ConfigError, match=r"experiments\.1\.batch: LAGM needs at least 2 images per micro-batch"):
+        validate_config(config_with(gan(), lagm(batch=4, batch_per_gpu=1)))
+    with pytest.raises(ConfigError, match=r"experiments\.1\.options\.momentum: expected a number in \[0, 1\)"):
+        validate_config(config_with(gan(), lagm(options={"momentum": 1.0})))
+
+
+def test_the_pairs_command_writes_a_checked_pair(trained_lagm, trained_gan, tmp_path, capsys):
+    from ganbench.cli import main
+
+    out = tmp_path / "pairs"
+    assert main(["pairs", str(trained_lagm), "--count", "3", "--seed", "3", "--batch", "2", "--out", str(out),
+                 "--generator", str(trained_gan)]) == 0
+    assert "wrote 3 generated images" in capsys.readouterr().out
+    check_pair(out / "images.zip", out / "annotations.h5")
+    direct = tmp_path / "direct"
+    generate_pairs(trained_lagm, direct / "images.zip", direct / "annotations.h5", count=3, seed=3)
+    assert sha256_file(out / "images.zip") == sha256_file(direct / "images.zip")
+
+
+# --- the DeepLabv3 student -------------------------------------------------------------------------------
+
+
+def test_deeplab_student_is_torchvisions_and_matches_its_classifier():
+    from torchvision.models.segmentation import deeplabv3_resnet101
+
+    from ganbench.nets.deeplab import DeepLabV3
+
+    ours = {k: tuple(v.shape) for k, v in DeepLabV3(5).net.state_dict().items()}
+    theirs = {k: tuple(v.shape) for k, v in deeplabv3_resnet101(weights=None, weights_backbone=None,
+                                                                num_classes=5).state_dict().items()}
+    assert ours == theirs  # so a torchvision resnet101 state dict loads under net.backbone
+    method = tiny_method(student="deeplabv3", deeplab_layers=[1, 1, 1, 1])
+    names = [n for n, _ in method.matched]
+    assert names and all(n.startswith("net.classifier.") for n in names)
+    assert len(names) == sum(1 for n, _ in method.S.named_parameters() if "classifier" in n)
+
+
+def test_deeplab_student_trains_from_a_backbone_weights_file(faces, trained_gan, tmp_path, capsys):
+    """A tiny randomly initialised stand-in of the ImageNet ResNet (same structure, one block per stage): its
+    state dict, with torchvision's names and its unused fc, is the backbone input."""
+    from torchvision.models.resnet import Bottleneck, ResNet
+
+    torch.manual_seed(1)
+    weights = tmp_path / "resnet.pth"
+    torch.save(ResNet(Bottleneck, [1, 1, 1, 1]).state_dict(), weights)
+    spec = lagm(inputs={"generator": {"checkpoint": str(trained_gan)}, "backbone": {"weights": str(weights)}},
+                options={**TINY["lagm"], "student": "deeplabv3", "deeplab_layers": [1, 1, 1, 1]},
+                init_from={"S.net.backbone": "backbone:."}, kimg=0.004)
+    exp = validate_config(config_with(spec))["experiments"][0]
+    final = training_loop(exp, faces / "images.zip", tmp_path / "run", device="cpu",
+                          inputs={"generator": str(trained_gan), "annotations": str(faces / "annotations.h5"),
+                                  "backbone": str(weights)})
+    out = capsys.readouterr().out
+    assert "init_from S.net.backbone <- " in out and "ignored: fc.weight, fc.bias" in out
+    ckpt = load_checkpoint(final)
+    stand_in = torch.load(weights)
+    assert ckpt["step"] == 1 and ckpt["input_sha256"]["backbone"] == sha256_file(weights)
+    # the backbone started from the file and then trained (one S step; SGD moves conv1 a little)
+    conv1 = ckpt["state"]["S.net.backbone.conv1.weight"]
+    assert 0 < float((conv1 - stand_in["conv1.weight"]).abs().max()) < 1e-2
