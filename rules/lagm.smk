@@ -25,6 +25,8 @@ rule generate_pairs:
         seed=PAIRS_SEED,
     log:
         "logs/pairs/{experiment}.log",
+    benchmark:
+        "benchmarks/generate_pairs/experiment={experiment}.tsv"
     conda:
         "../envs/ganbench.yaml"
     script:

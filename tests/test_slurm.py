@@ -299,12 +299,12 @@ def test_outputs_match_the_local_run(slurm_run, local_run):
     assert len(open_source(work / data / "images.zip")) == 64
     for path in [RUN / "final.pt", *(RUN / f"checkpoint-{k:06d}.pt" for k in range(1, 5))]:
         assert_same_checkpoint(work / path, local_run / path)
-    for path in [*(local_run / "results/eval" / EXP).glob("*.json"), local_run / "reports/probe.json",
+    for path in [*(local_run / "results/eval" / EXP).rglob("*.json"), local_run / "reports/probe.json",
                  local_run / "reports/datasets/tinyfaces-16.json"]:
         rel = path.relative_to(local_run)
         assert strip_volatile(json.loads((work / rel).read_text())) == strip_volatile(json.loads(path.read_text())), rel
-    fid = json.loads((work / "results/eval" / EXP / "fid.json").read_text())
-    assert fid["value"] == json.loads((local_run / "results/eval" / EXP / "fid.json").read_text())["value"]
+    fid = json.loads((work / "results/eval" / EXP / "tiny" / "fid.json").read_text())
+    assert fid["value"] == json.loads((local_run / "results/eval" / EXP / "tiny" / "fid.json").read_text())["value"]
     probe_a, probe_b = (torch.load(w / "results/probe/probe.pt", weights_only=False) for w in (work, local_run))
     for key, value in probe_a["state"].items():
         assert torch.equal(value, probe_b["state"][key]), key
