@@ -27,8 +27,14 @@ def main() -> None:
     parser.add_argument("--scales", type=int, nargs="+", default=[2, 4, 8])
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
-    common = {"method": "creps", "options": {}, "resolution": args.resolution, "repeats": args.repeats,
-              "device": "cpu", "threads": os.cpu_count()}
+    common = {
+        "method": "creps",
+        "options": {},
+        "resolution": args.resolution,
+        "repeats": args.repeats,
+        "device": "cpu",
+        "threads": os.cpu_count(),
+    }
     rows = {}
     print(f"CREPS cfg=creps trained at {args.resolution} px, batch 1, CPU ({os.cpu_count()} threads)")
     print(f"{'output':>11} {'ms/img':>10} {'peak MB':>9} {'MB/Mpx':>8}")
@@ -36,19 +42,27 @@ def main() -> None:
         m = measure_in_subprocess({**common, "scale": s})
         mpx = m["output_size"][0] * m["output_size"][1] / 1e6
         rows[s] = m | {"mb_per_mpx": m["peak_mb"] / mpx}
-        print(f"{m['output_size'][0]:>5}x{m['output_size'][1]:<5} {m['time_ms']:>10.0f} {m['peak_mb']:>9.0f} "
-              f"{rows[s]['mb_per_mpx']:>8.1f}")
+        print(
+            f"{m['output_size'][0]:>5}x{m['output_size'][1]:<5} {m['time_ms']:>10.0f} {m['peak_mb']:>9.0f} "
+            f"{rows[s]['mb_per_mpx']:>8.1f}"
+        )
     middle = args.scales[len(args.scales) // 2]
     unchunked = measure_in_subprocess({**common, "scale": middle, "chunk_pixels": 1 << 40})
     total_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
     first, last = rows[args.scales[0]], rows[args.scales[-1]]
     print(f"unchunked at {middle}x: {unchunked['peak_mb']:.0f} MB, {unchunked['time_ms']:.0f} ms")
-    print(f"linear memory: MB/Mpx at {args.scales[-1]}x / at {args.scales[0]}x = "
-          f"{last['mb_per_mpx'] / first['mb_per_mpx']:.2f} (target <= 1.0)")
-    print(f"chunking: peak chunked / unchunked at {middle}x = {rows[middle]['peak_mb'] / unchunked['peak_mb']:.2f} "
-          f"(target < 1.0)")
-    print(f"largest render: {last['peak_mb']:.0f} MB of {total_mb:.0f} MB on this machine "
-          f"({last['peak_mb'] / total_mb:.2f})")
+    print(
+        f"linear memory: MB/Mpx at {args.scales[-1]}x / at {args.scales[0]}x = "
+        f"{last['mb_per_mpx'] / first['mb_per_mpx']:.2f} (target <= 1.0)"
+    )
+    print(
+        f"chunking: peak chunked / unchunked at {middle}x = {rows[middle]['peak_mb'] / unchunked['peak_mb']:.2f} "
+        f"(target < 1.0)"
+    )
+    print(
+        f"largest render: {last['peak_mb']:.0f} MB of {total_mb:.0f} MB on this machine "
+        f"({last['peak_mb'] / total_mb:.2f})"
+    )
 
 
 if __name__ == "__main__":

@@ -30,13 +30,28 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "GANBENCH_OPS": "ref", "PYTHONPATH": os.pathsep.join(
-    p for p in (str(REPO / "lib"), os.environ.get("PYTHONPATH", "")) if p)}
+ENV = {
+    **os.environ,
+    "GANBENCH_OPS": "ref",
+    "PYTHONPATH": os.pathsep.join(p for p in (str(REPO / "lib"), os.environ.get("PYTHONPATH", "")) if p),
+}
 
 
 def snakemake(work: Path, config: Path, *args: str) -> tuple[float, str]:
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "-d", str(work),
-           "--configfile", str(config), "--cores", "2", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(work),
+        "--configfile",
+        str(config),
+        "--cores",
+        "2",
+        *args,
+    ]
     start = time.perf_counter()
     run = subprocess.run(cmd, capture_output=True, text=True, env=ENV, cwd=REPO)
     seconds = time.perf_counter() - start
@@ -88,12 +103,20 @@ def main() -> None:
     print(f"snakemake on {os.cpu_count()} CPUs, --cores 2, median of {args.repeat} fresh processes")
     print("| configuration | jobs | outputs | dry run s | no-op re-run s |")
     print("|---|---:|---:|---:|---:|")
-    print(f"| embedded default (config/config.yaml) | {base['jobs']} | {base['outputs']} | {base['dry']:.2f} | "
-          f"{base['noop']:.2f} |")
-    print(f"| grid ({args.config.name}) | {grid['jobs']} | {grid['outputs']} | {grid['dry']:.2f} | {grid['noop']:.2f} |")
-    print(f"ratio grid / default: dry run {grid['dry'] / base['dry']:.2f}, no-op re-run {grid['noop'] / base['noop']:.2f}")
-    print(f"targets: grid dry run {grid['dry']:.2f} s <= 5 s: {'met' if grid['dry'] <= 5 else 'MISSED'}; "
-          f"grid no-op {grid['noop']:.2f} s <= 10 s: {'met' if grid['noop'] <= 10 else 'MISSED'}")
+    print(
+        f"| embedded default (config/config.yaml) | {base['jobs']} | {base['outputs']} | {base['dry']:.2f} | "
+        f"{base['noop']:.2f} |"
+    )
+    print(
+        f"| grid ({args.config.name}) | {grid['jobs']} | {grid['outputs']} | {grid['dry']:.2f} | {grid['noop']:.2f} |"
+    )
+    print(
+        f"ratio grid / default: dry run {grid['dry'] / base['dry']:.2f}, no-op re-run {grid['noop'] / base['noop']:.2f}"
+    )
+    print(
+        f"targets: grid dry run {grid['dry']:.2f} s <= 5 s: {'met' if grid['dry'] <= 5 else 'MISSED'}; "
+        f"grid no-op {grid['noop']:.2f} s <= 10 s: {'met' if grid['noop'] <= 10 else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

@@ -88,6 +88,7 @@ def run(impl: str, repeat: int) -> list[dict]:
             def fn() -> None:
                 with torch.no_grad():
                     op(x, *extra, impl=which)
+
             return fn
 
         def forward_backward(which: str) -> Callable[[], None]:
@@ -95,6 +96,7 @@ def run(impl: str, repeat: int) -> list[dict]:
                 for t in (xg, *extra_g):
                     t.grad = None
                 op(xg, *extra_g, impl=which).backward(dy)
+
             return fn
 
         row = {"op": name, "shape": shape}

@@ -48,8 +48,15 @@ def main() -> None:
             compute_stats(folder, extractor, tmp / f"stats{r}.h5")
             ours.append(args.count / (time.perf_counter() - start))
             start = time.perf_counter()
-            torch_fidelity.calculate_metrics(input1=str(folder), input2=str(folder), fid=True, cuda=False,
-                                             cache=False, verbose=False, **extractor.fidelity_kwargs)
+            torch_fidelity.calculate_metrics(
+                input1=str(folder),
+                input2=str(folder),
+                fid=True,
+                cuda=False,
+                cache=False,
+                verbose=False,
+                **extractor.fidelity_kwargs,
+            )
             theirs.append(2 * args.count / (time.perf_counter() - start))
     a, b = statistics.median(ours), statistics.median(theirs)
     print(f"probe features of {args.count} PNGs at {args.resolution}px, median of {args.repeat}")

@@ -63,8 +63,10 @@ def main() -> None:
         for impl in times:
             times[impl].append(time_steps(impl, args.resolution, args.batch, args.steps, device))
     med = {impl: statistics.median(t) for impl, t in times.items()}
-    print(f"StyleGAN2 training step, {args.resolution}px, batch {args.batch}, channels <= {OPTIONS['channel_max']}, "
-          f"{device.type}, {torch.get_num_threads()} threads, median of {args.repeat}")
+    print(
+        f"StyleGAN2 training step, {args.resolution}px, batch {args.batch}, channels <= {OPTIONS['channel_max']}, "
+        f"{device.type}, {torch.get_num_threads()} threads, median of {args.repeat}"
+    )
     print("| ops | s/step | kimg/s |")
     print("|---|---:|---:|")
     for impl, t in med.items():

@@ -41,7 +41,6 @@ def raw_source(wildcards):
     return f"results/downloads/{spec['id']}/{archive_name(spec['id'])}"
 
 
-
 METRICS_CFG = config["metrics"]
 PROTOCOLS = plan.protocols_of(config)  # the configured GAN protocols by name (ganbench.metrics.protocols)
 STATSKEYS = sorted({p.statskey for p in PROTOCOLS.values()})
@@ -96,10 +95,13 @@ EXPERIMENT_NAMES = "|".join(map(re.escape, EXPERIMENTS)) or "(?!)"
 
 def eval_report(path, experiment, protocol, name):
     """An evaluation JSON marked for the report, under "Evaluation", by experiment, protocol and result."""
-    return report(path, category="Evaluation", subcategory=experiment,
-                  labels={"experiment": experiment, "protocol": protocol or "-", "result": name})
+    return report(
+        path,
+        category="Evaluation",
+        subcategory=experiment,
+        labels={"experiment": experiment, "protocol": protocol or "-", "result": name},
+    )
 
 
 FLOOR_FILES = plan.floor_files(config)
-TABLES = configured_specs(config["tables"], config["experiments"], list(PROTOCOLS.values()),
-                          scales=ANY_SCALE["scales"])
+TABLES = configured_specs(config["tables"], config["experiments"], list(PROTOCOLS.values()), scales=ANY_SCALE["scales"])

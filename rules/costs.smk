@@ -13,15 +13,15 @@ rule job_costs:
         md=COST_TABLE,
         csv="reports/costs/job_costs.csv",
         html=report("reports/costs/job_costs.html", category="Job costs", caption="report/costs.rst"),
-    params:
-        root="benchmarks",
-        experiments=config["experiments"],
-        datasets=list(DATASETS),
     log:
         "logs/costs/job_costs.log",
     benchmark:
         "benchmarks/job_costs.tsv"
     conda:
         "../envs/ganbench.yaml"
+    params:
+        root="benchmarks",
+        experiments=config["experiments"],
+        datasets=list(DATASETS),
     script:
         "../workflow_scripts/job_costs.py"

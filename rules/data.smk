@@ -5,17 +5,17 @@ rule synthesize:
     output:
         images="results/data/{dataset}-{res}/images.zip",
         annotations="results/data/{dataset}-{res}/annotations.h5",
-    wildcard_constraints:
-        dataset=names_matching({"synthetic"}),
-    params:
-        spec=dataset_spec,
-        resolution=lambda wc: int(wc.res),
     log:
         "logs/data/synthesize-{dataset}-{res}.log",
     benchmark:
-        "benchmarks/synthesize/dataset={dataset}/res={res}.tsv",
+        "benchmarks/synthesize/dataset={dataset}/res={res}.tsv"
+    wildcard_constraints:
+        dataset=names_matching({"synthetic"}),
     conda:
         "../envs/ganbench.yaml"
+    params:
+        spec=dataset_spec,
+        resolution=lambda wc: int(wc.res),
     script:
         "../workflow_scripts/synthesize.py"
 
@@ -23,15 +23,15 @@ rule synthesize:
 rule download:
     output:
         "results/downloads/{id}/{filename}",
-    params:
-        id=lambda wc: wc.id,
-    retries: 2
     log:
         "logs/data/download-{id}-{filename}.log",
     benchmark:
-        "benchmarks/download/id={id}/filename={filename}.tsv",
+        "benchmarks/download/id={id}/filename={filename}.tsv"
+    retries: 2
     conda:
         "../envs/ganbench.yaml"
+    params:
+        id=lambda wc: wc.id,
     script:
         "../workflow_scripts/download.py"
 
@@ -41,17 +41,17 @@ rule import_images:
         raw_source,
     output:
         images="results/data/{dataset}-{res}/images.zip",
-    wildcard_constraints:
-        dataset=names_matching({"folder", "download"}),
-    params:
-        spec=dataset_spec,
-        resolution=lambda wc: int(wc.res),
     log:
         "logs/data/import-{dataset}-{res}.log",
     benchmark:
-        "benchmarks/import_images/dataset={dataset}/res={res}.tsv",
+        "benchmarks/import_images/dataset={dataset}/res={res}.tsv"
+    wildcard_constraints:
+        dataset=names_matching({"folder", "download"}),
     conda:
         "../envs/ganbench.yaml"
+    params:
+        spec=dataset_spec,
+        resolution=lambda wc: int(wc.res),
     script:
         "../workflow_scripts/import_images.py"
 
@@ -64,7 +64,7 @@ rule tfrecord:
     log:
         "logs/data/tfrecord-{dataset}-{res}.log",
     benchmark:
-        "benchmarks/tfrecord/dataset={dataset}/res={res}.tsv",
+        "benchmarks/tfrecord/dataset={dataset}/res={res}.tsv"
     conda:
         "../envs/ganbench.yaml"
     script:
@@ -76,24 +76,30 @@ rule dataset_summary:
         unpack(
             lambda wc: {
                 "images": f"{data_dir(wc.dataset, wc.res)}/images.zip",
-                **({"annotations": f"{data_dir(wc.dataset, wc.res)}/annotations.h5"}
-                   if DATASETS[wc.dataset]["source"] == "synthetic" else {}),
-                **({"tfrecord": f"{data_dir(wc.dataset, wc.res)}/images.tfrecord"}
-                   if config["data"]["tfrecord"] else {}),
+                **(
+                    {"annotations": f"{data_dir(wc.dataset, wc.res)}/annotations.h5"}
+                    if DATASETS[wc.dataset]["source"] == "synthetic"
+                    else {}
+                ),
+                **(
+                    {"tfrecord": f"{data_dir(wc.dataset, wc.res)}/images.tfrecord"}
+                    if config["data"]["tfrecord"]
+                    else {}
+                ),
             }
         ),
     output:
         summary="reports/datasets/{dataset}-{res}.json",
         preview=report("reports/datasets/{dataset}-{res}.png", category="Datasets", subcategory="{dataset}-{res}"),
-    params:
-        name="{dataset}-{res}",
-        preview_count=config["data"]["preview_count"],
     log:
         "logs/data/summary-{dataset}-{res}.log",
     benchmark:
-        "benchmarks/dataset_summary/dataset={dataset}/res={res}.tsv",
+        "benchmarks/dataset_summary/dataset={dataset}/res={res}.tsv"
     conda:
         "../envs/ganbench.yaml"
+    params:
+        name="{dataset}-{res}",
+        preview_count=config["data"]["preview_count"],
     script:
         "../workflow_scripts/dataset_summary.py"
 
@@ -106,7 +112,7 @@ rule datasets_table:
     log:
         "logs/data/datasets_table.log",
     benchmark:
-        "benchmarks/datasets_table.tsv",
+        "benchmarks/datasets_table.tsv"
     conda:
         "../envs/ganbench.yaml"
     script:

@@ -14,19 +14,21 @@ for _protocol in PROTOCOLS.values():
             ),
             weights=extractor_weights(_protocol.extractor),
         output:
-            [eval_report(paths.eval_path("{experiment}", n, _protocol.name), "{experiment}", _protocol.name, n)
-             for n in _protocol.result_names],
-        wildcard_constraints:
-            experiment=EXPERIMENT_NAMES,
-        params:
-            protocol=_protocol.as_dict(),
-            out_dir=lambda wc, p=_protocol.name: paths.eval_dir(wc.experiment, p),
+            [
+                eval_report(paths.eval_path("{experiment}", n, _protocol.name), "{experiment}", _protocol.name, n)
+                for n in _protocol.result_names
+            ],
         log:
             f"logs/evaluate/{{experiment}}-{_protocol.name}.log",
         benchmark:
-            f"benchmarks/evaluate_{_protocol.name}/experiment={{experiment}}.tsv",
+            f"benchmarks/evaluate_{_protocol.name}/experiment={{experiment}}.tsv"
+        wildcard_constraints:
+            experiment=EXPERIMENT_NAMES,
         conda:
             "../envs/ganbench.yaml"
+        params:
+            protocol=_protocol.as_dict(),
+            out_dir=lambda wc, p=_protocol.name: paths.eval_dir(wc.experiment, p),
         script:
             "../workflow_scripts/evaluate.py"
 
@@ -36,21 +38,26 @@ for _protocol in PROTOCOLS.values():
         input:
             stats=paths.stats_path("{dataset}", "{res}", _protocol.statskey),
         output:
-            [report(paths.floor_path("{dataset}", "{res}", _protocol.name, n), category="Evaluation",
-                    subcategory="Real-data floors", labels={"data": "{dataset}-{res}", "protocol": _protocol.name,
-                                                            "result": n})
-             for n in _protocol.result_names],
-        wildcard_constraints:
-            dataset="|".join(map(re.escape, DATASETS)) or "(?!)",
-        params:
-            protocol=_protocol.as_dict(),
-            out_dir=lambda wc, p=_protocol.name: paths.floor_dir(wc.dataset, wc.res, p),
+            [
+                report(
+                    paths.floor_path("{dataset}", "{res}", _protocol.name, n),
+                    category="Evaluation",
+                    subcategory="Real-data floors",
+                    labels={"data": "{dataset}-{res}", "protocol": _protocol.name, "result": n},
+                )
+                for n in _protocol.result_names
+            ],
         log:
             f"logs/evaluate/floor-{{dataset}}-{{res}}-{_protocol.name}.log",
         benchmark:
-            f"benchmarks/real_floor_{_protocol.name}/dataset={{dataset}}/res={{res}}.tsv",
+            f"benchmarks/real_floor_{_protocol.name}/dataset={{dataset}}/res={{res}}.tsv"
+        wildcard_constraints:
+            dataset="|".join(map(re.escape, DATASETS)) or "(?!)",
         conda:
             "../envs/ganbench.yaml"
+        params:
+            protocol=_protocol.as_dict(),
+            out_dir=lambda wc, p=_protocol.name: paths.floor_dir(wc.dataset, wc.res, p),
         script:
             "../workflow_scripts/real_floor.py"
 
@@ -64,25 +71,31 @@ rule evaluate_scale:
     input:
         checkpoint="results/runs/{experiment}/final.pt",
         stats=lambda wc: stats_file(
-            EXPERIMENTS[wc.experiment]["dataset"], EXPERIMENTS[wc.experiment]["resolution"] * int(wc.scale), wc.protocol
+            EXPERIMENTS[wc.experiment]["dataset"],
+            EXPERIMENTS[wc.experiment]["resolution"] * int(wc.scale),
+            wc.protocol,
         ),
         weights=lambda wc: extractor_weights(PROTOCOLS[wc.protocol].extractor),
     output:
-        eval_report(paths.eval_path("{experiment}", "fid-scale{scale}", "{protocol}"), "{experiment}", "{protocol}",
-                    "fid-scale{scale}"),
+        eval_report(
+            paths.eval_path("{experiment}", "fid-scale{scale}", "{protocol}"),
+            "{experiment}",
+            "{protocol}",
+            "fid-scale{scale}",
+        ),
+    log:
+        "logs/evaluate/{experiment}-{protocol}-scale{scale}.log",
+    benchmark:
+        "benchmarks/evaluate_scale/experiment={experiment}/protocol={protocol}/scale={scale}.tsv"
     wildcard_constraints:
         experiment=experiment_regex(ANY_SCALE_EXPERIMENTS),
         protocol="|".join(re.escape(n) for n, p in PROTOCOLS.items() if "fid" in p.metrics) or "(?!)",
         scale=r"\d+",
+    conda:
+        "../envs/ganbench.yaml"
     params:
         protocol=lambda wc: PROTOCOLS[wc.protocol].as_dict(),
         out_dir=lambda wc: paths.eval_dir(wc.experiment, wc.protocol),
-    log:
-        "logs/evaluate/{experiment}-{protocol}-scale{scale}.log",
-    benchmark:
-        "benchmarks/evaluate_scale/experiment={experiment}/protocol={protocol}/scale={scale}.tsv",
-    conda:
-        "../envs/ganbench.yaml"
     script:
         "../workflow_scripts/evaluate.py"
 
@@ -93,20 +106,22 @@ if any(s > 1 for s in ANY_SCALE["scales"]):  # otherwise there is nothing to com
         input:
             checkpoint="results/runs/{experiment}/final.pt",
         output:
-            [eval_report(paths.eval_path("{experiment}", name), "{experiment}", None, name)
-             for name in any_scale_names(ANY_SCALE["scales"])["consistency"]],
+            [
+                eval_report(paths.eval_path("{experiment}", name), "{experiment}", None, name)
+                for name in any_scale_names(ANY_SCALE["scales"])["consistency"]
+            ],
+        log:
+            "logs/evaluate/{experiment}-consistency.log",
+        benchmark:
+            "benchmarks/scale_consistency/experiment={experiment}.tsv"
         wildcard_constraints:
             experiment=experiment_regex(ANY_SCALE_EXPERIMENTS),
+        conda:
+            "../envs/ganbench.yaml"
         params:
             any_scale=ANY_SCALE,
             seed=ANY_SCALE["consistency_seed"],
             out_dir=lambda wc: paths.eval_dir(wc.experiment),
-        log:
-            "logs/evaluate/{experiment}-consistency.log",
-        benchmark:
-            "benchmarks/scale_consistency/experiment={experiment}.tsv",
-        conda:
-            "../envs/ganbench.yaml"
         script:
             "../workflow_scripts/scale_consistency.py"
 
@@ -116,20 +131,22 @@ rule render_cost:
         checkpoint="results/runs/{experiment}/final.pt",
         ops="results/ops/build.json",
     output:
-        [eval_report(paths.eval_path("{experiment}", name), "{experiment}", None, name)
-         for name in any_scale_names(ANY_SCALE["scales"])["cost"]],
+        [
+            eval_report(paths.eval_path("{experiment}", name), "{experiment}", None, name)
+            for name in any_scale_names(ANY_SCALE["scales"])["cost"]
+        ],
+    log:
+        "logs/evaluate/{experiment}-cost.log",
+    benchmark:
+        "benchmarks/render_cost/experiment={experiment}.tsv"
     wildcard_constraints:
         experiment=experiment_regex(ANY_SCALE_EXPERIMENTS),
+    conda:
+        "../envs/ganbench.yaml"
+    threads: workflow.cores
     params:
         any_scale=ANY_SCALE,
         baseline=lambda wc: cost_baseline(config, EXPERIMENTS[wc.experiment]),
         out_dir=lambda wc: paths.eval_dir(wc.experiment),
-    threads: workflow.cores
-    log:
-        "logs/evaluate/{experiment}-cost.log",
-    benchmark:
-        "benchmarks/render_cost/experiment={experiment}.tsv",
-    conda:
-        "../envs/ganbench.yaml"
     script:
         "../workflow_scripts/render_cost.py"

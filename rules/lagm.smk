@@ -18,16 +18,16 @@ rule generate_pairs:
     output:
         images="results/pairs/{experiment}/images.zip",
         annotations="results/pairs/{experiment}/annotations.h5",
-    wildcard_constraints:
-        experiment=experiment_regex([n for n, e in EXPERIMENTS.items() if e["method"] == "lagm"]),
-    params:
-        num_pairs=PAIRS_COUNT,
-        seed=PAIRS_SEED,
     log:
         "logs/pairs/{experiment}.log",
     benchmark:
         "benchmarks/generate_pairs/experiment={experiment}.tsv"
+    wildcard_constraints:
+        experiment=experiment_regex([n for n, e in EXPERIMENTS.items() if e["method"] == "lagm"]),
     conda:
         "../envs/ganbench.yaml"
+    params:
+        num_pairs=PAIRS_COUNT,
+        seed=PAIRS_SEED,
     script:
         "../workflow_scripts/generate_pairs.py"

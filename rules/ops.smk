@@ -6,16 +6,16 @@
 rule build_ops:
     output:
         "results/ops/build.json",
+    log:
+        "logs/ops/build_ops.log",
+    benchmark:
+        "benchmarks/build_ops.tsv"
+    conda:
+        "../envs/ganbench.yaml"
     resources:
         # Compiling takes minutes and a few GB; more of both on a retry. No GPU: the CUDA ops are
         # built by the training job, on its GPU node, before its ranks start (train/launch.py).
         runtime=lambda wc, attempt: 60 * attempt,
         mem_mb=lambda wc, attempt: 4000 * attempt,
-    log:
-        "logs/ops/build_ops.log",
-    benchmark:
-        "benchmarks/build_ops.tsv",
-    conda:
-        "../envs/ganbench.yaml"
     script:
         "../workflow_scripts/build_ops.py"

@@ -9,17 +9,17 @@ rule tables:
     output:
         [f"reports/tables/{spec.name}.{ext}" for spec in TABLES for ext in ("md", "csv", "tex")],
         [report(f"reports/tables/{spec.name}.html", category="Tables", subcategory=spec.title) for spec in TABLES],
+    log:
+        "logs/tables/tables.log",
+    benchmark:
+        "benchmarks/tables.tsv"
+    conda:
+        "../envs/ganbench.yaml"
     params:
         names=config["tables"],
         experiments=config["experiments"],
         protocols=[p.as_dict() for p in PROTOCOLS.values()],
         scales=ANY_SCALE["scales"],
-    log:
-        "logs/tables/tables.log",
-    benchmark:
-        "benchmarks/tables.tsv",
-    conda:
-        "../envs/ganbench.yaml"
     script:
         "../workflow_scripts/tables.py"
 
@@ -28,16 +28,20 @@ rule training_curves:
     input:
         checkpoint="results/runs/{experiment}/final.pt",
     output:
-        report("reports/figures/{experiment}-curves.png", category=FIGURES["curves"], subcategory="{experiment}",
-               labels={"experiment": "{experiment}", "figure": "curves"}),
-    params:
-        training_log="results/runs/{experiment}/log.jsonl",  # written by the train job with final.pt
+        report(
+            "reports/figures/{experiment}-curves.png",
+            category=FIGURES["curves"],
+            subcategory="{experiment}",
+            labels={"experiment": "{experiment}", "figure": "curves"},
+        ),
     log:
         "logs/tables/figures-{experiment}-curves.log",
     benchmark:
-        "benchmarks/training_curves/experiment={experiment}.tsv",
+        "benchmarks/training_curves/experiment={experiment}.tsv"
     conda:
         "../envs/ganbench.yaml"
+    params:
+        training_log="results/runs/{experiment}/log.jsonl",  # written by the train job with final.pt
     script:
         "../workflow_scripts/training_curves.py"
 
@@ -52,8 +56,12 @@ for _figure in ("samples", "preview"):
         input:
             checkpoint="results/runs/{experiment}/final.pt",
         output:
-            report(f"reports/figures/{{experiment}}-{_figure}.png", category=FIGURES[_figure],
-                   subcategory="{experiment}", labels={"experiment": "{experiment}", "figure": _figure}),
+            report(
+                f"reports/figures/{{experiment}}-{_figure}.png",
+                category=FIGURES[_figure],
+                subcategory="{experiment}",
+                labels={"experiment": "{experiment}", "figure": _figure},
+            ),
         log:
             f"logs/tables/figures-{{experiment}}-{_figure}.log",
         benchmark:
@@ -68,17 +76,22 @@ rule scale_figure:
     input:
         checkpoint="results/runs/{experiment}/final.pt",
     output:
-        report("reports/figures/{experiment}-scales.png", caption="report/scales.rst", category=FIGURES["scales"],
-               subcategory="{experiment}", labels={"experiment": "{experiment}", "figure": "scales"}),
-    wildcard_constraints:
-        experiment=experiment_regex(ANY_SCALE_EXPERIMENTS),
-    params:
-        scales=ANY_SCALE["scales"],
+        report(
+            "reports/figures/{experiment}-scales.png",
+            caption="report/scales.rst",
+            category=FIGURES["scales"],
+            subcategory="{experiment}",
+            labels={"experiment": "{experiment}", "figure": "scales"},
+        ),
     log:
         "logs/tables/figures-{experiment}-scales.log",
     benchmark:
-        "benchmarks/scale_figure/experiment={experiment}.tsv",
+        "benchmarks/scale_figure/experiment={experiment}.tsv"
+    wildcard_constraints:
+        experiment=experiment_regex(ANY_SCALE_EXPERIMENTS),
     conda:
         "../envs/ganbench.yaml"
+    params:
+        scales=ANY_SCALE["scales"],
     script:
         "../workflow_scripts/scale_figure.py"

@@ -13,18 +13,22 @@
 
 rule train:
     input:
-        unpack(lambda wc: {
-            "data": f"{data_dir(EXPERIMENTS[wc.experiment]['dataset'], EXPERIMENTS[wc.experiment]['resolution'])}/images.zip",
-            "ops": "results/ops/build.json",
-            # the experiment's inputs by role: a parent's final.pt, a checkpoint, weights, annotations
-            **{f"input_{role}": path for role, path in input_files(config, EXPERIMENTS[wc.experiment]).items()},
-        }),
+        unpack(
+            lambda wc: {
+                "data": f"{data_dir(EXPERIMENTS[wc.experiment]['dataset'], EXPERIMENTS[wc.experiment]['resolution'])}/images.zip",
+                "ops": "results/ops/build.json",
+                # the experiment's inputs by role: a parent's final.pt, a checkpoint, weights, annotations
+                **{f"input_{role}": path for role, path in input_files(config, EXPERIMENTS[wc.experiment]).items()},
+            }
+        ),
     output:
         "results/runs/{experiment}/final.pt",
-    params:
-        experiment=lambda wc: EXPERIMENTS[wc.experiment],
-        inputs=lambda wc: input_files(config, EXPERIMENTS[wc.experiment]),
-        run_dir=lambda wc: f"results/runs/{wc.experiment}",
+    log:
+        "logs/train/{experiment}.log",
+    benchmark:
+        "benchmarks/train/experiment={experiment}.tsv"
+    conda:
+        "../envs/ganbench.yaml"
     resources:
         gpu=lambda wc: EXPERIMENTS[wc.experiment]["gpus"],
         mpi=lambda wc: "torchrun" if EXPERIMENTS[wc.experiment]["gpus"] > 1 else None,
@@ -35,12 +39,10 @@ rule train:
         runtime=lambda wc, attempt: 360 * 2 ** (attempt - 1),
         # host memory: 8 GB plus 8 GB per rank, 50 % more on every retry (after an out-of-memory kill)
         mem_mb=lambda wc, attempt: (8000 + 8000 * EXPERIMENTS[wc.experiment]["gpus"]) * (attempt + 1) // 2,
-    log:
-        "logs/train/{experiment}.log",
-    benchmark:
-        "benchmarks/train/experiment={experiment}.tsv",
-    conda:
-        "../envs/ganbench.yaml"
+    params:
+        experiment=lambda wc: EXPERIMENTS[wc.experiment],
+        inputs=lambda wc: input_files(config, EXPERIMENTS[wc.experiment]),
+        run_dir=lambda wc: f"results/runs/{wc.experiment}",
     script:
         "../workflow_scripts/train.py"
 
@@ -54,16 +56,16 @@ NETWORKS = load_weights_registry(kind="network")
 rule download_network:
     output:
         "results/networks/{name}.{ext}",
+    log:
+        "logs/train/download_network-{name}-{ext}.log",
     wildcard_constraints:
         name="|".join(re.escape(n) for n in NETWORKS) or "(?!)",
         ext="pkl|pt",
-    params:
-        name=lambda wc: wc.name,
     retries: 2
-    log:
-        "logs/train/download_network-{name}-{ext}.log",
     conda:
         "../envs/ganbench.yaml"
+    params:
+        name=lambda wc: wc.name,
     script:
         "../workflow_scripts/download_weights.py"
 
@@ -73,14 +75,14 @@ rule import_network:
         lambda wc: network_file(wc.name, NETWORKS[wc.name]),
     output:
         "results/networks/{name}.ckpt.pt",
+    log:
+        "logs/train/import_network-{name}.log",
     wildcard_constraints:
         name="|".join(re.escape(n) for n, e in NETWORKS.items() if e.get("method")) or "(?!)",
+    conda:
+        "../envs/ganbench.yaml"
     params:
         method=lambda wc: NETWORKS[wc.name]["method"],
         resolution=lambda wc: NETWORKS[wc.name]["resolution"],
-    log:
-        "logs/train/import_network-{name}.log",
-    conda:
-        "../envs/ganbench.yaml"
     script:
         "../workflow_scripts/import_network.py"

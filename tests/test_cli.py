@@ -53,7 +53,9 @@ def test_errors_are_one_line_with_exit_2(argv, message, tmp_path, capsys, image_
 
 def test_console_script_is_installed(tmp_path, image_folder):
     exe = Path(sys.executable).parent / "ganbench"
-    run = subprocess.run([str(exe), "convert", str(image_folder), str(tmp_path / "o.zip")], capture_output=True, text=True)
+    run = subprocess.run(
+        [str(exe), "convert", str(image_folder), str(tmp_path / "o.zip")], capture_output=True, text=True
+    )
     assert run.returncode == 0 and "wrote 12 images" in run.stdout
     bad = subprocess.run([str(exe), "inspect", str(tmp_path / "missing")], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr

@@ -19,14 +19,31 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-import torch
 
 from ganbench.cli import build_parser, main
 
-TINY = {"z_dim": 32, "w_dim": 32, "mapping_layers": 2, "channel_base": 256, "channel_max": 32, "r1_gamma": 1.0,
-        "pl_weight": 0, "augment": "none"}
-EXPERIMENT = {"name": "tiny", "method": "stylegan2", "dataset": "faces", "resolution": 16, "batch": 8, "kimg": 0.008,
-              "snapshot_kimg": 1, "tick_kimg": 0.008, "workers": 0, "options": TINY}
+TINY = {
+    "z_dim": 32,
+    "w_dim": 32,
+    "mapping_layers": 2,
+    "channel_base": 256,
+    "channel_max": 32,
+    "r1_gamma": 1.0,
+    "pl_weight": 0,
+    "augment": "none",
+}
+EXPERIMENT = {
+    "name": "tiny",
+    "method": "stylegan2",
+    "dataset": "faces",
+    "resolution": 16,
+    "batch": 8,
+    "kimg": 0.008,
+    "snapshot_kimg": 1,
+    "tick_kimg": 0.008,
+    "workers": 0,
+    "options": TINY,
+}
 
 
 @pytest.fixture(scope="module")
@@ -48,28 +65,51 @@ def inputs(tmp_path_factory) -> Path:
         make_synthetic_dataset(category, 16, 8, 0, 0.25, root / name / "images.zip", root / name / "annotations.h5")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GANBENCH_OPS", "ref")
-        config = {"datasets": {"faces": {"source": "synthetic", "category": "face", "count": 8}},
-                  "experiments": [dict(EXPERIMENT)]}
-        training_loop(validate_config(config)["experiments"][0], root / "faces" / "images.zip", root / "run",
-                      device="cpu")
-        lagm = {**EXPERIMENT, "name": "lagm", "method": "lagm", "batch": 4, "kimg": 0.004,
-                "options": {"base_channels": 4, "tmp_channels": 8, "preview_images": 4},
-                "inputs": {"generator": {"checkpoint": str(root / "run" / "final.pt")}}}
-        training_loop(validate_config({**config, "experiments": [lagm]})["experiments"][0],
-                      root / "faces" / "images.zip", root / "lagm", device="cpu",
-                      inputs={"generator": root / "run" / "final.pt", "annotations": root / "faces" / "annotations.h5"})
+        config = {
+            "datasets": {"faces": {"source": "synthetic", "category": "face", "count": 8}},
+            "experiments": [dict(EXPERIMENT)],
+        }
+        training_loop(
+            validate_config(config)["experiments"][0], root / "faces" / "images.zip", root / "run", device="cpu"
+        )
+        lagm = {
+            **EXPERIMENT,
+            "name": "lagm",
+            "method": "lagm",
+            "batch": 4,
+            "kimg": 0.004,
+            "options": {"base_channels": 4, "tmp_channels": 8, "preview_images": 4},
+            "inputs": {"generator": {"checkpoint": str(root / "run" / "final.pt")}},
+        }
+        training_loop(
+            validate_config({**config, "experiments": [lagm]})["experiments"][0],
+            root / "faces" / "images.zip",
+            root / "lagm",
+            device="cpu",
+            inputs={"generator": root / "run" / "final.pt", "annotations": root / "faces" / "annotations.h5"},
+        )
         import torch
 
         from ganbench.methods import build_method
         from ganbench.train.checkpoint import load_checkpoint
 
         gan16 = load_checkpoint(root / "run" / "final.pt")  # the same generator built at 32 px
-        torch.save({**gan16, "resolution": 32, "state": build_method("stylegan2", TINY, 32).state_dict()},
-                   root / "gan32.pt")
-        train_probe([root / "faces" / "images.zip"], [root / "faces" / "annotations.h5"], root / "probe.pt",
-                    steps=2, resolution=16)
-        compute_stats(root / "faces" / "images.zip", load_extractor("probe", root / "probe.pt"), root / "stats.h5",
-                      save_features=True)
+        torch.save(
+            {**gan16, "resolution": 32, "state": build_method("stylegan2", TINY, 32).state_dict()}, root / "gan32.pt"
+        )
+        train_probe(
+            [root / "faces" / "images.zip"],
+            [root / "faces" / "annotations.h5"],
+            root / "probe.pt",
+            steps=2,
+            resolution=16,
+        )
+        compute_stats(
+            root / "faces" / "images.zip",
+            load_extractor("probe", root / "probe.pt"),
+            root / "stats.h5",
+            save_features=True,
+        )
     (root / "cfg.yaml").write_text(json.dumps({"datasets": config["datasets"], "experiments": [EXPERIMENT]}))
     (root / "exp.json").write_text(json.dumps(EXPERIMENT))
     (root / "exp32.json").write_text(json.dumps({**EXPERIMENT, "resolution": 32}))
@@ -94,10 +134,14 @@ def inputs(tmp_path_factory) -> Path:
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GANBENCH_OPS", "ref")
-        dump(ada_like(restore_method(torch.load(root / "run" / "final.pt", weights_only=True), root / "run"), 16),
-             root / "net.pkl")
+        dump(
+            ada_like(restore_method(torch.load(root / "run" / "final.pt", weights_only=True), root / "run"), 16),
+            root / "net.pkl",
+        )
     (root / "evil.pkl").write_bytes(pickle.dumps({"G_ema": os.system}))
-    (root / "sinfo.txt").write_text("cpu*|up|1-00:00:00|64|256000|(null)|10\ngpu|up|2-00:00:00|32|384000|gpu:a100:4|4\n")
+    (root / "sinfo.txt").write_text(
+        "cpu*|up|1-00:00:00|64|256000|(null)|10\ngpu|up|2-00:00:00|32|384000|gpu:a100:4|4\n"
+    )
     (root / "profile").mkdir()
     (root / "profile" / "config.yaml").write_text("executor: slurm\n")
     return root
@@ -118,11 +162,17 @@ CASES = [
     (["synth", "--category", "face", "--count", "0", "--out", "{out}/s"], "argument --count: 0 is less than 1"),
     (["synth", "--category", "face", "--count", "-3", "--out", "{out}/s"], "argument --count: -3 is less than 1"),
     (["synth", "--category", "face", "--count", "x", "--out", "{out}/s"], "argument --count: expected an integer"),
-    (["synth", "--category", "face", "--resolution", "0", "--out", "{out}/s"], "argument --resolution: 0 is less than 8"),
+    (
+        ["synth", "--category", "face", "--resolution", "0", "--out", "{out}/s"],
+        "argument --resolution: 0 is less than 8",
+    ),
     (["synth", "--category", "face", "--resolution", "2048", "--out", "{out}/s"], "2048 is more than 1024"),
     (["synth", "--category", "face", "--test-fraction", "2", "--out", "{out}/s"], "2 is outside [0, 1]"),
     (["synth", "--category", "dog", "--out", "{out}/s"], "invalid choice: 'dog'"),
-    (["synth", "--category", "face", "--count", "8", "--out", "{out}/existing.txt"], "existing.txt: exists and is not a folder"),
+    (
+        ["synth", "--category", "face", "--count", "8", "--out", "{out}/existing.txt"],
+        "existing.txt: exists and is not a folder",
+    ),
     (["convert", FACES, "{out}/adir"], "adir: is a folder; expected a file path"),
     (["convert", FACES, "{out}/existing.txt/x.zip"], "existing.txt is a file, not a folder"),
     (["convert", FACES, "{out}/o.png"], "unknown destination type '.png'"),
@@ -144,20 +194,43 @@ CASES = [
     ([*TRAIN, "--out", "{out}/run", "--device", "cuda:99"], "--device cuda:99"),
     ([*TRAIN, "--out", "{out}/run", "--device", "tpu"], "--device 'tpu': not a device name"),
     ([*TRAIN, "--out", "{out}/existing.txt"], "existing.txt: exists and is not a folder"),
-    (["train", "--experiment", "tiny", "--config", "{in}/cfg.yaml", "--data", "{in}/missing.zip", "--out", "{out}/r"],
-     "missing.zip: dataset not found"),
-    (["train", "--experiment-json", "{in}/badkimg.json", "--data", FACES, "--out", "{out}/r"], "badkimg.json: kimg: expected number"),
-    (["train", "--experiment-json", "{in}/text8.txt", "--data", FACES, "--out", "{out}/r"], "text8.txt: not valid JSON"),
+    (
+        [
+            "train",
+            "--experiment",
+            "tiny",
+            "--config",
+            "{in}/cfg.yaml",
+            "--data",
+            "{in}/missing.zip",
+            "--out",
+            "{out}/r",
+        ],
+        "missing.zip: dataset not found",
+    ),
+    (
+        ["train", "--experiment-json", "{in}/badkimg.json", "--data", FACES, "--out", "{out}/r"],
+        "badkimg.json: kimg: expected number",
+    ),
+    (
+        ["train", "--experiment-json", "{in}/text8.txt", "--data", FACES, "--out", "{out}/r"],
+        "text8.txt: not valid JSON",
+    ),
     (["train", "--experiment-json", "{in}/missing.json"], "missing.json: experiment JSON file not found"),
-    (["train", "--experiment-json", "{in}/exp32.json", "--data", FACES, "--out", "{out}/new/run", "--device", "cpu"],
-     "images are 16x16, expected 32x32"),  # fails inside the training loop; the folders it made are removed
+    (
+        ["train", "--experiment-json", "{in}/exp32.json", "--data", FACES, "--out", "{out}/new/run", "--device", "cpu"],
+        "images are 16x16, expected 32x32",
+    ),  # fails inside the training loop; the folders it made are removed
     (["train", "--config", "{in}/cfg.yaml"], "one of the arguments --experiment --experiment-json is required"),
     (["probe", "--images", FACES, "--annotations", CARS_H5, "--out", "{out}/p.pt"], "describes other images than"),
     (["probe", "--images", FACES, CARS, "--annotations", FACES_H5, "--out", "{out}/p.pt"], "--images has 2 files"),
     ([*PROBE_ARGS, "--out", "{out}/adir"], "adir: is a folder"),
     ([*PROBE_ARGS, "--out", "{out}/p.pt", "--steps", "0"], "argument --steps: 0 is less than 1"),
     ([*PROBE_ARGS, "--out", "{out}/p.pt", "--resolution", "0"], "argument --resolution: 0 is less than 8"),
-    (["probe", "--images", FACES, "--annotations", "{in}/text8.txt", "--out", "{out}/p.pt"], "text8.txt: not a readable HDF5"),
+    (
+        ["probe", "--images", FACES, "--annotations", "{in}/text8.txt", "--out", "{out}/p.pt"],
+        "text8.txt: not a readable HDF5",
+    ),
     (["stats", FACES, "{out}/adir", "--weights", PROBE], "adir: is a folder"),
     (["stats", FACES, "{out}/s.txt", "--weights", PROBE], "unknown destination type '.txt'"),
     (["stats", FACES, "{out}/s.h5", "--weights", "{in}/missing.pt"], "missing.pt: weights file not found"),
@@ -171,7 +244,10 @@ CASES = [
     ([*EVAL, "--num-gen", "0"], "argument --num-gen: 0 is less than 2"),
     ([*EVAL, "--truncation", "-1"], "argument --truncation: -1 is outside"),
     ([*EVAL, "--seed", "-1"], "argument --seed: -1 is less than 0"),
-    (["eval", CKPT, STATS, "--weights", PROBE, "--out", "{out}/existing.txt"], "existing.txt: exists and is not a folder"),
+    (
+        ["eval", CKPT, STATS, "--weights", PROBE, "--out", "{out}/existing.txt"],
+        "existing.txt: exists and is not a folder",
+    ),
     (["eval", CKPT, "{in}/text8.txt", "--weights", PROBE, "--out", "{out}/e"], "text8.txt: not a readable HDF5"),
     (["eval", CKPT, STATS, "--weights", "{in}/missing.pt", "--out", "{out}/e"], "missing.pt: weights file not found"),
     ([*TRAIN, "--out", "{out}/run", "--input", "nonsense"], "--input 'nonsense': expected ROLE=PATH"),
@@ -181,15 +257,21 @@ CASES = [
     (["eval-reconstruction", CKPT, "{in}/missing.zip", "--out", "{out}/r"], "missing.zip: dataset not found"),
     (["eval-reconstruction", "{in}/text8.pt", FACES, "--out", "{out}/r"], "text8.pt: not a ganbench checkpoint"),
     (["eval-segmenter", CKPT, FACES, FACES_H5, "--out", "{out}/s"], "checkpoint does not segment images"),
-    (["eval-segmenter", CKPT, FACES, FACES_H5, "--out", "{out}/s", "--protocol", "fid50k_full"],
-     "a gan protocol does not score segmenters"),
+    (
+        ["eval-segmenter", CKPT, FACES, FACES_H5, "--out", "{out}/s", "--protocol", "fid50k_full"],
+        "a gan protocol does not score segmenters",
+    ),
     (["eval-segmenter", CKPT, FACES, FACES_H5, "--out", "{out}/s", "--protocol", "fg_mio"], "did you mean 'fg_miou'"),
-    (["pairs", "{in}/lagm/final.pt", "--generator", "{in}/gan32.pt", "--count", "2", "--out", "{out}/p"],
-     "gan32.pt: its generator makes 32 px images; the annotator"),
+    (
+        ["pairs", "{in}/lagm/final.pt", "--generator", "{in}/gan32.pt", "--count", "2", "--out", "{out}/p"],
+        "gan32.pt: its generator makes 32 px images; the annotator",
+    ),
     (["pairs", CKPT, "--count", "2", "--out", "{out}/p"], "a StyleGAN2-ADA checkpoint, not a LAGM annotator"),
     (["pairs", "{in}/lagm/final.pt", "--count", "0", "--out", "{out}/p"], "argument --count: 0 is less than 1"),
-    (["pairs", "{in}/lagm/final.pt", "--count", "2", "--out", "{out}/existing.txt"],
-     "existing.txt: exists and is not a folder"),
+    (
+        ["pairs", "{in}/lagm/final.pt", "--count", "2", "--out", "{out}/existing.txt"],
+        "existing.txt: exists and is not a folder",
+    ),
     (["pairs", "{in}/missing.pt", "--count", "2", "--out", "{out}/p"], "missing.pt: checkpoint not found"),
     (["consistency", CKPT, "--out", "{out}/c"], "method 'stylegan2' renders only its training grid"),
     (["consistency", "{in}/text8.pt", "--out", "{out}/c"], "text8.pt: not a ganbench checkpoint"),
@@ -207,24 +289,44 @@ CASES = [
     (["import-checkpoint", "{in}/net.pkl", "{out}/i.png"], "unknown destination type '.png'"),
     (["import-checkpoint", "{in}/net.pkl", "{out}/adir"], "adir: is a folder"),
     (["import-checkpoint", "{in}/net.pkl", "{out}/new/i.pt", "--resolution", "32"], "16x16, not --resolution 32"),
-    (["import-checkpoint", "{in}/net.pkl", "{out}/i.pt", "--resolution", "4"], "argument --resolution: 4 is less than 8"),
-    (["import-checkpoint", "{in}/net.pkl", "{out}/i.pt", "--method", "creps"], "holds a stylegan2 generator, not creps"),
+    (
+        ["import-checkpoint", "{in}/net.pkl", "{out}/i.pt", "--resolution", "4"],
+        "argument --resolution: 4 is less than 8",
+    ),
+    (
+        ["import-checkpoint", "{in}/net.pkl", "{out}/i.pt", "--method", "creps"],
+        "holds a stylegan2 generator, not creps",
+    ),
     (["import-checkpoint", "{in}/net.pkl", "{out}/i.pt", "--method", "coco"], "invalid choice: 'coco'"),
-    (["table", "--config", "{in}/cfg.yaml", "--eval-dir", "{in}/missing", "--out", "{out}/t"], "missing: evaluation results"),
-    (["table", "nope", "--config", "{in}/cfg.yaml", "--eval-dir", "{in}/eval", "--out", "{out}/t"], "unknown table 'nope'"),
+    (
+        ["table", "--config", "{in}/cfg.yaml", "--eval-dir", "{in}/missing", "--out", "{out}/t"],
+        "missing: evaluation results",
+    ),
+    (
+        ["table", "nope", "--config", "{in}/cfg.yaml", "--eval-dir", "{in}/eval", "--out", "{out}/t"],
+        "unknown table 'nope'",
+    ),
     (["table", "--config", "{in}/text8.txt", "--eval-dir", "{in}/eval", "--out", "{out}/t"], "must be a mapping"),
-    (["table", "--config", "{in}/cfg.yaml", "--eval-dir", "{in}/eval", "--out", "{out}/existing.txt"],
-     "existing.txt: exists and is not a folder"),
+    (
+        ["table", "--config", "{in}/cfg.yaml", "--eval-dir", "{in}/eval", "--out", "{out}/existing.txt"],
+        "existing.txt: exists and is not a folder",
+    ),
     ([*SLURM, "--dest", "{in}/profile"], "profile/config.yaml: a profile is already there; pass --force"),
     ([*SLURM, "--dest", "{out}/existing.txt"], "existing.txt: exists and is not a folder"),
-    ([*SLURM, "--dest", "{out}/p", "--partition", "nope"], "--partition 'nope': no such partition (sinfo lists: cpu, gpu)"),
+    (
+        [*SLURM, "--dest", "{out}/p", "--partition", "nope"],
+        "--partition 'nope': no such partition (sinfo lists: cpu, gpu)",
+    ),
     ([*SLURM, "--dest", "{out}/p", "--gpu-model", "h100"], "--gpu-model 'h100': partition gpu has a100 GPUs"),
     ([*SLURM, "--dest", "{out}/p", "--gpu-partition", "cpu"], "--gpu-partition 'cpu': sinfo lists no GPU gres"),
     ([*SLURM, "--dest", "{out}/p", "--no-gpu", "--gpu-model", "a100"], "--no-gpu with --gpu-partition or --gpu-model"),
     ([*SLURM, "--dest", "{out}/p", "--account", "a", "--no-account"], "--account and --no-account: give one"),
     ([*SLURM, "--dest", "{out}/p", "--runtime", "5000"], "--runtime 5000: partition cpu allows at most 1440 minutes"),
     ([*SLURM, "--dest", "{out}/p", "--cores", "0"], "argument --cores: 0 is less than 1"),
-    (["slurm-profile", "--dest", "{out}/p", "--sinfo", "{in}/missing.txt"], "missing.txt: sinfo output file (--sinfo) not found"),
+    (
+        ["slurm-profile", "--dest", "{out}/p", "--sinfo", "{in}/missing.txt"],
+        "missing.txt: sinfo output file (--sinfo) not found",
+    ),
     (["slurm-profile", "--dest", "{out}/p", "--sinfo", "{in}/text8.txt"], "sinfo: expected 7 '|'-separated fields"),
     (["check-config", "{in}/faces"], "faces: is a folder; expected a configuration file"),
     (["check-config", "{in}/missing.yaml"], "missing.yaml: configuration file not found"),
@@ -268,9 +370,22 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(argv, message, inputs, 
 def test_errors_through_the_command_line(inputs, tmp_path):
     env = {**os.environ, "GANBENCH_OPS": "ref"}
     for argv, message in (
-        (["synth", "--category", "face", "--count", "0", "--out", str(tmp_path / "s")], "ganbench synth: error: argument --count"),
-        (["eval", str(inputs / "text8.pt"), str(inputs / "stats.h5"), "--weights", str(inputs / "probe.pt"),
-          "--out", str(tmp_path / "e")], "ganbench: error: "),
+        (
+            ["synth", "--category", "face", "--count", "0", "--out", str(tmp_path / "s")],
+            "ganbench synth: error: argument --count",
+        ),
+        (
+            [
+                "eval",
+                str(inputs / "text8.pt"),
+                str(inputs / "stats.h5"),
+                "--weights",
+                str(inputs / "probe.pt"),
+                "--out",
+                str(tmp_path / "e"),
+            ],
+            "ganbench: error: ",
+        ),
     ):
         run = subprocess.run([sys.executable, "-m", "ganbench.cli", *argv], capture_output=True, text=True, env=env)
         assert run.returncode == 2 and run.stderr.count("\n") == 1 and run.stderr.startswith(message), run.stderr

@@ -41,7 +41,9 @@ def fake_commands(monkeypatch, *, accounting: str = "accounting_storage/slurmdbd
 
     def run(cmd):
         if cmd[:2] == ["scontrol", "show"]:
-            return subprocess.CompletedProcess(cmd, 0, f"ClusterName = hpc1\nAccountingStorageType = {accounting}\n", "")
+            return subprocess.CompletedProcess(
+                cmd, 0, f"ClusterName = hpc1\nAccountingStorageType = {accounting}\n", ""
+            )
         if cmd[0] == "sacctmgr":
             return subprocess.CompletedProcess(cmd, 0, f"{account}\n" if account else "", "")
         return None
@@ -53,7 +55,9 @@ def test_time_limits():
     assert parse_time_minutes("infinite") is None and parse_time_minutes("UNLIMITED") is None
     assert parse_time_minutes("30:00") == 30 and parse_time_minutes("30:01") == 31
     assert parse_time_minutes("4:00:00") == 240 and parse_time_minutes("1-00:00:00") == 1440
-    assert parse_time_minutes("2-12") == 3600 and parse_time_minutes("1-01:30") == 1530 and parse_time_minutes("45") == 45
+    assert (
+        parse_time_minutes("2-12") == 3600 and parse_time_minutes("1-01:30") == 1530 and parse_time_minutes("45") == 45
+    )
     with pytest.raises(GanbenchError, match=r"time limit '1h' is not a Slurm time"):
         parse_time_minutes("1h")
 
@@ -79,12 +83,15 @@ def test_sinfo_partitions_merge_node_types():
     assert batch.mem_mb == 192000 and batch.gpus == {None: 8}
 
 
-@pytest.mark.parametrize("text, message", [
-    ("cpu*|up|1:00:00|64|256000\n", r"expected 7 '\|'-separated fields .* got 5"),
-    ("cpu  up  1:00:00  64  256000  (null)  3\n", "got 1"),  # sinfo's default columns, not the explicit format
-    ("cpu*|up|1:00:00|many|256000|(null)|3\n", "CPUs 'many' is not a number"),
-    ("", "no partitions listed"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("cpu*|up|1:00:00|64|256000\n", r"expected 7 '\|'-separated fields .* got 5"),
+        ("cpu  up  1:00:00  64  256000  (null)  3\n", "got 1"),  # sinfo's default columns, not the explicit format
+        ("cpu*|up|1:00:00|many|256000|(null)|3\n", "CPUs 'many' is not a number"),
+        ("", "no partitions listed"),
+    ],
+)
 def test_sinfo_errors(text, message):
     with pytest.raises(GanbenchError, match=message):
         parse_sinfo(text)
@@ -96,7 +103,14 @@ def test_detected_choices_on_a_gpu_site(monkeypatch):
     assert site.account == "proj42" and site.accounting and site.cluster == "hpc1"
     p = resolve(site, Choices())
     assert (p.partition.name, p.gpu_partition.name, p.gpu_model) == ("cpu", "gpu", "a100")
-    assert (p.cores, p.cpus_per_gpu, p.runtime, p.mem_mb, p.account, p.squeue_status) == (64, 8, 120, 8000, "proj42", False)
+    assert (p.cores, p.cpus_per_gpu, p.runtime, p.mem_mb, p.account, p.squeue_status) == (
+        64,
+        8,
+        120,
+        8000,
+        "proj42",
+        False,
+    )
 
 
 def test_untyped_gpus_in_the_default_partition():
@@ -133,12 +147,20 @@ def test_rendered_gpu_profile(monkeypatch):
     assert "SITE" not in _non_comment(text) and "for cluster hpc1" in text
     prof = yaml.safe_load(text)
     assert prof["executor"] == "slurm" and prof["cores"] == 64
-    assert prof["default-resources"] == {"slurm_account": "proj42", "slurm_partition": "cpu", "runtime": 120,
-                                         "mem_mb": 8000}
+    assert prof["default-resources"] == {
+        "slurm_account": "proj42",
+        "slurm_partition": "cpu",
+        "runtime": 120,
+        "mem_mb": 8000,
+    }
     assert "slurm-no-account" not in prof and "slurm-status-command" not in prof
     train = prof["set-resources"]["train"]
     assert (train["slurm_partition"], train["gpu_model"], train["cpus_per_gpu"], train["tasks_per_gpu"]) == (
-        "gpu", "a100", 8, 0)
+        "gpu",
+        "a100",
+        8,
+        0,
+    )
     # the rule's runtime, capped at the partition's 2 days, evaluated as Snakemake evaluates it
     assert [eval(train["runtime"], {"attempt": a}) for a in (1, 2, 3, 4)] == [360, 720, 1440, 2880]
     assert 'stats: {slurm_partition: "gpu", gpu: 1, gpu_model: "a100"' in text  # the commented examples too
@@ -152,8 +174,11 @@ def test_rendered_profile_without_gpus_or_accounting(monkeypatch):
     assert not site.accounting and site.account is None
     prof = yaml.safe_load(cluster.render_profile(resolve(site, Choices())))
     assert prof["slurm-no-account"] is True and prof["slurm-status-command"] == "squeue"
-    assert prof["cores"] == 2 and prof["default-resources"] == {"slurm_partition": "debug", "runtime": 120,
-                                                                 "mem_mb": 8000}
+    assert prof["cores"] == 2 and prof["default-resources"] == {
+        "slurm_partition": "debug",
+        "runtime": 120,
+        "mem_mb": 8000,
+    }
     train = prof["set-resources"]["train"]
     assert train == {"slurm_partition": "debug", "gpu": 0, "cpus_per_task": 1, "tasks_per_gpu": 0}
 
@@ -194,6 +219,6 @@ def test_written_where_snakemake_looks_and_never_overwritten(monkeypatch, tmp_pa
 
 def test_template_drift_is_named(tmp_path):
     template = tmp_path / "config.yaml"
-    template.write_text(cluster.TEMPLATE.read_text().replace('slurm_partition: "SITE-cpu"', 'slurm_partition: x'))
+    template.write_text(cluster.TEMPLATE.read_text().replace('slurm_partition: "SITE-cpu"', "slurm_partition: x"))
     with pytest.raises(GanbenchError, match=r"config.yaml: no line matching .*SITE-cpu"):
         cluster.render_profile(resolve(cluster.detect_site(SINFO_CI), Choices()), template=Path(template))

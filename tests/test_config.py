@@ -52,10 +52,18 @@ def mutate(path, value):
         (("datasets", "faces"), {"source": "folder"}, r"datasets\.faces: missing required key 'path'"),
         (("datasets", "faces", "path"), "/x", r"datasets\.faces\.path: unknown key"),
         (("experiments", 0, "method"), "biggan", r"experiments\.0\.method: unknown value 'biggan'"),
-        (("experiments", 0, "dataset"), "facez", r"experiments\.0\.dataset: unknown dataset 'facez' \(did you mean 'faces'\?\)"),
+        (
+            ("experiments", 0, "dataset"),
+            "facez",
+            r"experiments\.0\.dataset: unknown dataset 'facez' \(did you mean 'faces'\?\)",
+        ),
         (("experiments", 0, "resolution"), 4, r"experiments\.0\.resolution: 4 is less than the minimum of 8"),
         (("datsets",), {}, r"datsets: unknown key \(did you mean 'datasets'\?\)"),
-        (("datasets", "faces"), {"source": "download", "id": "celebamaskhq"}, r"datasets\.faces\.id: 'celebamaskhq' is not in config/datasets\.yaml"),
+        (
+            ("datasets", "faces"),
+            {"source": "download", "id": "celebamaskhq"},
+            r"datasets\.faces\.id: 'celebamaskhq' is not in config/datasets\.yaml",
+        ),
     ],
 )
 def test_bad_config_names_the_key(path, value, message):

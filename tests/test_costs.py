@@ -15,8 +15,11 @@ from ganbench.tables.costs import cost_table, configured, read_benchmark, read_b
 from conftest import REPO_ROOT
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
-EXPERIMENTS = [{"name": "sg2-faces", "method": "stylegan2"}, {"name": "creps-faces", "method": "creps"},
-               {"name": "creps-faces-s1", "method": "creps"}]
+EXPERIMENTS = [
+    {"name": "sg2-faces", "method": "stylegan2"},
+    {"name": "creps-faces", "method": "creps"},
+    {"name": "creps-faces-s1", "method": "creps"},
+]
 
 
 def bench(root: Path, rel: str, *rows: tuple) -> Path:
@@ -39,7 +42,9 @@ def benchmarks(tmp_path) -> Path:
     bench(root, "train/experiment=sg2-faces.tsv", (100.0, "900.00", "190.00"))
     bench(root, "train/experiment=creps-faces.tsv", (200.0, "1500.00", "380.00"))
     bench(root, "train/experiment=creps-faces-s1.tsv", (300.0, "1200.00", "590.00"))
-    bench(root, "evaluate_probe2k_full/experiment=creps-faces.tsv", (10.0, "700.00", "19.00"), (14.0, "720.00", "27.00"))
+    bench(
+        root, "evaluate_probe2k_full/experiment=creps-faces.tsv", (10.0, "700.00", "19.00"), (14.0, "720.00", "27.00")
+    )
     bench(root, "train/experiment=removed-experiment.tsv", (999.0, "1.00", "1.00"))  # no longer configured
     bench(root, "synthesize/dataset=gone/res=32.tsv", (999.0, "1.00", "1.00"))
     return root
@@ -60,10 +65,17 @@ def test_table_per_paper_and_stage(benchmarks, tmp_path):
     assert len(jobs) == 7  # the removed experiment's and the removed dataset's files are left out
     table = cost_table(jobs, EXPERIMENTS)
     assert table.row_labels == [
-        "baseline / train", "baseline / all stages",
-        "creps / evaluate_probe2k_full", "creps / train", "creps / all stages",
-        "shared / build_ops", "shared / stats", "shared / synthesize", "shared / all stages",
-        "all / all stages"]
+        "baseline / train",
+        "baseline / all stages",
+        "creps / evaluate_probe2k_full",
+        "creps / train",
+        "creps / all stages",
+        "shared / build_ops",
+        "shared / stats",
+        "shared / synthesize",
+        "shared / all stages",
+        "all / all stages",
+    ]
     rows = {label: [c.mean for c in cells] for label, cells in zip(table.row_labels, table.cells)}
     # jobs, wall s (sum), longest job s, CPU s (sum), peak RSS MB (max)
     assert rows["creps / train"] == [2, 500.0, 300.0, 970.0, 1500.0]
@@ -91,12 +103,19 @@ def test_no_benchmarks_is_an_empty_table(tmp_path):
     assert table.row_labels == [] and "0 jobs" in table.caption
 
 
-@pytest.mark.parametrize("rel, text, message", [
-    ("train/sg2-faces.tsv", HEADER + "1\t0:00:01\t1\t1\t1\t1\t1\t1\t1\t1\n", "expected benchmarks/RULE/NAME=VALUE"),
-    ("train/experiment=x.tsv", "", "no benchmark rows"),
-    ("train/experiment=x.tsv", "a\tb\n1\t2\n", "not a Snakemake benchmark file"),
-    ("train/experiment=x.tsv", HEADER + "soon\t0:00:01\t1\t1\t1\t1\t1\t1\t1\t1\n", "column s: expected seconds, got 'soon'"),
-])
+@pytest.mark.parametrize(
+    "rel, text, message",
+    [
+        ("train/sg2-faces.tsv", HEADER + "1\t0:00:01\t1\t1\t1\t1\t1\t1\t1\t1\n", "expected benchmarks/RULE/NAME=VALUE"),
+        ("train/experiment=x.tsv", "", "no benchmark rows"),
+        ("train/experiment=x.tsv", "a\tb\n1\t2\n", "not a Snakemake benchmark file"),
+        (
+            "train/experiment=x.tsv",
+            HEADER + "soon\t0:00:01\t1\t1\t1\t1\t1\t1\t1\t1\n",
+            "column s: expected seconds, got 'soon'",
+        ),
+    ],
+)
 def test_bad_files_are_named(tmp_path, rel, text, message):
     path = tmp_path / rel
     path.parent.mkdir(parents=True)
@@ -114,7 +133,7 @@ def test_every_rule_writes_a_benchmark_file():
         text = smk.read_text()
         starts = [m for m in re.finditer(r"^\s*rule(?: (\w+))?:\s*$", text, re.MULTILINE)]
         for m, nxt in zip(starts, [*starts[1:], None]):
-            block = text[m.end():nxt.start() if nxt else len(text)]
+            block = text[m.end() : nxt.start() if nxt else len(text)]
             name = m.group(1) or re.search(r'name:\s*f"(\w+)\{', block).group(1) + "{_protocol.name}"
             bench_line = re.search(r"^\s*benchmark:\s*\n\s*f?\"([^\"]+)\"", block, re.MULTILINE)
             assert bench_line, f"{smk.name}: rule {name} has no benchmark"

@@ -23,8 +23,16 @@ from ganbench.train.checkpoint import load_checkpoint
 from test_train import experiment, faces16, straight_and_killed  # noqa: F401 (faces16 is a fixture)
 
 R = 16  # training resolution of the tiny models
-TINY = {"z_dim": 64, "w_dim": 64, "channel_base": 2048, "channel_max": 64, "d_channel_base": 512,
-        "d_channel_max": 32, "mapping_layers": 2, "augment": "none"}
+TINY = {
+    "z_dim": 64,
+    "w_dim": 64,
+    "channel_base": 2048,
+    "channel_max": 64,
+    "d_channel_base": 512,
+    "d_channel_max": 32,
+    "mapping_layers": 2,
+    "augment": "none",
+}
 SEEDS = [0, 1, 2]
 
 
@@ -241,10 +249,19 @@ def test_dead_parameters_get_no_gradient(phase):
             p.add_(0.1 * torch.randn_like(p))
     m.requires_grad_(True)
     m.G_ema.requires_grad_(False)
-    ctx = StepContext(rng=BatchRandom(7), step=0, nimg=0, rank=0, world_size=1, device=torch.device("cpu"),
-                      all_reduce_mean=lambda t: t)
+    ctx = StepContext(
+        rng=BatchRandom(7),
+        step=0,
+        nimg=0,
+        rank=0,
+        world_size=1,
+        device=torch.device("cpu"),
+        all_reduce_mean=lambda t: t,
+    )
     real = torch.rand(4, 3, R, R) * 2 - 1
-    losses = m.accumulate_gradients(Phase(phase, "G", 1 if phase == "Gmain" else 4), Batch(real, torch.zeros(4, 0)), ctx)
+    losses = m.accumulate_gradients(
+        Phase(phase, "G", 1 if phase == "Gmain" else 4), Batch(real, torch.zeros(4, 0)), ctx
+    )
     assert all(torch.isfinite(v) for v in losses.values())
     dead = {n for n, _ in m.G.named_parameters() if n.startswith(("synthesis.b4.tores.", "synthesis.decoder_8."))}
     assert len(dead) == 4 + 8  # tores: affine weight and bias, weight, bias; decoder_8: 4 FC layers
@@ -262,8 +279,18 @@ def test_dead_parameters_get_no_gradient(phase):
 # ---------------------------------------------------------------------------------------------
 # Training through the shared loop: checkpoint, SIGKILL, exact resume, reload for sampling
 
-TRAIN_OPTIONS = {"z_dim": 32, "w_dim": 32, "channel_base": 512, "channel_max": 32, "d_channel_base": 512,
-                 "d_channel_max": 32, "mapping_layers": 2, "augment": "none", "pl_weight": 2, "r1_gamma": 0.1}
+TRAIN_OPTIONS = {
+    "z_dim": 32,
+    "w_dim": 32,
+    "channel_base": 512,
+    "channel_max": 32,
+    "d_channel_base": 512,
+    "d_channel_max": 32,
+    "mapping_layers": 2,
+    "augment": "none",
+    "pl_weight": 2,
+    "r1_gamma": 0.1,
+}
 
 
 def test_creps_killed_run_resumes_to_the_same_final_checkpoint(faces16, tmp_path):
@@ -295,8 +322,19 @@ def test_creps_killed_run_resumes_to_the_same_final_checkpoint(faces16, tmp_path
 
 def _save_method(method, path, name="tiny-creps"):
     exp = {"name": name, "options": dataclasses.asdict(method.options)}
-    torch.save({"format": 1, "method": method.name, "experiment": exp, "resolution": method.resolution,
-                "img_channels": 3, "label_dim": 0, "state": method.state_dict(), "nimg": 0}, path)
+    torch.save(
+        {
+            "format": 1,
+            "method": method.name,
+            "experiment": exp,
+            "resolution": method.resolution,
+            "img_channels": 3,
+            "label_dim": 0,
+            "state": method.state_dict(),
+            "nimg": 0,
+        },
+        path,
+    )
     return path
 
 
@@ -310,8 +348,9 @@ def test_cli_runs_the_any_scale_stages(method, tmp_path, capsys):
     assert math.isfinite(json.loads((out / "psnr-scale2.json").read_text())["value"])
     assert cli.main(["render-cost", str(ckpt), "--out", str(out), "--scales", "2", "--repeats", "1"]) == 0
     for prefix in ("", "stylegan2-"):
-        sizes = [json.loads((out / f"{prefix}time_ms-scale{s}.json").read_text())["protocol"]["output_size"]
-                 for s in (1, 2)]
+        sizes = [
+            json.loads((out / f"{prefix}time_ms-scale{s}.json").read_text())["protocol"]["output_size"] for s in (1, 2)
+        ]
         assert sizes == [[R, R], [2 * R, 2 * R]]  # CREPS on the paper grid, StyleGAN2 built at R*s
         assert json.loads((out / f"{prefix}peak_mb-scale2.json").read_text())["value"] >= 0
     assert cli.main(["scale-figure", str(ckpt), "--out", str(tmp_path / "scales.png"), "--scales", "1", "2"]) == 0

@@ -56,6 +56,7 @@ def serve(body: bytes):
         req.send_header("Content-Length", str(len(body)))
         req.end_headers()
         req.wfile.write(body)
+
     return handler
 
 
@@ -67,6 +68,7 @@ def fail_first(k: int, code: int, body: bytes):
             req.send_error(code)
         else:
             ok(req, n)
+
     return handler
 
 
@@ -83,6 +85,7 @@ def truncate_first(k: int | None, body: bytes):
         req.wfile.write(body[: len(body) // 2])
         req.wfile.flush()
         req.close_connection = True
+
     return handler
 
 
@@ -120,6 +123,7 @@ def names(folder):
 
 # ------------------------------------------------------------------------------------------------ download()
 
+
 def test_download_with_matching_sha256(server, tmp_path):
     server.routes["/data.zip"] = serve(ARCHIVE)
     dest = tmp_path / "out" / "data.zip"
@@ -151,7 +155,7 @@ def test_sha256_mismatch_leaves_nothing(server, tmp_path):
     msg = str(err.value)
     assert url in msg and wrong in msg and SHA in msg and "\n" not in msg
     assert names(tmp_path) == []
-    assert server.count("/data.zip") == 1            # a mismatch is not retried
+    assert server.count("/data.zip") == 1  # a mismatch is not retried
 
 
 def test_404_fails_at_once_without_retry(server, tmp_path):
@@ -159,7 +163,7 @@ def test_404_fails_at_once_without_retry(server, tmp_path):
     start = time.monotonic()
     with pytest.raises(DownloadError, match="404") as err:
         download(url, tmp_path / "x.zip", None, retries=3, backoff=10)
-    assert time.monotonic() - start < 5              # a retry would sleep 10 s first
+    assert time.monotonic() - start < 5  # a retry would sleep 10 s first
     assert url in str(err.value) and "\n" not in str(err.value)
     assert server.count("/missing.zip") == 1
     assert names(tmp_path) == []
@@ -177,7 +181,7 @@ def test_persistent_503_gives_up(server, tmp_path):
     server.routes["/down.zip"] = fail_first(100, 503, ARCHIVE)
     with pytest.raises(DownloadError, match="503"):
         download(server.url("/down.zip"), tmp_path / "down.zip", SHA, retries=2, backoff=0)
-    assert server.count("/down.zip") == 3            # the first attempt and two retries
+    assert server.count("/down.zip") == 3  # the first attempt and two retries
     assert names(tmp_path) == []
 
 
@@ -244,13 +248,14 @@ def test_file_url(tmp_path):
 def test_connection_refused_is_retried_then_fails(tmp_path):
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
     port = httpd.server_address[1]
-    httpd.server_close()                              # nothing listens on this port any more
+    httpd.server_close()  # nothing listens on this port any more
     with pytest.raises(DownloadError, match="2 attempts"):
         download(f"http://127.0.0.1:{port}/x.zip", tmp_path / "x.zip", None, retries=1, backoff=0, timeout=5)
     assert names(tmp_path) == []
 
 
 # ------------------------------------------------------------------------------------------------ registry
+
 
 def test_real_registry_loads_and_is_complete():
     registry = load_registry()
@@ -263,8 +268,19 @@ def test_real_registry_loads_and_is_complete():
         assert entry.url or entry.notes, f"{dataset_id}: no url and no manual step"
     used = {method for entry in registry.values() for method in entry.papers}
     assert used == set(METHODS)
-    for expected in ("celebamask-hq", "stanford-cars", "afhq", "datasetgan", "celeba", "lsun-bedroom",
-                     "ffhq", "metfaces", "lsun-church", "pascal-part", "animalface-dog"):
+    for expected in (
+        "celebamask-hq",
+        "stanford-cars",
+        "afhq",
+        "datasetgan",
+        "celeba",
+        "lsun-bedroom",
+        "ffhq",
+        "metfaces",
+        "lsun-church",
+        "pascal-part",
+        "animalface-dog",
+    ):
         assert expected in registry
 
 
@@ -314,16 +330,19 @@ def test_custom_registry_round_trip(tmp_path):
     assert entry.url == "https://example.org/t.zip" and entry.sha256 == SHA and entry.papers == ("creps",)
 
 
-@pytest.mark.parametrize("old, new, key", [
-    ("    url: {url}\n", "", "url"),                                  # missing key
-    ("papers: [creps]", "papers: creps", "papers"),                   # wrong type
-    ("papers: [creps]", "papers: [stylegan9]", "papers"),             # unknown method
-    ("license: CC0", "license: 3", "license"),                         # wrong type
-    ("sha256: {sha}", "sha256: abc", "sha256"),                        # not a sha256
-    ("archive: zip", "archive: rar", "archive"),                       # unknown format
-    ("url: {url}", "url: ftp://x/y.zip", "url"),                       # unsupported scheme
-    ("source: test", "source: test\n    mirror: x", "mirror"),       # unknown key
-])
+@pytest.mark.parametrize(
+    "old, new, key",
+    [
+        ("    url: {url}\n", "", "url"),  # missing key
+        ("papers: [creps]", "papers: creps", "papers"),  # wrong type
+        ("papers: [creps]", "papers: [stylegan9]", "papers"),  # unknown method
+        ("license: CC0", "license: 3", "license"),  # wrong type
+        ("sha256: {sha}", "sha256: abc", "sha256"),  # not a sha256
+        ("archive: zip", "archive: rar", "archive"),  # unknown format
+        ("url: {url}", "url: ftp://x/y.zip", "url"),  # unsupported scheme
+        ("source: test", "source: test\n    mirror: x", "mirror"),  # unknown key
+    ],
+)
 def test_malformed_registry_names_file_and_key(tmp_path, old, new, key):
     text = GOOD_ENTRY.replace(old, new).format(url="https://example.org/t.zip", sha=SHA)
     path = write_registry(tmp_path, text)
@@ -347,13 +366,14 @@ def test_missing_registry_file(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ download_dataset()
 
+
 def test_download_dataset_from_registry(server, tmp_path):
     server.routes["/tiny.zip"] = serve(ARCHIVE)
     path = write_registry(tmp_path, GOOD_ENTRY.format(url=server.url("/tiny.zip"), sha=SHA))
     dest = download_dataset("tiny", tmp_path / "raw", registry=load_registry(path), backoff=0)
     assert dest == tmp_path / "raw" / "tiny.zip" and dest.read_bytes() == ARCHIVE
     assert download_dataset("tiny", tmp_path / "raw", registry=load_registry(path)) == dest
-    assert server.count("/tiny.zip") == 1            # the second call found the verified file
+    assert server.count("/tiny.zip") == 1  # the second call found the verified file
 
 
 def test_download_dataset_without_url_explains_manual_step(tmp_path):
@@ -364,9 +384,9 @@ def test_download_dataset_without_url_explains_manual_step(tmp_path):
     msg = str(err.value)
     assert manual.id in msg and manual.homepage in msg and manual.notes[:40] in msg and "\n" not in msg
     dest = tmp_path / archive_name(manual.id, registry)
-    assert str(dest) in msg                          # where to place the file by hand
+    assert str(dest) in msg  # where to place the file by hand
     assert names(tmp_path) == []
-    dest.mkdir()                                     # placed by hand: accepted as it is
+    dest.mkdir()  # placed by hand: accepted as it is
     assert download_dataset(manual.id, tmp_path, registry=registry) == dest
 
 

@@ -1,4 +1,5 @@
-"""Atomic writes: readable by the group under the umask, fsynced before and after the rename, nothing left on failure."""
+"""Atomic writes: readable by the group under the umask, fsynced before and after the rename, nothing left on
+failure."""
 
 from __future__ import annotations
 

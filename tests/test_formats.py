@@ -17,7 +17,6 @@ from ganbench.data.tfrecord_io import index_records
 from ganbench.errors import DataError
 
 
-
 def all_pixels(path) -> np.ndarray:
     src = open_source(path)
     return np.stack([src.read_image(i) for i in range(len(src))])
@@ -224,5 +223,7 @@ def test_inspect_verifies_tfrecord_data_crcs(image_folder, tmp_path):
     offsets = index_records(record)
     _flip(record, offsets[5] + 12 + 30)  # inside record 5's payload: only the data CRC sees it
     assert inspect_dataset(record)["count"] == 12
-    with pytest.raises(DataError, match=rf"d\.tfrecord: bad data CRC in the record at byte {offsets[5]} \(record 5 of 12\)"):
+    with pytest.raises(
+        DataError, match=rf"d\.tfrecord: bad data CRC in the record at byte {offsets[5]} \(record 5 of 12\)"
+    ):
         inspect_dataset(record, verify=True)

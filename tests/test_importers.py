@@ -37,15 +37,33 @@ from ganbench.train.inputs import (
     source_state,
 )
 
-SG2 = {"z_dim": 16, "w_dim": 16, "mapping_layers": 2, "channel_base": 128, "channel_max": 32, "mbstd_group": 4,
-       "augment": "none"}
-CREPS = {"z_dim": 16, "w_dim": 16, "mapping_layers": 2, "channel_base": 256, "channel_max": 32,
-         "d_channel_base": 128, "d_channel_max": 32, "mbstd_group": 4, "augment": "none", "rank": 4}
+SG2 = {
+    "z_dim": 16,
+    "w_dim": 16,
+    "mapping_layers": 2,
+    "channel_base": 128,
+    "channel_max": 32,
+    "mbstd_group": 4,
+    "augment": "none",
+}
+CREPS = {
+    "z_dim": 16,
+    "w_dim": 16,
+    "mapping_layers": 2,
+    "channel_base": 256,
+    "channel_max": 32,
+    "d_channel_base": 128,
+    "d_channel_max": 32,
+    "mbstd_group": 4,
+    "augment": "none",
+    "rank": 4,
+}
 BUFFERS = ("noise_const", "w_avg", "freqs")
 FILTER = torch.tensor([1.0, 3, 3, 1]).outer(torch.tensor([1.0, 3, 3, 1])) / 64
 
 
 # --- stand-ins for the official classes, registered only while pickling ---------------------------------------
+
 
 class _Official:
     """Fake official modules: sys.modules entries that pickle resolves the stand-ins' globals through."""
@@ -58,15 +76,19 @@ class _Official:
         _reconstruct_persistent_obj.__qualname__ = "_reconstruct_persistent_obj"
         self.reconstruct = _reconstruct_persistent_obj
         self.EasyDict = type("EasyDict", (dict,), {"__module__": "dnnlib.util"})
-        self.Network = type("Network", (), {"__module__": "dnnlib.tflib.network",
-                                            "__getstate__": lambda self: self._state})
+        self.Network = type(
+            "Network", (), {"__module__": "dnnlib.tflib.network", "__getstate__": lambda self: self._state}
+        )
         self.SynthesisInput = type("SynthesisInput", (), {"__module__": "training.networks_creps"})
         self.modules = {
             "torch_utils": types.ModuleType("torch_utils"),
             "torch_utils.persistence": types.ModuleType("torch_utils.persistence"),
-            "dnnlib": types.ModuleType("dnnlib"), "dnnlib.util": types.ModuleType("dnnlib.util"),
-            "dnnlib.tflib": types.ModuleType("dnnlib.tflib"), "dnnlib.tflib.network": types.ModuleType("dnnlib.tflib.network"),
-            "training": types.ModuleType("training"), "training.networks_creps": types.ModuleType("training.networks_creps"),
+            "dnnlib": types.ModuleType("dnnlib"),
+            "dnnlib.util": types.ModuleType("dnnlib.util"),
+            "dnnlib.tflib": types.ModuleType("dnnlib.tflib"),
+            "dnnlib.tflib.network": types.ModuleType("dnnlib.tflib.network"),
+            "training": types.ModuleType("training"),
+            "training.networks_creps": types.ModuleType("training.networks_creps"),
         }
         self.modules["torch_utils.persistence"]._reconstruct_persistent_obj = _reconstruct_persistent_obj
         self.modules["dnnlib.util"].EasyDict = self.EasyDict
@@ -97,24 +119,48 @@ class Persistent:
         self.class_name, self.state, self.version = class_name, state, version
 
     def __reduce__(self):
-        meta = {"type": "class", "version": self.version, "module_src": "raise SystemExit('executed')\n",
-                "class_name": self.class_name, "state": self.state}
+        meta = {
+            "type": "class",
+            "version": self.version,
+            "module_src": "raise SystemExit('executed')\n",
+            "class_name": self.class_name,
+            "state": self.state,
+        }
         return OFFICIAL.reconstruct, (meta,), None
 
 
 def module_state(tensors: dict, children: dict, **attrs) -> dict:
     """A torch.nn.Module __dict__ as the official pickles hold it."""
-    params = OrderedDict((k, torch.nn.Parameter(v.clone(), requires_grad=False)) for k, v in tensors.items()
-                         if k not in BUFFERS and k not in ("resample_filter", "coords"))
+    params = OrderedDict(
+        (k, torch.nn.Parameter(v.clone(), requires_grad=False))
+        for k, v in tensors.items()
+        if k not in BUFFERS and k not in ("resample_filter", "coords")
+    )
     buffers = OrderedDict((k, v.clone()) for k, v in tensors.items() if k not in params)
-    return {"training": False, "_parameters": params, "_buffers": buffers, "_non_persistent_buffers_set": set(),
-            "_forward_hooks": OrderedDict(), "_modules": OrderedDict(children), "_init_args": (),
-            "_init_kwargs": OFFICIAL.EasyDict(), **attrs}
+    return {
+        "training": False,
+        "_parameters": params,
+        "_buffers": buffers,
+        "_non_persistent_buffers_set": set(),
+        "_forward_hooks": OrderedDict(),
+        "_modules": OrderedDict(children),
+        "_init_args": (),
+        "_init_kwargs": OFFICIAL.EasyDict(),
+        **attrs,
+    }
 
 
-CLASS_NAMES = [(r"^mapping$", "MappingNetwork"), (r"^synthesis$", "SynthesisNetwork"), (r"fc\d+$|affine$|out$|fc$", "FullyConnectedLayer"),
-               (r"torgb$", "ToRGBLayer"), (r"^synthesis\.b\d+$", "SynthesisBlock"), (r"synthesis\.b\d+\.conv\d$", "SynthesisLayer"),
-               (r"^b4$", "DiscriminatorEpilogue"), (r"^b\d+$", "DiscriminatorBlock"), (r"conv\d?$|fromrgb$|skip$", "Conv2dLayer")]
+CLASS_NAMES = [
+    (r"^mapping$", "MappingNetwork"),
+    (r"^synthesis$", "SynthesisNetwork"),
+    (r"fc\d+$|affine$|out$|fc$", "FullyConnectedLayer"),
+    (r"torgb$", "ToRGBLayer"),
+    (r"^synthesis\.b\d+$", "SynthesisBlock"),
+    (r"synthesis\.b\d+\.conv\d$", "SynthesisLayer"),
+    (r"^b4$", "DiscriminatorEpilogue"),
+    (r"^b\d+$", "DiscriminatorBlock"),
+    (r"conv\d?$|fromrgb$|skip$", "Conv2dLayer"),
+]
 
 
 def official_tree(state: dict, top: str, kwargs: dict, attrs_of=lambda path: {}, plain=lambda path: None):
@@ -171,10 +217,20 @@ def ada_like(method, R: int, nested: bool = True, drop=(), **overrides):
     (flat) writes it, from a ganbench StyleGAN2 method."""
     o = method.options
     res = [2**i for i in range(2, int(np.log2(R)) + 1)]
-    syn_kwargs = OFFICIAL.EasyDict(channel_base=o.channel_base, channel_max=o.channel_max, num_fp16_res=0, conv_clamp=None)
-    base = {"z_dim": o.z_dim, "c_dim": method.label_dim, "w_dim": o.w_dim, "img_resolution": R, "img_channels": 3,
-                "mapping_kwargs": OFFICIAL.EasyDict(num_layers=o.mapping_layers)}
-    g_kwargs = OFFICIAL.EasyDict(**base, synthesis_kwargs=syn_kwargs) if nested else OFFICIAL.EasyDict(**base, **syn_kwargs)
+    syn_kwargs = OFFICIAL.EasyDict(
+        channel_base=o.channel_base, channel_max=o.channel_max, num_fp16_res=0, conv_clamp=None
+    )
+    base = {
+        "z_dim": o.z_dim,
+        "c_dim": method.label_dim,
+        "w_dim": o.w_dim,
+        "img_resolution": R,
+        "img_channels": 3,
+        "mapping_kwargs": OFFICIAL.EasyDict(num_layers=o.mapping_layers),
+    }
+    g_kwargs = (
+        OFFICIAL.EasyDict(**base, synthesis_kwargs=syn_kwargs) if nested else OFFICIAL.EasyDict(**base, **syn_kwargs)
+    )
     g_kwargs.update(overrides)
     g_mods = [f"synthesis.b{r}" for r in res] + [f"synthesis.b{r}.conv{i}" for r in res for i in (0, 1) if r > 4 or i]
 
@@ -192,12 +248,25 @@ def ada_like(method, R: int, nested: bool = True, drop=(), **overrides):
         return official_tree(state, "Generator", g_kwargs, g_attrs)
 
     d_res = res[1:]
-    d_mods = [f"b{r}" for r in d_res] + [f"b{r}.{n}" for r in d_res for n in ("conv0", "conv1", "skip")] + [f"b{R}.fromrgb"] + ["b4.conv"]
+    d_mods = (
+        [f"b{r}" for r in d_res]
+        + [f"b{r}.{n}" for r in d_res for n in ("conv0", "conv1", "skip")]
+        + [f"b{R}.fromrgb"]
+        + ["b4.conv"]
+    )
     d_state = with_filters(official_names(method.D.state_dict()), d_mods)
     d_state = {k: v for k, v in d_state.items()}
-    d_kwargs = OFFICIAL.EasyDict(c_dim=method.label_dim, img_resolution=R, img_channels=3, architecture="resnet",
-                                 channel_base=o.channel_base, channel_max=o.channel_max, num_fp16_res=0, conv_clamp=None,
-                                 epilogue_kwargs=OFFICIAL.EasyDict(mbstd_group_size=o.mbstd_group))
+    d_kwargs = OFFICIAL.EasyDict(
+        c_dim=method.label_dim,
+        img_resolution=R,
+        img_channels=3,
+        architecture="resnet",
+        channel_base=o.channel_base,
+        channel_max=o.channel_max,
+        num_fp16_res=0,
+        conv_clamp=None,
+        epilogue_kwargs=OFFICIAL.EasyDict(mbstd_group_size=o.mbstd_group),
+    )
 
     def d_attrs(path):
         if re.fullmatch(r"b\d+", path) and path != "b4":
@@ -209,9 +278,15 @@ def ada_like(method, R: int, nested: bool = True, drop=(), **overrides):
     D = official_tree(d_state, "Discriminator", d_kwargs, d_attrs)
     # the epilogue's minibatch-stddev layer has no tensors: add it by hand
     D.state["_modules"]["b4"].state["_modules"]["mbstd"] = Persistent(
-        "MinibatchStdLayer", module_state({}, {}, group_size=o.mbstd_group, num_channels=1))
-    top = {"G": g(method.G), "D": D, "G_ema": g(method.G_ema), "augment_pipe": None,
-           "training_set_kwargs": {"class_name": "training.dataset.ImageFolderDataset", "resolution": R}}
+        "MinibatchStdLayer", module_state({}, {}, group_size=o.mbstd_group, num_channels=1)
+    )
+    top = {
+        "G": g(method.G),
+        "D": D,
+        "G_ema": g(method.G_ema),
+        "augment_pipe": None,
+        "training_set_kwargs": {"class_name": "training.dataset.ImageFolderDataset", "resolution": R},
+    }
     for key in drop:
         top.pop(key)
     return top
@@ -221,9 +296,16 @@ def creps_like(method, R: int):
     """A CREPS pickle: bi-line input in the official layout (plain class, coords buffer), decoders as real
     torch.nn.Sequential holding persistent layers."""
     o = method.options
-    kwargs = OFFICIAL.EasyDict(z_dim=o.z_dim, c_dim=0, w_dim=o.w_dim, img_resolution=R, img_channels=3,
-                               channel_base=o.channel_base, channel_max=o.channel_max,
-                               mapping_kwargs=OFFICIAL.EasyDict(num_layers=o.mapping_layers))
+    kwargs = OFFICIAL.EasyDict(
+        z_dim=o.z_dim,
+        c_dim=0,
+        w_dim=o.w_dim,
+        img_resolution=R,
+        img_channels=3,
+        channel_base=o.channel_base,
+        channel_max=o.channel_max,
+        mapping_kwargs=OFFICIAL.EasyDict(num_layers=o.mapping_layers),
+    )
 
     def plain(path):
         if path == "synthesis.b4.input":
@@ -241,15 +323,31 @@ def creps_like(method, R: int):
         return official_tree(state, "Generator", kwargs, plain=plain)
 
     sg2 = ada_like(_as_sg2(method), R, nested=False)
-    return {"G": g(method.G), "D": sg2["D"], "G_ema": g(method.G_ema), "augment_pipe": None, "training_set_kwargs": None}
+    return {
+        "G": g(method.G),
+        "D": sg2["D"],
+        "G_ema": g(method.G_ema),
+        "augment_pipe": None,
+        "training_set_kwargs": None,
+    }
 
 
 def _as_sg2(method):
     """A view of a CREPS method's D through StyleGAN2 options (for ada_like's discriminator)."""
     o = method.options
-    view = types.SimpleNamespace(options=types.SimpleNamespace(
-        channel_base=o.d_channel_base, channel_max=o.d_channel_max, z_dim=o.z_dim, w_dim=o.w_dim,
-        mapping_layers=o.mapping_layers, mbstd_group=o.mbstd_group), G=method.G, G_ema=method.G_ema, D=method.D)
+    view = types.SimpleNamespace(
+        options=types.SimpleNamespace(
+            channel_base=o.d_channel_base,
+            channel_max=o.d_channel_max,
+            z_dim=o.z_dim,
+            w_dim=o.w_dim,
+            mapping_layers=o.mapping_layers,
+            mbstd_group=o.mbstd_group,
+        ),
+        G=method.G,
+        G_ema=method.G_ema,
+        D=method.D,
+    )
     view.D_state = method.D.state_dict()
     return view
 
@@ -261,9 +359,15 @@ def tf_like(method, R: int, version: int = 4, extra_g_kwargs=None):
 
     def net(name, kwargs, variables, components=None):
         n = OFFICIAL.Network()
-        n._state = {"version": version, "name": name, "static_kwargs": OFFICIAL.EasyDict(kwargs),
-                    "components": OFFICIAL.EasyDict(components or {}), "build_module_src": "raise SystemExit\n",
-                    "build_func_name": f"G_{name}", "variables": list(variables.items())}
+        n._state = {
+            "version": version,
+            "name": name,
+            "static_kwargs": OFFICIAL.EasyDict(kwargs),
+            "components": OFFICIAL.EasyDict(components or {}),
+            "build_module_src": "raise SystemExit\n",
+            "build_func_name": f"G_{name}",
+            "variables": list(variables.items()),
+        }
         return n
 
     def conv(w, flip=False):  # [O, I, kh, kw] -> TF's [kh, kw, I, O], up-convs flipped in space
@@ -279,14 +383,28 @@ def tf_like(method, R: int, version: int = 4, extra_g_kwargs=None):
             out[f"{tf}/noise_strength"] = s[f"{ours}.noise_strength"].numpy()
             out[noise] = s[f"{ours}.noise_const"].numpy()[None, None]
 
-    kwargs = {"num_channels": 3, "resolution": R, "label_size": 0, "fmap_base": o.channel_base // 2,
-              "fmap_max": o.channel_max, "latent_size": o.z_dim, "dlatent_size": o.w_dim, "mapping_fmaps": o.w_dim,
-              "mapping_layers": o.mapping_layers, **(extra_g_kwargs or {})}
+    kwargs = {
+        "num_channels": 3,
+        "resolution": R,
+        "label_size": 0,
+        "fmap_base": o.channel_base // 2,
+        "fmap_max": o.channel_max,
+        "latent_size": o.z_dim,
+        "dlatent_size": o.w_dim,
+        "mapping_fmaps": o.w_dim,
+        "mapping_layers": o.mapping_layers,
+        **(extra_g_kwargs or {}),
+    }
 
     def g(part, name):
         s = {k: v.detach() for k, v in part.state_dict().items()}
-        mapping = {f"Dense{i}/{p}": (s[f"mapping.fcs.{i}.{p}"].numpy().T.copy() if p == "weight" else s[f"mapping.fcs.{i}.{p}"].numpy())
-                   for i in range(o.mapping_layers) for p in ("weight", "bias")}
+        mapping = {
+            f"Dense{i}/{p}": (
+                s[f"mapping.fcs.{i}.{p}"].numpy().T.copy() if p == "weight" else s[f"mapping.fcs.{i}.{p}"].numpy()
+            )
+            for i in range(o.mapping_layers)
+            for p in ("weight", "bias")
+        }
         syn = {"4x4/Const/const": s["synthesis.b4.const"].numpy()[None], "lod": np.float32(0)}
         modulated(s, "synthesis.b4.conv1", "4x4/Conv", syn, noise="noise0")
         for r in res:
@@ -295,20 +413,40 @@ def tf_like(method, R: int, version: int = 4, extra_g_kwargs=None):
                 modulated(s, f"synthesis.b{r}.conv0", f"{r}x{r}/Conv0_up", syn, flip=True, noise=f"noise{k - 5}")
                 modulated(s, f"synthesis.b{r}.conv1", f"{r}x{r}/Conv1", syn, noise=f"noise{k - 4}")
             modulated(s, f"synthesis.b{r}.torgb", f"{r}x{r}/ToRGB", syn)
-        return net(name, kwargs, {"dlatent_avg": s["mapping.w_avg"].numpy(), "lod": np.float32(0)},
-                   {"mapping": net("G_mapping", kwargs, mapping), "synthesis": net("G_synthesis", kwargs, syn)})
+        return net(
+            name,
+            kwargs,
+            {"dlatent_avg": s["mapping.w_avg"].numpy(), "lod": np.float32(0)},
+            {"mapping": net("G_mapping", kwargs, mapping), "synthesis": net("G_synthesis", kwargs, syn)},
+        )
 
     s = {k: v.detach() for k, v in method.D.state_dict().items()}
-    dv = {f"{R}x{R}/FromRGB/weight": conv(s[f"b{R}.fromrgb.weight"]), f"{R}x{R}/FromRGB/bias": s[f"b{R}.fromrgb.bias"].numpy()}
+    dv = {
+        f"{R}x{R}/FromRGB/weight": conv(s[f"b{R}.fromrgb.weight"]),
+        f"{R}x{R}/FromRGB/bias": s[f"b{R}.fromrgb.bias"].numpy(),
+    }
     for r in res[1:]:
         for tf, ours in (("Conv0", "conv0"), ("Conv1_down", "conv1")):
-            dv[f"{r}x{r}/{tf}/weight"], dv[f"{r}x{r}/{tf}/bias"] = conv(s[f"b{r}.{ours}.weight"]), s[f"b{r}.{ours}.bias"].numpy()
+            dv[f"{r}x{r}/{tf}/weight"], dv[f"{r}x{r}/{tf}/bias"] = (
+                conv(s[f"b{r}.{ours}.weight"]),
+                s[f"b{r}.{ours}.bias"].numpy(),
+            )
         dv[f"{r}x{r}/Skip/weight"] = conv(s[f"b{r}.skip.weight"])
     dv["4x4/Conv/weight"], dv["4x4/Conv/bias"] = conv(s["b4.conv.weight"]), s["b4.conv.bias"].numpy()
     for tf, ours in (("4x4/Dense0", "b4.fc"), ("Output", "b4.out")):
         dv[f"{tf}/weight"], dv[f"{tf}/bias"] = s[f"{ours}.weight"].numpy().T.copy(), s[f"{ours}.bias"].numpy()
-    D = net("D", {"num_channels": 3, "resolution": R, "label_size": 0, "fmap_base": o.channel_base // 2,
-                  "fmap_max": o.channel_max, "mbstd_group_size": o.mbstd_group}, dv)
+    D = net(
+        "D",
+        {
+            "num_channels": 3,
+            "resolution": R,
+            "label_size": 0,
+            "fmap_base": o.channel_base // 2,
+            "fmap_max": o.channel_max,
+            "mbstd_group_size": o.mbstd_group,
+        },
+        dv,
+    )
     return g(method.G, "G"), D, g(method.G_ema, "Gs")
 
 
@@ -319,6 +457,7 @@ def dump(obj, path, protocol=4):
 
 
 # --- fixtures ---------------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def sg2():
@@ -335,8 +474,11 @@ def creps():
 def same_outputs(ours, theirs, n: int = 4):
     """Largest |difference| of G_ema, G (fixed z, noise_mode const) and D (on G_ema's images) between two methods."""
     z = torch.randn(n, ours.options.z_dim, generator=torch.Generator().manual_seed(5))
-    c = (torch.nn.functional.one_hot(torch.arange(n) % ours.label_dim, ours.label_dim).float() if ours.label_dim
-         else torch.zeros(n, 0))
+    c = (
+        torch.nn.functional.one_hot(torch.arange(n) % ours.label_dim, ours.label_dim).float()
+        if ours.label_dim
+        else torch.zeros(n, 0)
+    )
     diffs = {}
     with torch.no_grad():
         for part in ("G_ema", "G"):
@@ -350,6 +492,7 @@ def same_outputs(ours, theirs, n: int = 4):
 
 
 # --- round trips ------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("nested, protocol", [(True, 3), (False, 4)], ids=["ada-protocol3", "stylegan3-protocol4"])
 def test_persistence_pickle_imports_with_the_same_outputs(sg2, tmp_path, nested, protocol, monkeypatch):
@@ -425,14 +568,19 @@ def test_imported_checkpoint_is_an_experiment_input(sg2, tmp_path, monkeypatch):
     assert "kept initialisation" not in lines[0] and "ignored" not in lines[0]
     assert all(torch.equal(v, sg2.G_ema.state_dict()[k]) for k, v in child.G.state_dict().items())
     assert set(source_state(record["parent"])) == set(load_checkpoint(out)["state"])
-    encoder = build_method("encoder", {"channels": 8, "channel_max": 16}, 16,
-                           parents={"generator": InputInfo(**vars(info))})
-    init_parts(encoder, {"G": "generator:G_ema"}, {"generator": InputFile("generator", "checkpoint", str(out),
-                                                                           record["parent"].sha256)}, "experiments.enc")
-
+    encoder = build_method(
+        "encoder", {"channels": 8, "channel_max": 16}, 16, parents={"generator": InputInfo(**vars(info))}
+    )
+    init_parts(
+        encoder,
+        {"G": "generator:G_ema"},
+        {"generator": InputFile("generator", "checkpoint", str(out), record["parent"].sha256)},
+        "experiments.enc",
+    )
 
 
 # --- refusals ---------------------------------------------------------------------------------------------------
+
 
 def _one_line(exc_info, *parts):
     message = str(exc_info.value)
@@ -446,6 +594,7 @@ def test_unexpected_global_is_refused_naming_it(tmp_path):
     class Evil:
         def __reduce__(self):
             import os
+
             return os.system, ("echo pwned",)
 
     path = tmp_path / "evil.pkl"
@@ -481,10 +630,16 @@ def test_discriminator_only(sg2, tmp_path):
 
 def test_stylegan3_synthesis_is_refused(sg2, tmp_path):
     top = ada_like(sg2, 16)
-    synthesis = Persistent("SynthesisNetwork", module_state({}, {
-        "input": Persistent("SynthesisInput", module_state({"freqs": torch.randn(8, 2)}, {})),
-        "L0_36_512": Persistent("SynthesisLayer", module_state({"weight": torch.randn(4, 4, 3, 3)}, {})),
-    }))
+    synthesis = Persistent(
+        "SynthesisNetwork",
+        module_state(
+            {},
+            {
+                "input": Persistent("SynthesisInput", module_state({"freqs": torch.randn(8, 2)}, {})),
+                "L0_36_512": Persistent("SynthesisLayer", module_state({"weight": torch.randn(4, 4, 3, 3)}, {})),
+            },
+        ),
+    )
     top["G_ema"].state["_modules"]["synthesis"] = synthesis
     with pytest.raises(GanbenchError) as exc:
         import_network(dump(top, tmp_path / "sg3.pkl"))
@@ -547,24 +702,54 @@ def test_cli_writes_a_checkpoint_the_other_commands_accept(sg2, tmp_path, capsys
         assert main(["import-checkpoint", str(src), str(tmp_path / "o.pt"), "--method", "stylegan2"]) == 0
     assert "stylegan2 at 16px from stylegan2-ada-pytorch" in capsys.readouterr().out
     ckpt = checkpoint_method(tmp_path / "o.pt")  # what eval, consistency and the figures check first
-    assert ckpt["source"] == {"path": str(src.resolve()), "sha256": sha256_file(src), "format": "stylegan2-ada-pytorch",
-                              "notes": ["G_ema: 1 fp16 block(s) in the source (ganbench's options run them in fp32)"]}
+    assert ckpt["source"] == {
+        "path": str(src.resolve()),
+        "sha256": sha256_file(src),
+        "format": "stylegan2-ada-pytorch",
+        "notes": ["G_ema: 1 fp16 block(s) in the source (ganbench's options run them in fp32)"],
+    }
     assert (ckpt["format"], ckpt["nimg"], ckpt["step"], ckpt["optimizers"], ckpt["frozen_inputs"]) == (1, 0, 0, {}, {})
     assert ckpt["experiment"]["name"] == "imported-net" and ckpt["experiment"]["dataset"] == "imported"
-    assert sorted(ckpt) == sorted(["format", "method", "experiment", "resolution", "img_channels", "label_dim", "state",
-                                   "optimizers", "nimg", "step", "rng", "torch_version", "inputs", "input_sha256",
-                                   "frozen_inputs", "parents", "source"])
+    assert sorted(ckpt) == sorted(
+        [
+            "format",
+            "method",
+            "experiment",
+            "resolution",
+            "img_channels",
+            "label_dim",
+            "state",
+            "optimizers",
+            "nimg",
+            "step",
+            "rng",
+            "torch_version",
+            "inputs",
+            "input_sha256",
+            "frozen_inputs",
+            "parents",
+            "source",
+        ]
+    )
 
 
 # --- config/weights.yaml ------------------------------------------------------------------------------------------
+
 
 def test_weights_registry_lists_the_released_networks():
     from ganbench.metrics.weights import load_weights_registry
     from ganbench.nets.importers import METHODS
 
     networks = load_weights_registry(kind="network")
-    assert {"stylegan2-car-config-f", "stylegan2-horse-config-f", "lsuncat200k-paper256-ada", "celeba0-28k-paper256-ada",
-            "celeba28k-paper512-ada", "creps-ffhq-512x512", "vision-aided-gan-lsuncat-ada-3"} <= set(networks)
+    assert {
+        "stylegan2-car-config-f",
+        "stylegan2-horse-config-f",
+        "lsuncat200k-paper256-ada",
+        "celeba0-28k-paper256-ada",
+        "celeba28k-paper512-ada",
+        "creps-ffhq-512x512",
+        "vision-aided-gan-lsuncat-ada-3",
+    } <= set(networks)
     assert "inception-v3-compat" in load_weights_registry(kind="extractor")
     for name, entry in networks.items():
         assert entry["url"] or entry["manual"], name
@@ -582,8 +767,10 @@ def test_download_of_a_network_entry(tmp_path):
 
     digest = hashlib.sha256(b"released bytes").hexdigest()
     registry = tmp_path / "weights.yaml"
-    registry.write_text(f"direct: {{kind: network, url: 'file://{tmp_path}/net.pkl', sha256: {digest}}}\n"
-                        "drive: {kind: network, url: null, sha256: null, manual: 'the authors Drive folder X'}\n")
+    registry.write_text(
+        f"direct: {{kind: network, url: 'file://{tmp_path}/net.pkl', sha256: {digest}}}\n"
+        "drive: {kind: network, url: null, sha256: null, manual: 'the authors Drive folder X'}\n"
+    )
     assert download_weights("direct", tmp_path / "out" / "direct.pkl", registry).read_bytes() == b"released bytes"
     with pytest.raises(DownloadError) as exc:
         download_weights("drive", tmp_path / "out" / "drive.pkl", registry)
@@ -598,6 +785,7 @@ def test_download_of_a_network_entry(tmp_path):
 # §2 describes them): conv2d_transpose on the spatially flipped kernel followed by a [1,3,3,1] blur for upsampling,
 # blur then strided correlation for downsampling. Written here with torch's primitives (TF's conv2d and
 # conv2d_transpose are torch's conv2d and conv_transpose2d with HWIO/HWOI filters).
+
 
 def _tf_blur(x, pad0, pad1, gain=1.0):
     k = FILTER * gain
@@ -674,26 +862,52 @@ def test_training_on_an_imported_checkpoint(sg2, tmp_path, monkeypatch):
     from ganbench.train.loop import training_loop
 
     monkeypatch.setenv("GANBENCH_OPS", "ref")
-    make_synthetic_dataset("face", 16, 8, 0, 0.25, tmp_path / "faces" / "images.zip", tmp_path / "faces" / "annotations.h5")
+    make_synthetic_dataset(
+        "face", 16, 8, 0, 0.25, tmp_path / "faces" / "images.zip", tmp_path / "faces" / "annotations.h5"
+    )
     imported = tmp_path / "imported.pt"
     write_imported_checkpoint(dump(ada_like(sg2, 16), tmp_path / "net.pkl"), imported)
-    common = {"resolution": 16, "batch": 4, "kimg": 0.004, "snapshot_kimg": 1, "tick_kimg": 0.004, "workers": 0,
-              "dataset": "faces"}
-    config = validate_config({"datasets": {"faces": {"source": "synthetic", "category": "face", "count": 8}},
-                              "experiments": [
-        {**common, "name": "enc", "method": "encoder", "options": {"channels": 8, "channel_max": 16, "preview_images": 4},
-         "inputs": {"generator": {"checkpoint": str(imported)}}},
-        {**common, "name": "tune", "method": "stylegan2", "options": {**SG2, "pl_weight": 0},
-         "inputs": {"parent": {"checkpoint": str(imported)}}, "init_from": {"G": "parent", "G_ema": "parent", "D": "parent"}},
-    ]})
+    common = {
+        "resolution": 16,
+        "batch": 4,
+        "kimg": 0.004,
+        "snapshot_kimg": 1,
+        "tick_kimg": 0.004,
+        "workers": 0,
+        "dataset": "faces",
+    }
+    config = validate_config(
+        {
+            "datasets": {"faces": {"source": "synthetic", "category": "face", "count": 8}},
+            "experiments": [
+                {
+                    **common,
+                    "name": "enc",
+                    "method": "encoder",
+                    "options": {"channels": 8, "channel_max": 16, "preview_images": 4},
+                    "inputs": {"generator": {"checkpoint": str(imported)}},
+                },
+                {
+                    **common,
+                    "name": "tune",
+                    "method": "stylegan2",
+                    "options": {**SG2, "pl_weight": 0},
+                    "inputs": {"parent": {"checkpoint": str(imported)}},
+                    "init_from": {"G": "parent", "G_ema": "parent", "D": "parent"},
+                },
+            ],
+        }
+    )
     enc, tune = config["experiments"]
-    final = training_loop(enc, tmp_path / "faces" / "images.zip", tmp_path / "enc", device="cpu",
-                          inputs={"generator": str(imported)})
+    final = training_loop(
+        enc, tmp_path / "faces" / "images.zip", tmp_path / "enc", device="cpu", inputs={"generator": str(imported)}
+    )
     method = restore_method(load_checkpoint(final), final)  # G read back from the imported file, by sha256
     for key, value in method.G.state_dict().items():
         assert torch.equal(value, sg2.G_ema.state_dict()[key]), key
-    final = training_loop(tune, tmp_path / "faces" / "images.zip", tmp_path / "tune", device="cpu",
-                          inputs={"parent": str(imported)})
+    final = training_loop(
+        tune, tmp_path / "faces" / "images.zip", tmp_path / "tune", device="cpu", inputs={"parent": str(imported)}
+    )
     tuned = restore_method(load_checkpoint(final), final)
     moved = max(float((v - sg2.G.state_dict()[k]).abs().max()) for k, v in tuned.G.state_dict().items())
     assert 0 < moved < 0.1  # one step away from the imported weights, not from a fresh initialisation

@@ -27,8 +27,13 @@ EPS = 1e-6
 
 
 def lagm(name="lagm", parent="gan", **kw):
-    return {"name": name, "method": "lagm", "options": dict(TINY["lagm"]), "inputs": {"generator": {"run": parent}},
-            **kw}
+    return {
+        "name": name,
+        "method": "lagm",
+        "options": dict(TINY["lagm"]),
+        "inputs": {"generator": {"run": parent}},
+        **kw,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -46,15 +51,18 @@ def trained_gan(faces, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def trained_lagm(faces, trained_gan, tmp_path_factory):
-    exp = validate_config(config_with(lagm(inputs={"generator": {"checkpoint": str(trained_gan)}}, kimg=0.008,
-                                           train_images=6)))["experiments"][0]
+    exp = validate_config(
+        config_with(lagm(inputs={"generator": {"checkpoint": str(trained_gan)}}, kimg=0.008, train_images=6))
+    )["experiments"][0]
     inputs = {"generator": str(trained_gan), "annotations": str(faces / "annotations.h5")}
     return training_loop(exp, faces / "images.zip", tmp_path_factory.mktemp("lagm"), device="cpu", inputs=inputs)
 
 
 def tiny_method(resolution=16, classes=8, generator_resolution=16, **options):
-    parents = {"generator": InputInfo("stylegan2", dict(TINY["stylegan2"]), generator_resolution),
-               "annotations": InputInfo(None, {}, resolution, extra={"classes": [f"c{i}" for i in range(classes)]})}
+    parents = {
+        "generator": InputInfo("stylegan2", dict(TINY["stylegan2"]), generator_resolution),
+        "annotations": InputInfo(None, {}, resolution, extra={"classes": [f"c{i}" for i in range(classes)]}),
+    }
     return build_method("lagm", {**TINY["lagm"], **options}, resolution, parents=parents)
 
 
@@ -152,14 +160,23 @@ def test_each_phase_updates_only_its_network():
     method = tiny_method()
     assert [(p.name, p.network) for p in method.phases()] == [("Amain", "A"), ("Smain", "S")]
     optimizers = make_optimizers(method, list(method.G.parameters()))
-    assert all(type(o) is torch.optim.SGD and o.defaults["momentum"] == 0.9 and o.defaults["lr"] == 1e-3
-               for o in optimizers.values())
+    assert all(
+        type(o) is torch.optim.SGD and o.defaults["momentum"] == 0.9 and o.defaults["lr"] == 1e-3
+        for o in optimizers.values()
+    )
     images, parts, _, _ = _fixed_inputs(method)
     from ganbench.methods.base import Batch
 
     batch = Batch(images=images, labels=torch.zeros(2, 0), parts=parts)
-    ctx = StepContext(rng=BatchRandom(0), step=0, nimg=0, rank=0, world_size=1, device=torch.device("cpu"),
-                      all_reduce_mean=lambda x: x)
+    ctx = StepContext(
+        rng=BatchRandom(0),
+        step=0,
+        nimg=0,
+        rank=0,
+        world_size=1,
+        device=torch.device("cpu"),
+        all_reduce_mean=lambda x: x,
+    )
     for network, other in (("A", "S"), ("S", "A")):
         for name, net in method.trainable().items():
             net.requires_grad_(name == network)
@@ -186,8 +203,9 @@ def test_a_training_run_logs_both_phases_and_keeps_the_generator_frozen(trained_
 # --- generated pairs ----------------------------------------------------------------------------------
 
 
-def test_generated_pairs_are_deterministic_labelled_by_the_annotator_and_train_a_segmenter(trained_lagm, faces,
-                                                                                           tmp_path):
+def test_generated_pairs_are_deterministic_labelled_by_the_annotator_and_train_a_segmenter(
+    trained_lagm, faces, tmp_path
+):
     a, b = tmp_path / "a", tmp_path / "b"
     generate_pairs(trained_lagm, a / "images.zip", a / "annotations.h5", count=5, seed=3, batch=2)
     generate_pairs(trained_lagm, b / "images.zip", b / "annotations.h5", count=6, seed=3, batch=4)
@@ -208,8 +226,9 @@ def test_generated_pairs_are_deterministic_labelled_by_the_annotator_and_train_a
     # the segmenter stage trains on them as its dataset
     spec = {"name": "seg", "method": "segmenter", "options": dict(TINY["segmenter"]), "kimg": 0.004}
     exp = validate_config(config_with(spec))["experiments"][0]
-    final = training_loop(exp, b / "images.zip", tmp_path / "seg", device="cpu",
-                          inputs={"annotations": str(b / "annotations.h5")})
+    final = training_loop(
+        exp, b / "images.zip", tmp_path / "seg", device="cpu", inputs={"annotations": str(b / "annotations.h5")}
+    )
     assert load_checkpoint(final)["input_sha256"]["data"] == sha256_file(b / "images.zip")
 
 
@@ -231,7 +250,9 @@ def test_generated_pairs_refuse_bad_input(trained_lagm, trained_gan, tmp_path):
 
 
 def test_a_generator_of_another_resolution_is_refused():
-    with pytest.raises(GanbenchError, match="method lagm: the generator makes 16 px images, the experiment trains at 32 px"):
+    with pytest.raises(
+        GanbenchError, match="method lagm: the generator makes 16 px images, the experiment trains at 32 px"
+    ):
         tiny_method(resolution=32, generator_resolution=16)
 
 
@@ -244,19 +265,40 @@ def test_a_mask_class_out_of_range_is_refused(faces, trained_gan, tmp_path):
         f["label"][:] = label
     exp = validate_config(config_with(lagm(inputs={"generator": {"checkpoint": str(trained_gan)}})))["experiments"][0]
     with pytest.raises(GanbenchError, match=r"a part mask has class id 200, the annotations list 8 classes \(0\.\.7\)"):
-        training_loop(exp, faces / "images.zip", tmp_path / "run", device="cpu",
-                      inputs={"generator": str(trained_gan), "annotations": str(bad)})
+        training_loop(
+            exp,
+            faces / "images.zip",
+            tmp_path / "run",
+            device="cpu",
+            inputs={"generator": str(trained_gan), "annotations": str(bad)},
+        )
 
 
 def test_more_labels_than_the_labelled_set_is_refused(faces, trained_gan, tmp_path):
-    with pytest.raises(ConfigError, match=r"experiments\.1\.train_images: 23 is more than the 22 training images of faces"):
+    with pytest.raises(
+        ConfigError, match=r"experiments\.1\.train_images: 23 is more than the 22 training images of faces"
+    ):
         validate_config(config_with(gan(), lagm(train_images=23)))
-    lone = validate_experiment({**lagm(inputs={"generator": {"checkpoint": str(trained_gan)}}), "dataset": "faces",
-                                "resolution": 16, "batch": 4, "kimg": 0.004, "workers": 0, "train_images": 19},
-                               "exp.json")
+    lone = validate_experiment(
+        {
+            **lagm(inputs={"generator": {"checkpoint": str(trained_gan)}}),
+            "dataset": "faces",
+            "resolution": 16,
+            "batch": 4,
+            "kimg": 0.004,
+            "workers": 0,
+            "train_images": 19,
+        },
+        "exp.json",
+    )
     with pytest.raises(GanbenchError, match=r"train_images 19 is more than the 18 training images"):
-        training_loop(lone, faces / "images.zip", tmp_path / "run", device="cpu",
-                      inputs={"generator": str(trained_gan), "annotations": str(faces / "annotations.h5")})
+        training_loop(
+            lone,
+            faces / "images.zip",
+            tmp_path / "run",
+            device="cpu",
+            inputs={"generator": str(trained_gan), "annotations": str(faces / "annotations.h5")},
+        )
 
 
 def test_options_are_checked_at_validation():
@@ -272,8 +314,25 @@ def test_the_pairs_command_writes_a_checked_pair(trained_lagm, trained_gan, tmp_
     from ganbench.cli import main
 
     out = tmp_path / "pairs"
-    assert main(["pairs", str(trained_lagm), "--count", "3", "--seed", "3", "--batch", "2", "--out", str(out),
-                 "--generator", str(trained_gan)]) == 0
+    assert (
+        main(
+            [
+                "pairs",
+                str(trained_lagm),
+                "--count",
+                "3",
+                "--seed",
+                "3",
+                "--batch",
+                "2",
+                "--out",
+                str(out),
+                "--generator",
+                str(trained_gan),
+            ]
+        )
+        == 0
+    )
     assert "wrote 3 generated images" in capsys.readouterr().out
     check_pair(out / "images.zip", out / "annotations.h5")
     direct = tmp_path / "direct"
@@ -290,8 +349,10 @@ def test_deeplab_student_is_torchvisions_and_matches_its_classifier():
     from ganbench.nets.deeplab import DeepLabV3
 
     ours = {k: tuple(v.shape) for k, v in DeepLabV3(5).net.state_dict().items()}
-    theirs = {k: tuple(v.shape) for k, v in deeplabv3_resnet101(weights=None, weights_backbone=None,
-                                                                num_classes=5).state_dict().items()}
+    theirs = {
+        k: tuple(v.shape)
+        for k, v in deeplabv3_resnet101(weights=None, weights_backbone=None, num_classes=5).state_dict().items()
+    }
     assert ours == theirs  # so a torchvision resnet101 state dict loads under net.backbone
     method = tiny_method(student="deeplabv3", deeplab_layers=[1, 1, 1, 1])
     names = [n for n, _ in method.matched]
@@ -307,13 +368,20 @@ def test_deeplab_student_trains_from_a_backbone_weights_file(faces, trained_gan,
     torch.manual_seed(1)
     weights = tmp_path / "resnet.pth"
     torch.save(ResNet(Bottleneck, [1, 1, 1, 1]).state_dict(), weights)
-    spec = lagm(inputs={"generator": {"checkpoint": str(trained_gan)}, "backbone": {"weights": str(weights)}},
-                options={**TINY["lagm"], "student": "deeplabv3", "deeplab_layers": [1, 1, 1, 1]},
-                init_from={"S.net.backbone": "backbone:."}, kimg=0.004)
+    spec = lagm(
+        inputs={"generator": {"checkpoint": str(trained_gan)}, "backbone": {"weights": str(weights)}},
+        options={**TINY["lagm"], "student": "deeplabv3", "deeplab_layers": [1, 1, 1, 1]},
+        init_from={"S.net.backbone": "backbone:."},
+        kimg=0.004,
+    )
     exp = validate_config(config_with(spec))["experiments"][0]
-    final = training_loop(exp, faces / "images.zip", tmp_path / "run", device="cpu",
-                          inputs={"generator": str(trained_gan), "annotations": str(faces / "annotations.h5"),
-                                  "backbone": str(weights)})
+    final = training_loop(
+        exp,
+        faces / "images.zip",
+        tmp_path / "run",
+        device="cpu",
+        inputs={"generator": str(trained_gan), "annotations": str(faces / "annotations.h5"), "backbone": str(weights)},
+    )
     out = capsys.readouterr().out
     assert "init_from S.net.backbone <- " in out and "ignored: fc.weight, fc.bias" in out
     ckpt = load_checkpoint(final)

@@ -20,8 +20,15 @@ from ganbench.errors import ConfigError, GanbenchError
 from ganbench.metrics import gan_metrics
 from ganbench.fileio import sha256_file
 from ganbench.metrics.extractors import MissingWeightsError, load_extractor
-from ganbench.metrics.gan_metrics import (evaluate_checkpoint, evaluate_floor, fid_from_features, fid_from_moments,
-                                          kid_from_features, metrics_from_features, pr_from_features)
+from ganbench.metrics.gan_metrics import (
+    evaluate_checkpoint,
+    evaluate_floor,
+    fid_from_features,
+    fid_from_moments,
+    kid_from_features,
+    metrics_from_features,
+    pr_from_features,
+)
 from ganbench.metrics.protocols import derive_protocol, get_protocol
 from ganbench.metrics.probe import train_probe
 from ganbench.metrics.stats import compute_stats, dataset_sha256, iter_batches, load_stats, moments, stale_reason
@@ -128,9 +135,19 @@ def test_metrics_equal_torch_fidelity_calculate_metrics(probe, faces32, tmp_path
     ours = metrics_from_features(fake_features, stats, kid_subsets=20, kid_subset_size=50)
 
     theirs = torch_fidelity.calculate_metrics(
-        input1=str(tmp_path / "fake"), input2=str(tmp_path / "real"), fid=True, kid=True, prc=True,
-        kid_subsets=20, kid_subset_size=50, cuda=False, cache=False, save_cpu_ram=True, verbose=False,
-        **extractor.fidelity_kwargs)
+        input1=str(tmp_path / "fake"),
+        input2=str(tmp_path / "real"),
+        fid=True,
+        kid=True,
+        prc=True,
+        kid_subsets=20,
+        kid_subset_size=50,
+        cuda=False,
+        cache=False,
+        save_cpu_ram=True,
+        verbose=False,
+        **extractor.fidelity_kwargs,
+    )
     assert ours["fid"]["value"] > 1e-2 and ours["kid"]["value"] > 1e-3  # not a comparison of zeros
     assert ours["fid"]["value"] == pytest.approx(theirs["frechet_inception_distance"], rel=1e-5)
     assert ours["kid"]["value"] == pytest.approx(theirs["kernel_inception_distance_mean"], rel=1e-4)
@@ -257,20 +274,43 @@ def test_probe_features_see_colour_and_blur(probe, faces32):
 def test_evaluate_checkpoint_writes_one_json_per_metric(probe, tmp_path, monkeypatch):
     monkeypatch.setenv("GANBENCH_OPS", "ref")
     make_synthetic_dataset("face", 16, 64, 0, 0.1, tmp_path / "images.zip", tmp_path / "annotations.h5")
-    options = {"z_dim": 32, "w_dim": 32, "mapping_layers": 2, "channel_base": 256, "channel_max": 32,
-               "r1_gamma": 1.0, "pl_weight": 0, "augment": "none"}
-    config = {"datasets": {"faces": {"source": "synthetic", "category": "face", "count": 64}},
-              "experiments": [{"name": "tiny", "method": "stylegan2", "dataset": "faces", "resolution": 16,
-                               "batch": 8, "kimg": 0.016, "snapshot_kimg": 1, "tick_kimg": 0.008, "workers": 0,
-                               "options": options}]}
-    final = training_loop(validate_config(config)["experiments"][0], tmp_path / "images.zip", tmp_path / "run",
-                          device="cpu")
+    options = {
+        "z_dim": 32,
+        "w_dim": 32,
+        "mapping_layers": 2,
+        "channel_base": 256,
+        "channel_max": 32,
+        "r1_gamma": 1.0,
+        "pl_weight": 0,
+        "augment": "none",
+    }
+    config = {
+        "datasets": {"faces": {"source": "synthetic", "category": "face", "count": 64}},
+        "experiments": [
+            {
+                "name": "tiny",
+                "method": "stylegan2",
+                "dataset": "faces",
+                "resolution": 16,
+                "batch": 8,
+                "kimg": 0.016,
+                "snapshot_kimg": 1,
+                "tick_kimg": 0.008,
+                "workers": 0,
+                "options": options,
+            }
+        ],
+    }
+    final = training_loop(
+        validate_config(config)["experiments"][0], tmp_path / "images.zip", tmp_path / "run", device="cpu"
+    )
     extractor = load_extractor("probe", probe[0])
     compute_stats(tmp_path / "images.zip", extractor, tmp_path / "stats.h5", save_features=True)
 
     out = tmp_path / "eval"
-    protocol = derive_protocol("probe2k_full", "test40", num_gen=40, seed=100, truncation=0.7, kid_subsets=10,
-                               kid_subset_size=32)
+    protocol = derive_protocol(
+        "probe2k_full", "test40", num_gen=40, seed=100, truncation=0.7, kid_subsets=10, kid_subset_size=32
+    )
     records = evaluate_checkpoint(final, tmp_path / "stats.h5", extractor, protocol, out)
     assert sorted(p.name for p in out.iterdir()) == ["fid.json", "kid.json", "precision.json", "recall.json"]
     fid = json.loads((out / "fid.json").read_text())
@@ -302,8 +342,11 @@ def test_evaluate_checkpoint_writes_one_json_per_metric(probe, tmp_path, monkeyp
     with pytest.raises(GanbenchError, match=r"stats32.h5: statistics of 32 px images, but .*final.pt renders 16 px"):
         evaluate_checkpoint(final, tmp_path / "stats32.h5", extractor, protocol, refused)
     compute_stats(tmp_path / "images.zip", extractor, tmp_path / "first32.h5", max_items=32, save_features=True)
-    with pytest.raises(GanbenchError, match=r"first32.h5: statistics are for 'probe-first32', but protocol test40 "
-                                            r"needs 'probe' \(extractor probe, reals full\)"):
+    with pytest.raises(
+        GanbenchError,
+        match=r"first32.h5: statistics are for 'probe-first32', but protocol test40 "
+        r"needs 'probe' \(extractor probe, reals full\)",
+    ):
         evaluate_checkpoint(final, tmp_path / "first32.h5", extractor, protocol, refused)
     with pytest.raises(GanbenchError, match=r"protocol fid50k_full measures with inception-v3-compat, not probe"):
         evaluate_checkpoint(final, tmp_path / "stats.h5", extractor, get_protocol("fid50k_full"), refused)
@@ -317,8 +360,12 @@ def test_evaluate_checkpoint_writes_one_json_per_metric(probe, tmp_path, monkeyp
     assert floor["fid"]["value"] == pytest.approx(fid_from_features(stats.features[0::2], stats.features[1::2]))
     doc = json.loads((tmp_path / "floor" / "fid.json").read_text())
     assert doc["protocol"]["name"] == "test40" and (doc["protocol"]["num_a"], doc["protocol"]["num_b"]) == (32, 32)
-    assert sorted(p.name for p in (tmp_path / "floor").iterdir()) == ["fid.json", "kid.json", "precision.json",
-                                                                      "recall.json"]
+    assert sorted(p.name for p in (tmp_path / "floor").iterdir()) == [
+        "fid.json",
+        "kid.json",
+        "precision.json",
+        "recall.json",
+    ]
     assert floor["fid"]["value"] < fid["value"]  # two halves of the data are closer than 16 kimg of training
 
 

@@ -58,8 +58,11 @@ def impl_of(device: str) -> str:
 
 
 def tol(dtype: torch.dtype) -> dict:
-    return {torch.float64: dict(rtol=1e-10, atol=1e-10), torch.float32: dict(rtol=1e-5, atol=1e-5),
-            torch.float16: dict(rtol=1e-2, atol=1e-2)}[dtype]
+    return {
+        torch.float64: dict(rtol=1e-10, atol=1e-10),
+        torch.float32: dict(rtol=1e-5, atol=1e-5),
+        torch.float16: dict(rtol=1e-2, atol=1e-2),
+    }[dtype]
 
 
 def layouts(x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -173,8 +176,13 @@ def test_setup_filter_semantics():
 
 @pytest.mark.parametrize(
     "up,down,padding,filt",
-    [(1, 1, [1, 2, 2, 1], "4x4"), (2, 1, [2, 1, 2, 1], "4x4"), (1, 2, [1, 1, 1, 1], "3x3"),
-     (4, 2, [0, -1, 3, 2], "sep8"), (2, 4, 1, "rand2x5")],
+    [
+        (1, 1, [1, 2, 2, 1], "4x4"),
+        (2, 1, [2, 1, 2, 1], "4x4"),
+        (1, 2, [1, 1, 1, 1], "3x3"),
+        (4, 2, [0, -1, 3, 2], "sep8"),
+        (2, 4, 1, "rand2x5"),
+    ],
 )
 def test_upfirdn2d_gradcheck(up, down, padding, filt):
     f = FILTERS[filt]().double()
@@ -300,8 +308,16 @@ def test_bias_act_defaults_and_errors():
 
 @pytest.mark.parametrize(
     "up,down,k,groups,padding",
-    [(1, 1, 3, 1, 1), (1, 1, 3, 1, [1, 0, 2, 1]), (2, 1, 3, 1, 1), (1, 2, 3, 1, 1), (2, 1, 1, 1, 0),
-     (1, 2, 1, 1, 0), (2, 1, 3, 2, 1), (2, 2, 3, 1, 1)],
+    [
+        (1, 1, 3, 1, 1),
+        (1, 1, 3, 1, [1, 0, 2, 1]),
+        (2, 1, 3, 1, 1),
+        (1, 2, 3, 1, 1),
+        (2, 1, 1, 1, 0),
+        (1, 2, 1, 1, 0),
+        (2, 1, 3, 2, 1),
+        (2, 2, 3, 1, 1),
+    ],
 )
 def test_conv2d_resample(up, down, k, groups, padding):
     g = torch.Generator().manual_seed(6)

@@ -140,8 +140,11 @@ def test_killed_build_does_not_block(toy: _build.ExtensionSpec, cache: Path, tmp
     slow_cxx.chmod(0o755)
     env = dict(os.environ, CXX=str(slow_cxx))
     victim = subprocess.Popen(
-        [sys.executable, "-c", TOY_SCRIPT, str(toy.source_dir)], env=env, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-c", TOY_SCRIPT, str(toy.source_dir)],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 120
@@ -166,15 +169,19 @@ def test_live_lock_holder_times_out_with_a_message(toy: _build.ExtensionSpec, ca
     cache.mkdir(parents=True)
     lock = cache / f"{dirname}.lock"
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import fcntl, os, sys, time\n"
-         "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
-         "fcntl.flock(fd, fcntl.LOCK_EX)\n"
-         "os.pwrite(fd, b'test-holder pid 1', 0)\n"
-         "print('locked', flush=True)\n"
-         "time.sleep(300)\n",
-         str(lock)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time\n"
+            "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+            "os.pwrite(fd, b'test-holder pid 1', 0)\n"
+            "print('locked', flush=True)\n"
+            "time.sleep(300)\n",
+            str(lock),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
@@ -276,8 +283,20 @@ def test_build_ops_rule(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     env = {**os.environ, "GANBENCH_CACHE": str(tmp_path_factory.getbasetemp() / "ganbench-cache")}
     env.pop("GANBENCH_OPS", None)
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile"), "-d", str(work),
-           "--configfile", str(work / "config.yaml"), "--cores", "1", "results/ops/build.json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(repo / "Snakefile"),
+        "-d",
+        str(work),
+        "--configfile",
+        str(work / "config.yaml"),
+        "--cores",
+        "1",
+        "results/ops/build.json",
+    ]
     run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
     stamp = json.loads((work / "results" / "ops" / "build.json").read_text())

@@ -29,8 +29,20 @@ def torch_load(path):
 def snakemake(workdir, *args, config=None):
     if config is not None:
         (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO_ROOT / "Snakefile"), "-d", str(workdir),
-           "--configfile", str(workdir / "config.yaml"), "--cores", "2", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO_ROOT / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+        "--cores",
+        "2",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "GANBENCH_OPS": "ref"})
 
 
@@ -78,21 +90,55 @@ def test_train_evaluate_tables_and_report(tmp_path):
     work.mkdir()
     config = tiny_config()
     config["datasets"]["tinyfaces"]["count"] = 32
-    config["experiments"] = [{
-        "name": "tiny-sg2", "method": "stylegan2", "dataset": "tinyfaces", "resolution": 16, "kimg": 0.016,
-        "batch": 8, "snapshot_kimg": 1, "tick_kimg": 0.008, "workers": 0,
-        "options": {"z_dim": 16, "w_dim": 16, "mapping_layers": 2, "channel_base": 128, "channel_max": 16,
-                    "augment": "none"},
-    }, {
-        "name": "tiny-creps", "method": "creps", "dataset": "tinyfaces", "resolution": 16, "kimg": 0.016,
-        "batch": 8, "snapshot_kimg": 1, "tick_kimg": 0.008, "workers": 0,
-        "options": {"z_dim": 16, "w_dim": 16, "mapping_layers": 2, "channel_base": 256, "channel_max": 16,
-                    "d_channel_base": 128, "d_channel_max": 16, "augment": "none", "pl_weight": 0},
-    }]
-    config["metrics"] = {"protocols": ["tiny"], "custom": {"tiny": {"base": "probe2k_full", "num_gen": 16,
-                                                                    "kid_subset_size": 8}},
-                         "probe": {"resolution": 16, "steps": 5},
-                         "any_scale": {"scales": [1, 2], "consistency_images": 2, "timing_repeats": 1}}
+    config["experiments"] = [
+        {
+            "name": "tiny-sg2",
+            "method": "stylegan2",
+            "dataset": "tinyfaces",
+            "resolution": 16,
+            "kimg": 0.016,
+            "batch": 8,
+            "snapshot_kimg": 1,
+            "tick_kimg": 0.008,
+            "workers": 0,
+            "options": {
+                "z_dim": 16,
+                "w_dim": 16,
+                "mapping_layers": 2,
+                "channel_base": 128,
+                "channel_max": 16,
+                "augment": "none",
+            },
+        },
+        {
+            "name": "tiny-creps",
+            "method": "creps",
+            "dataset": "tinyfaces",
+            "resolution": 16,
+            "kimg": 0.016,
+            "batch": 8,
+            "snapshot_kimg": 1,
+            "tick_kimg": 0.008,
+            "workers": 0,
+            "options": {
+                "z_dim": 16,
+                "w_dim": 16,
+                "mapping_layers": 2,
+                "channel_base": 256,
+                "channel_max": 16,
+                "d_channel_base": 128,
+                "d_channel_max": 16,
+                "augment": "none",
+                "pl_weight": 0,
+            },
+        },
+    ]
+    config["metrics"] = {
+        "protocols": ["tiny"],
+        "custom": {"tiny": {"base": "probe2k_full", "num_gen": 16, "kid_subset_size": 8}},
+        "probe": {"resolution": 16, "steps": 5},
+        "any_scale": {"scales": [1, 2], "consistency_images": 2, "timing_repeats": 1},
+    }
     run = snakemake(work, config=config)
     assert run.returncode == 0, run.stderr[-4000:]
     for name in ("fid", "kid", "precision", "recall"):
@@ -125,7 +171,11 @@ def test_train_evaluate_tables_and_report(tmp_path):
     benchmarks = sorted(work.glob("benchmarks/**/*.tsv"))
     costs = (work / "reports/costs/job_costs.md").read_text()
     assert f"{len(benchmarks) - 1} jobs" in costs  # all but job_costs itself
-    assert "| baseline / train | 1 |" in costs and "| creps / train | 1 |" in costs and "| creps / render_cost | 1 |" in costs
+    assert (
+        "| baseline / train | 1 |" in costs
+        and "| creps / train | 1 |" in costs
+        and "| creps / render_cost | 1 |" in costs
+    )
     assert (work / "benchmarks/train/experiment=tiny-creps.tsv").read_text().startswith("s\th:m:s\tmax_rss")
     report = snakemake(work, "--report", str(work / "reports/report.html"))
     assert report.returncode == 0, report.stderr[-3000:]
@@ -166,7 +216,7 @@ def test_lint_is_clean():
 def _planned_jobs(dry_run) -> dict[str, int]:
     """{rule: count} from the job table a dry run prints."""
     out = dry_run.stdout + dry_run.stderr
-    rows = re.findall(r"^(\w+)\s+(\d+)$", out[out.index("Job stats:"):], flags=re.M) if "Job stats:" in out else []
+    rows = re.findall(r"^(\w+)\s+(\d+)$", out[out.index("Job stats:") :], flags=re.M) if "Job stats:" in out else []
     return {rule: int(n) for rule, n in rows if rule != "total"}
 
 
@@ -177,13 +227,39 @@ def test_stages_chain_through_the_dag(tmp_path):
     work.mkdir()
     config = tiny_config()
     config["datasets"]["tinyfaces"]["count"] = 24
-    gan = {"name": "tiny-gan", "method": "stylegan2", "dataset": "tinyfaces", "resolution": 16, "kimg": 0.008,
-           "batch": 4, "snapshot_kimg": 1, "tick_kimg": 0.004, "workers": 0,
-           "options": {"z_dim": 16, "w_dim": 16, "mapping_layers": 2, "channel_base": 128, "channel_max": 16,
-                       "augment": "none", "pl_weight": 0}}
-    encoder = {"name": "tiny-enc", "method": "encoder", "dataset": "tinyfaces", "resolution": 16, "kimg": 0.008,
-               "batch": 4, "snapshot_kimg": 1, "tick_kimg": 0.004, "workers": 0,
-               "inputs": {"generator": {"run": "tiny-gan"}}, "options": {"channels": 8, "channel_max": 16}}
+    gan = {
+        "name": "tiny-gan",
+        "method": "stylegan2",
+        "dataset": "tinyfaces",
+        "resolution": 16,
+        "kimg": 0.008,
+        "batch": 4,
+        "snapshot_kimg": 1,
+        "tick_kimg": 0.004,
+        "workers": 0,
+        "options": {
+            "z_dim": 16,
+            "w_dim": 16,
+            "mapping_layers": 2,
+            "channel_base": 128,
+            "channel_max": 16,
+            "augment": "none",
+            "pl_weight": 0,
+        },
+    }
+    encoder = {
+        "name": "tiny-enc",
+        "method": "encoder",
+        "dataset": "tinyfaces",
+        "resolution": 16,
+        "kimg": 0.008,
+        "batch": 4,
+        "snapshot_kimg": 1,
+        "tick_kimg": 0.004,
+        "workers": 0,
+        "inputs": {"generator": {"run": "tiny-gan"}},
+        "options": {"channels": 8, "channel_max": 16},
+    }
     config["experiments"] = [gan, encoder]
     target = ["results/eval/tiny-enc/reconstruction/psnr.json", "reports/figures/tiny-enc-preview.png"]
     run = snakemake(work, *target, config=config)
@@ -196,7 +272,11 @@ def test_stages_chain_through_the_dag(tmp_path):
 
     config["datasets"]["tinyfaces"]["count"] = 25  # the GAN's data changes
     assert _planned_jobs(snakemake(work, *target, "-n", config=config)) == {
-        "synthesize": 1, "train": 2, "evaluate_reconstruction": 1, "figure_preview": 1}
+        "synthesize": 1,
+        "train": 2,
+        "evaluate_reconstruction": 1,
+        "figure_preview": 1,
+    }
     config["datasets"]["tinyfaces"]["count"] = 24
     config["experiments"][0]["options"]["channel_max"] = 8  # the GAN changes, its data does not
     planned = _planned_jobs(snakemake(work, *target, "-n", config=config))
@@ -207,12 +287,25 @@ def test_configfile_replaces_the_embedded_default(tmp_path, image_folder):
     """From the repository root, a user's --configfile is the whole configuration: the embedded default's
     synthetic datasets and probe are not planned, and errors name the user's file only."""
     mine = tmp_path / "mine.yaml"
-    mine.write_text(yaml.safe_dump({"datasets": {"mine": {"source": "folder", "path": str(image_folder)}},
-                                    "data": {"resolutions": [16]}}))
+    mine.write_text(
+        yaml.safe_dump(
+            {"datasets": {"mine": {"source": "folder", "path": str(image_folder)}}, "data": {"resolutions": [16]}}
+        )
+    )
     work = tmp_path / "work"
     shutil.copytree(REPO_ROOT / "config", work / "config")  # the default is where Snakemake looks for it
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO_ROOT / "Snakefile"), "-d", str(work),
-           "--cores", "1", "-n"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO_ROOT / "Snakefile"),
+        "-d",
+        str(work),
+        "--cores",
+        "1",
+        "-n",
+    ]
     dry = subprocess.run([*cmd, "--configfile", str(mine)], capture_output=True, text=True)
     assert dry.returncode == 0, dry.stderr[-3000:]
     out = dry.stdout + dry.stderr

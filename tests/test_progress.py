@@ -29,4 +29,7 @@ def test_progress_is_quiet_between_intervals_but_always_ends_with_a_line():
 
 def test_scale_figure_titles_name_the_fid_resolution():
     assert scale_titles(32, [1, 2, 4], [32, 63, 125]) == [
-        "1x: 32 px shown\nFID at 32 px", "2x: 63 px shown\nFID at 64 px", "4x: 125 px shown\nFID at 128 px"]
+        "1x: 32 px shown\nFID at 32 px",
+        "2x: 63 px shown\nFID at 64 px",
+        "4x: 125 px shown\nFID at 128 px",
+    ]

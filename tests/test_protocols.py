@@ -11,13 +11,14 @@ import pytest
 from ganbench.config import validate_config
 from ganbench.errors import ConfigError
 from ganbench.metrics import paths, plan
-from ganbench.metrics.protocols import (PROTOCOLS, derive_protocol, get_protocol,
-                                        register_protocol)
+from ganbench.metrics.protocols import PROTOCOLS, derive_protocol, get_protocol, register_protocol
 
 BASE = {
     "datasets": {"faces": {"source": "synthetic", "category": "face"}},
-    "experiments": [{"name": "e1", "method": "stylegan2", "dataset": "faces", "resolution": 32},
-                    {"name": "c1", "method": "creps", "dataset": "faces", "resolution": 32}],
+    "experiments": [
+        {"name": "e1", "method": "stylegan2", "dataset": "faces", "resolution": 32},
+        {"name": "c1", "method": "creps", "dataset": "faces", "resolution": 32},
+    ],
 }
 
 
@@ -32,8 +33,16 @@ def config_with(metrics=None, tables=None):
 
 def test_the_papers_protocols_are_registered():
     probe = PROTOCOLS["probe2k_full"]
-    assert (probe.extractor, probe.num_gen, probe.reals, probe.metrics, probe.truncation, probe.seed,
-            probe.kid_subset_size, probe.kid_subsets) == ("probe", 2000, None, ("fid", "kid", "pr"), 1.0, 0, 1000, 100)
+    assert (
+        probe.extractor,
+        probe.num_gen,
+        probe.reals,
+        probe.metrics,
+        probe.truncation,
+        probe.seed,
+        probe.kid_subset_size,
+        probe.kid_subsets,
+    ) == ("probe", 2000, None, ("fid", "kid", "pr"), 1.0, 0, 1000, 100)
     assert PROTOCOLS["fid50k_full"].reference == "full" and PROTOCOLS["fid50k_full"].num_gen == 50000
     assert PROTOCOLS["kid50k_full"].kid_scale == 1000 and PROTOCOLS["kid50k_full"].metrics == ("kid",)
     assert PROTOCOLS["fid10k"].reference == "first-10000" and PROTOCOLS["fid10k"].num_gen == 10000
@@ -51,18 +60,31 @@ def test_protocols_with_the_same_extractor_and_reals_share_statistics():
     assert paths.stats_path("faces", 32, "probe") == "results/stats/faces-32-probe.h5"
 
 
-@pytest.mark.parametrize("fields, message", [
-    ({"kind": "gan", "extractor": "inceptoin", "num_gen": 10, "metrics": ("fid",)},
-     r"extractor: unknown value 'inceptoin' \(known: probe, inception-v3-compat\)"),
-    ({"kind": "gan", "extractor": "probe", "num_gen": 10, "metrics": ("fid",), "truncation": -0.5},
-     r"truncation: -0.5 is negative"),
-    ({"kind": "gan", "extractor": "probe", "num_gen": 10, "metrics": ("fdi",)}, r"unknown gan metric 'fdi' \(did you mean 'fid'\?\)"),
-    ({"kind": "gan", "extractor": "probe", "num_gen": 1, "metrics": ("fid",)}, r"num_gen: expected an integer >= 2, got 1"),
-    ({"kind": "gan", "extractor": "probe", "num_gen": 10, "metrics": ()}, r"metrics: name at least one"),
-    ({"kind": "segmentation", "metrics": ("fid",)}, r"unknown segmentation metric 'fid'"),
-    ({"kind": "segmentation", "metrics": ("miou",), "folds": 0}, r"folds: expected an integer >= 1"),
-    ({"kind": "gans", "metrics": ("fid",)}, r"kind: unknown value 'gans' \(did you mean 'gan'\?\)"),
-])
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        (
+            {"kind": "gan", "extractor": "inceptoin", "num_gen": 10, "metrics": ("fid",)},
+            r"extractor: unknown value 'inceptoin' \(known: probe, inception-v3-compat\)",
+        ),
+        (
+            {"kind": "gan", "extractor": "probe", "num_gen": 10, "metrics": ("fid",), "truncation": -0.5},
+            r"truncation: -0.5 is negative",
+        ),
+        (
+            {"kind": "gan", "extractor": "probe", "num_gen": 10, "metrics": ("fdi",)},
+            r"unknown gan metric 'fdi' \(did you mean 'fid'\?\)",
+        ),
+        (
+            {"kind": "gan", "extractor": "probe", "num_gen": 1, "metrics": ("fid",)},
+            r"num_gen: expected an integer >= 2, got 1",
+        ),
+        ({"kind": "gan", "extractor": "probe", "num_gen": 10, "metrics": ()}, r"metrics: name at least one"),
+        ({"kind": "segmentation", "metrics": ("fid",)}, r"unknown segmentation metric 'fid'"),
+        ({"kind": "segmentation", "metrics": ("miou",), "folds": 0}, r"folds: expected an integer >= 1"),
+        ({"kind": "gans", "metrics": ("fid",)}, r"kind: unknown value 'gans' \(did you mean 'gan'\?\)"),
+    ],
+)
 def test_registration_checks_its_arguments(fields, message):
     with pytest.raises(ConfigError, match=message) as info:
         register_protocol("test_bad", **fields)
@@ -86,9 +108,13 @@ def test_default_config_keeps_the_embedded_protocol():
 
 
 def test_several_protocols_coexist_in_one_run():
-    config = config_with({"protocols": ["probe2k_full", "tiny"],
-                          "custom": {"tiny": {"base": "probe2k_full", "num_gen": 16, "metrics": ["fid"]}},
-                          "any_scale": {"scales": [1, 2]}})
+    config = config_with(
+        {
+            "protocols": ["probe2k_full", "tiny"],
+            "custom": {"tiny": {"base": "probe2k_full", "num_gen": 16, "metrics": ["fid"]}},
+            "any_scale": {"scales": [1, 2]},
+        }
+    )
     protocols = plan.protocols_of(config)
     assert protocols["tiny"].num_gen == 16 and protocols["tiny"].extractor == "probe"
     assert protocols["tiny"].statskey == protocols["probe2k_full"].statskey  # one statistics file for both
@@ -96,25 +122,55 @@ def test_several_protocols_coexist_in_one_run():
     assert "results/eval/e1/probe2k_full/kid.json" in sg2 and "results/eval/e1/tiny/fid.json" in sg2
     assert "results/eval/e1/tiny/kid.json" not in sg2
     creps = plan.eval_files(config, config["experiments"][1])
-    assert {"results/eval/c1/tiny/fid-scale2.json", "results/eval/c1/probe2k_full/fid-scale2.json",
-            "results/eval/c1/psnr-scale2.json"} <= set(creps)
-    assert plan.floor_targets(config) == [("faces", 32, "probe2k_full"), ("faces", 32, "tiny"),
-                                          ("faces", 64, "probe2k_full"), ("faces", 64, "tiny")]
+    assert {
+        "results/eval/c1/tiny/fid-scale2.json",
+        "results/eval/c1/probe2k_full/fid-scale2.json",
+        "results/eval/c1/psnr-scale2.json",
+    } <= set(creps)
+    assert plan.floor_targets(config) == [
+        ("faces", 32, "probe2k_full"),
+        ("faces", 32, "tiny"),
+        ("faces", 64, "probe2k_full"),
+        ("faces", 64, "tiny"),
+    ]
     assert "results/eval/_real/faces-64/tiny/fid.json" in plan.floor_files(config)
 
 
-@pytest.mark.parametrize("metrics, tables, message", [
-    ({"protocols": ["kid50k_ful"]}, None, r"^my.yaml: metrics.protocols.0: unknown protocol 'kid50k_ful' \(did you mean 'kid50k_full'\?\)$"),
-    ({"protocols": ["probe2k_full", "probe2k_full"]}, None, r"metrics.protocols.1: 'probe2k_full' is listed twice"),
-    ({"protocols": []}, None, r"metrics.protocols: \[\] should be non-empty"),
-    ({"custom": {"fid10k": {"base": "fid50k_full"}}}, None, r"metrics.custom.fid10k: 'fid10k' is a registered protocol"),
-    ({"custom": {"mine": {"base": "fid5k"}}}, None, r"metrics.custom.mine.base: unknown protocol 'fid5k'"),
-    ({"custom": {"mine": {"base": "fid50k_full", "num_gne": 3}}}, None, r"metrics.custom.mine.num_gne: unknown key \(did you mean 'num_gen'\?\)"),
-    ({"custom": {"mine": {"base": "fid50k_full", "truncation": -1}}}, None, r"metrics.custom.mine.truncation: -1 is less than the minimum of 0"),
-    ({"custom": {"mine": {"base": "fid50k_full", "metrics": ["kdi"]}}}, None, r"metrics.custom.mine: metrics: unknown gan metric 'kdi' \(did you mean 'kid'\?\)"),
-    (None, ["baseline", "crepz"], r"tables.1: unknown table 'crepz' \(did you mean 'creps'\?\)"),
-    ({"feature_extractor": "probe"}, None, r"metrics.feature_extractor: unknown key"),
-])
+@pytest.mark.parametrize(
+    "metrics, tables, message",
+    [
+        (
+            {"protocols": ["kid50k_ful"]},
+            None,
+            r"^my.yaml: metrics.protocols.0: unknown protocol 'kid50k_ful' \(did you mean 'kid50k_full'\?\)$",
+        ),
+        ({"protocols": ["probe2k_full", "probe2k_full"]}, None, r"metrics.protocols.1: 'probe2k_full' is listed twice"),
+        ({"protocols": []}, None, r"metrics.protocols: \[\] should be non-empty"),
+        (
+            {"custom": {"fid10k": {"base": "fid50k_full"}}},
+            None,
+            r"metrics.custom.fid10k: 'fid10k' is a registered protocol",
+        ),
+        ({"custom": {"mine": {"base": "fid5k"}}}, None, r"metrics.custom.mine.base: unknown protocol 'fid5k'"),
+        (
+            {"custom": {"mine": {"base": "fid50k_full", "num_gne": 3}}},
+            None,
+            r"metrics.custom.mine.num_gne: unknown key \(did you mean 'num_gen'\?\)",
+        ),
+        (
+            {"custom": {"mine": {"base": "fid50k_full", "truncation": -1}}},
+            None,
+            r"metrics.custom.mine.truncation: -1 is less than the minimum of 0",
+        ),
+        (
+            {"custom": {"mine": {"base": "fid50k_full", "metrics": ["kdi"]}}},
+            None,
+            r"metrics.custom.mine: metrics: unknown gan metric 'kdi' \(did you mean 'kid'\?\)",
+        ),
+        (None, ["baseline", "crepz"], r"tables.1: unknown table 'crepz' \(did you mean 'creps'\?\)"),
+        ({"feature_extractor": "probe"}, None, r"metrics.feature_extractor: unknown key"),
+    ],
+)
 def test_bad_protocol_config_names_the_key(metrics, tables, message):
     with pytest.raises(ConfigError, match=message) as info:
         config_with(metrics, tables)
@@ -122,16 +178,23 @@ def test_bad_protocol_config_names_the_key(metrics, tables, message):
 
 
 def test_registry_paths_and_specs_import_without_torch():
-    code = ("import sys; import ganbench.metrics.protocols, ganbench.metrics.paths, ganbench.metrics.plan, "
-            "ganbench.tables.specs, ganbench.metrics.segmentation; "
-            "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if 'torch' in m)")
+    code = (
+        "import sys; import ganbench.metrics.protocols, ganbench.metrics.paths, ganbench.metrics.plan, "
+        "ganbench.tables.specs, ganbench.metrics.segmentation; "
+        "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if 'torch' in m)"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-@pytest.mark.parametrize("registered, published", [
-    ("fid10k", "coordgan-fid"), ("fid50k_ttur", "cocogan-fid"), ("fid50k_ttur_hq", "cocogan-fid-hq"),
-    ("fid50k_full", "creps-fid"),
-])
+@pytest.mark.parametrize(
+    "registered, published",
+    [
+        ("fid10k", "coordgan-fid"),
+        ("fid50k_ttur", "cocogan-fid"),
+        ("fid50k_ttur_hq", "cocogan-fid-hq"),
+        ("fid50k_full", "creps-fid"),
+    ],
+)
 def test_registered_protocols_match_the_papers_published_protocols(registered, published):
     """What an evaluation JSON records for a paper's protocol covers the published record's protocol, so the
     tables can put the paper's number beside ours."""

@@ -11,20 +11,18 @@ from ganbench.errors import GanbenchError
 from ganbench.metrics.segmentation import confusion_matrix, mean_std, segmentation_scores
 
 # 4 classes: 0 background, 1 and 2 parts, 3 absent from both maps
-TARGET = np.array([[0, 0, 1, 1],
-                   [0, 0, 1, 1],
-                   [2, 2, 2, 0]])
-PRED = np.array([[0, 1, 1, 1],
-                 [0, 0, 1, 2],
-                 [2, 2, 0, 0]])
+TARGET = np.array([[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 2, 0]])
+PRED = np.array([[0, 1, 1, 1], [0, 0, 1, 2], [2, 2, 0, 0]])
 
 
 def test_confusion_matrix_counts_target_rows_and_prediction_columns():
     c = confusion_matrix(PRED, TARGET, 4)
-    assert c.tolist() == [[4, 1, 0, 0],   # background: 4 right, 1 taken for class 1
-                          [0, 3, 1, 0],   # class 1: 3 right, 1 taken for class 2
-                          [1, 0, 2, 0],   # class 2: 2 right, 1 taken for background
-                          [0, 0, 0, 0]]
+    assert c.tolist() == [
+        [4, 1, 0, 0],  # background: 4 right, 1 taken for class 1
+        [0, 3, 1, 0],  # class 1: 3 right, 1 taken for class 2
+        [1, 0, 2, 0],  # class 2: 2 right, 1 taken for background
+        [0, 0, 0, 0],
+    ]
     assert c.sum() == TARGET.size
     # batches add up: the two halves give the matrix of the whole
     assert (confusion_matrix(PRED[:1], TARGET[:1], 4) + confusion_matrix(PRED[1:], TARGET[1:], 4) == c).all()

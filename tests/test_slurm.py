@@ -42,8 +42,14 @@ PROFILE = REPO_ROOT / "profiles" / "ci-slurm"
 ENV = {**os.environ, "GANBENCH_OPS": "ref", "OMP_NUM_THREADS": "1"}
 EXP = "tiny-sg2"
 RUN = Path("results/runs") / EXP
-TINY_OPTIONS = {"z_dim": 16, "w_dim": 16, "mapping_layers": 2, "channel_base": 128, "channel_max": 16,
-                "augment": "none"}
+TINY_OPTIONS = {
+    "z_dim": 16,
+    "w_dim": 16,
+    "mapping_layers": 2,
+    "channel_base": 128,
+    "channel_max": 16,
+    "augment": "none",
+}
 
 
 def tiny_config() -> dict:
@@ -52,12 +58,26 @@ def tiny_config() -> dict:
     return {
         "datasets": {"tinyfaces": {"source": "synthetic", "category": "face", "count": 64, "seed": 3}},
         "data": {"resolutions": [16], "preview_count": 4},
-        "experiments": [{
-            "name": EXP, "method": "stylegan2", "dataset": "tinyfaces", "resolution": 16, "kimg": 4, "batch": 8,
-            "gpus": 2, "snapshot_kimg": 1, "tick_kimg": 0.5, "workers": 0, "options": dict(TINY_OPTIONS),
-        }],
-        "metrics": {"protocols": ["tiny"], "custom": {"tiny": {"base": "probe2k_full", "num_gen": 16, "kid_subset_size": 8}},
-                    "probe": {"resolution": 16, "steps": 5, "datasets": ["tinyfaces"]}},
+        "experiments": [
+            {
+                "name": EXP,
+                "method": "stylegan2",
+                "dataset": "tinyfaces",
+                "resolution": 16,
+                "kimg": 4,
+                "batch": 8,
+                "gpus": 2,
+                "snapshot_kimg": 1,
+                "tick_kimg": 0.5,
+                "workers": 0,
+                "options": dict(TINY_OPTIONS),
+            }
+        ],
+        "metrics": {
+            "protocols": ["tiny"],
+            "custom": {"tiny": {"base": "probe2k_full", "num_gen": 16, "kid_subset_size": 8}},
+            "probe": {"resolution": 16, "steps": 5, "datasets": ["tinyfaces"]},
+        },
     }
 
 
@@ -95,8 +115,17 @@ def on_slurm(test):
 def start(work: Path, *args: str, slurm: bool = True) -> subprocess.Popen:
     """Snakemake in ``work`` on its config.yaml; its output goes to ``work/snakemake.out``."""
     where = ["--profile", str(PROFILE)] if slurm else ["--cores", "2"]
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO_ROOT / "Snakefile"),
-           "--configfile", "config.yaml", *where, *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO_ROOT / "Snakefile"),
+        "--configfile",
+        "config.yaml",
+        *where,
+        *args,
+    ]
     with open(work / "snakemake.out", "w") as out:
         return subprocess.Popen(cmd, cwd=work, env=ENV, stdout=out, stderr=subprocess.STDOUT, text=True)
 
@@ -124,8 +153,9 @@ def submissions(text: str) -> list[tuple[str, str, Path]]:
 
 def running_jobs(work: Path, comment: str) -> list[str]:
     """Ids of this workdir's running Slurm jobs whose comment (rule and wildcards) is ``comment``."""
-    out = subprocess.run(["squeue", "-h", "-t", "RUNNING", "-o", "%i|%k|%Z"], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        ["squeue", "-h", "-t", "RUNNING", "-o", "%i|%k|%Z"], capture_output=True, text=True, check=True
+    ).stdout
     rows = [line.split("|") for line in out.splitlines()]
     return [r[0] for r in rows if len(r) == 3 and r[1] == comment and Path(r[2]) == work]
 
@@ -243,7 +273,8 @@ def test_cancelled_training_was_retried_and_resumed(slurm_run):
     records = [json.loads(line) for line in (work / RUN / "log.jsonl").read_text().splitlines()]
     assert [r["kimg"] for r in records] == [0.504, 1.0, 1.504, 2.0, 2.504, 3.0, 3.504, 4.0]  # no tick lost or repeated
     assert sorted(p.name for p in (work / RUN).glob("checkpoint-*.pt")) == [
-        f"checkpoint-{k:06d}.pt" for k in range(1, 5)]
+        f"checkpoint-{k:06d}.pt" for k in range(1, 5)
+    ]
 
 
 # --- the same results as on this machine --------------------------------------------------------
@@ -285,22 +316,32 @@ def test_outputs_match_the_local_run(slurm_run, local_run):
     work = slurm_run["work"]
 
     def files(root: Path) -> list[str]:
-        return sorted(str(p.relative_to(root)) for d in ("results", "reports") for p in (root / d).rglob("*")
-                      if p.is_file())
+        return sorted(
+            str(p.relative_to(root)) for d in ("results", "reports") for p in (root / d).rglob("*") if p.is_file()
+        )
 
     assert files(work) == files(local_run)
     data = Path("results/data/tinyfaces-16")
-    identical = [data / "images.zip", data / "annotations.h5", data / "images.tfrecord", Path("reports/datasets/tinyfaces-16.png"),
-                 Path("reports/figures") / f"{EXP}-samples.png", RUN / "experiment.json",
-                 *(RUN / f"samples-{k:06d}.png" for k in range(1, 5)),
-                 *(p.relative_to(local_run) for p in (local_run / "reports/tables").iterdir())]
+    identical = [
+        data / "images.zip",
+        data / "annotations.h5",
+        data / "images.tfrecord",
+        Path("reports/datasets/tinyfaces-16.png"),
+        Path("reports/figures") / f"{EXP}-samples.png",
+        RUN / "experiment.json",
+        *(RUN / f"samples-{k:06d}.png" for k in range(1, 5)),
+        *(p.relative_to(local_run) for p in (local_run / "reports/tables").iterdir()),
+    ]
     for path in identical:
         assert sha256(work / path) == sha256(local_run / path), path
     assert len(open_source(work / data / "images.zip")) == 64
     for path in [RUN / "final.pt", *(RUN / f"checkpoint-{k:06d}.pt" for k in range(1, 5))]:
         assert_same_checkpoint(work / path, local_run / path)
-    for path in [*(local_run / "results/eval" / EXP).rglob("*.json"), local_run / "reports/probe.json",
-                 local_run / "reports/datasets/tinyfaces-16.json"]:
+    for path in [
+        *(local_run / "results/eval" / EXP).rglob("*.json"),
+        local_run / "reports/probe.json",
+        local_run / "reports/datasets/tinyfaces-16.json",
+    ]:
         rel = path.relative_to(local_run)
         assert strip_volatile(json.loads((work / rel).read_text())) == strip_volatile(json.loads(path.read_text())), rel
     fid = json.loads((work / "results/eval" / EXP / "tiny" / "fid.json").read_text())
@@ -308,12 +349,16 @@ def test_outputs_match_the_local_run(slurm_run, local_run):
     probe_a, probe_b = (torch.load(w / "results/probe/probe.pt", weights_only=False) for w in (work, local_run))
     for key, value in probe_a["state"].items():
         assert torch.equal(value, probe_b["state"][key]), key
-    with h5py.File(work / "results/stats/tinyfaces-16-probe.h5") as fa, \
-            h5py.File(local_run / "results/stats/tinyfaces-16-probe.h5") as fb:
+    with (
+        h5py.File(work / "results/stats/tinyfaces-16-probe.h5") as fa,
+        h5py.File(local_run / "results/stats/tinyfaces-16-probe.h5") as fb,
+    ):
         for key in fb:
             assert np.array_equal(fa[key][()], fb[key][()]), key
-    ticks = lambda w: [{k: v for k, v in json.loads(line).items() if k != "kimg_per_s"}  # noqa: E731
-                       for line in (w / RUN / "log.jsonl").read_text().splitlines()]
+    ticks = lambda w: [
+        {k: v for k, v in json.loads(line).items() if k != "kimg_per_s"}  # noqa: E731
+        for line in (w / RUN / "log.jsonl").read_text().splitlines()
+    ]
     assert ticks(work) == ticks(local_run)
 
 
@@ -323,7 +368,7 @@ def test_outputs_match_the_local_run(slurm_run, local_run):
 def readme_slurm_commands() -> list[str]:
     """The command lines of the first sh block of the README's "Running on a Slurm cluster" section."""
     text = (REPO_ROOT / "README.md").read_text()
-    section = text[text.index("## Running on a Slurm cluster"):]
+    section = text[text.index("## Running on a Slurm cluster") :]
     block = re.search(r"```sh\n(.*?)```", section, re.DOTALL).group(1)
     return [line.split("#", 1)[0].strip() for line in block.splitlines() if line.split("#", 1)[0].strip()]
 
@@ -354,8 +399,12 @@ def test_readme_commands_run_through_sbatch(tmp_path_factory):
     config = tiny_config()
     config["experiments"][0].update(gpus=1, kimg=1, snapshot_kimg=1)
     work = repo_shaped_workdir(root, config)
-    env = {**ENV, "HOME": str(root / "home"), "XDG_CONFIG_HOME": str(root / "xdg"),
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {
+        **ENV,
+        "HOME": str(root / "home"),
+        "XDG_CONFIG_HOME": str(root / "xdg"),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
     outputs = []
     for command in commands:
         run = subprocess.run(command, shell=True, cwd=work, env=env, capture_output=True, text=True)
@@ -404,8 +453,12 @@ def test_a_job_killed_on_the_node_fails_alone(slurm_run, tmp_path_factory):
     first run made changes."""
     work = tmp_path_factory.mktemp("failure") / "work"
     shutil.copytree(slurm_run["work"], work, symlinks=True)
-    before = {p: (sha256(p), p.stat().st_mtime_ns) for d in ("results", "reports") for p in (work / d).rglob("*")
-              if p.is_file() and p.name != "datasets.md"}
+    before = {
+        p: (sha256(p), p.stat().st_mtime_ns)
+        for d in ("results", "reports")
+        for p in (work / d).rglob("*")
+        if p.is_file() and p.name != "datasets.md"
+    }
     config = tiny_config()
     config["datasets"]["tinycars"] = {"source": "synthetic", "category": "car", "count": 16, "seed": 5}
     config["experiments"].append({**config["experiments"][0], "name": "doomed", "gpus": 1, "kimg": 8})
@@ -442,10 +495,27 @@ def test_a_job_killed_on_the_node_fails_alone(slurm_run, tmp_path_factory):
 
 def test_multinode_command_starts_one_torchrun_per_node():
     cmd = launch.multinode_command(8, 2, ["-m", "ganbench.cli", "train"], endpoint="node1:29400", job_id="77")
-    assert cmd[:7] == ["srun", "--nodes=2", "--ntasks=2", "--ntasks-per-node=1", "--whole", "--kill-on-bad-exit=1",
-                       sys.executable]
-    assert cmd[7:] == ["-m", "torch.distributed.run", "--nnodes=2", "--nproc_per_node=4", "--rdzv_backend=c10d",
-                       "--rdzv_endpoint=node1:29400", "--rdzv_id=ganbench-77", "-m", "ganbench.cli", "train"]
+    assert cmd[:7] == [
+        "srun",
+        "--nodes=2",
+        "--ntasks=2",
+        "--ntasks-per-node=1",
+        "--whole",
+        "--kill-on-bad-exit=1",
+        sys.executable,
+    ]
+    assert cmd[7:] == [
+        "-m",
+        "torch.distributed.run",
+        "--nnodes=2",
+        "--nproc_per_node=4",
+        "--rdzv_backend=c10d",
+        "--rdzv_endpoint=node1:29400",
+        "--rdzv_id=ganbench-77",
+        "-m",
+        "ganbench.cli",
+        "train",
+    ]
 
 
 def test_multinode_layout_errors_name_the_experiment(monkeypatch, tmp_path):
@@ -467,8 +537,11 @@ def test_ops_are_built_once_before_the_ranks_start(monkeypatch, tmp_path):
     events = []
     monkeypatch.setattr(_build, "build", lambda target, verbose=False: events.append(("build", target)))
     monkeypatch.setattr(_build, "build_info", lambda target: {"compiled": True, "dir": "/cache/x"})
-    monkeypatch.setattr(launch.subprocess, "run", lambda cmd, env, **kw: events.append(("run", cmd, env))
-                        or subprocess.CompletedProcess(cmd, 0))
+    monkeypatch.setattr(
+        launch.subprocess,
+        "run",
+        lambda cmd, env, **kw: events.append(("run", cmd, env)) or subprocess.CompletedProcess(cmd, 0),
+    )
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     monkeypatch.setenv("GANBENCH_OPS", "auto")
     exp = {"name": "two", "gpus": 2}

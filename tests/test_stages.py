@@ -30,8 +30,17 @@ from test_train import TINY_OPTIONS
 
 TINY = {  # the smallest options of each catalog method, for the contract test
     "stylegan2": {**TINY_OPTIONS, "augment": "none", "pl_weight": 0},
-    "creps": {"z_dim": 16, "w_dim": 16, "mapping_layers": 2, "channel_base": 256, "channel_max": 16,
-              "d_channel_base": 128, "d_channel_max": 16, "augment": "none", "pl_weight": 0},
+    "creps": {
+        "z_dim": 16,
+        "w_dim": 16,
+        "mapping_layers": 2,
+        "channel_base": 256,
+        "channel_max": 16,
+        "d_channel_base": 128,
+        "d_channel_max": 16,
+        "augment": "none",
+        "pl_weight": 0,
+    },
     "encoder": {"channels": 8, "channel_max": 16, "preview_images": 4},
     "segmenter": {"base_channels": 4, "preview_images": 4},
     "lagm": {"base_channels": 4, "tmp_channels": 8, "preview_images": 4},
@@ -40,15 +49,28 @@ TINY = {  # the smallest options of each catalog method, for the contract test
 
 def fixture_inputs(exp, faces):
     """The experiment's input files, with the dataset's annotations at the fixture's path."""
-    return {role: str(faces / "annotations.h5") if path.endswith("annotations.h5") else path
-            for role, path in input_files({}, exp).items()}
+    return {
+        role: str(faces / "annotations.h5") if path.endswith("annotations.h5") else path
+        for role, path in input_files({}, exp).items()
+    }
 
 
 def config_with(*experiments, count=24, **datasets):
     config = {
         "datasets": {"faces": {"source": "synthetic", "category": "face", "count": count}, **datasets},
-        "experiments": [{"resolution": 16, "batch": 4, "kimg": 0.008, "snapshot_kimg": 1, "tick_kimg": 0.004,
-                         "workers": 0, "dataset": "faces", **e} for e in experiments],
+        "experiments": [
+            {
+                "resolution": 16,
+                "batch": 4,
+                "kimg": 0.008,
+                "snapshot_kimg": 1,
+                "tick_kimg": 0.004,
+                "workers": 0,
+                "dataset": "faces",
+                **e,
+            }
+            for e in experiments
+        ],
     }
     return config
 
@@ -58,8 +80,13 @@ def gan(name="gan", **kw):
 
 
 def encoder(name="enc", parent="gan", **kw):
-    return {"name": name, "method": "encoder", "options": dict(TINY["encoder"]),
-            "inputs": {"generator": {"run": parent}}, **kw}
+    return {
+        "name": name,
+        "method": "encoder",
+        "options": dict(TINY["encoder"]),
+        "inputs": {"generator": {"run": parent}},
+        **kw,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -168,10 +195,18 @@ def test_frozen_generator_never_trains_and_is_not_checkpointed(faces, trained_ga
 
 def test_init_from_copies_a_parent_part_non_strictly(faces, trained_gan, tmp_path, capsys):
     wider = {**TINY["stylegan2"], "channel_max": 64}  # other shapes: refused, naming the tensor
-    exp = validate_config(config_with(gan("ft", inputs={"parent": {"checkpoint": str(trained_gan)}},
-                                          init_from={"G": "parent", "G_ema": "parent", "D": "parent"})))["experiments"][0]
-    final = training_loop({**exp, "kimg": 0.004}, faces / "images.zip", tmp_path / "ft", device="cpu",
-                          inputs=input_files({}, exp))
+    exp = validate_config(
+        config_with(
+            gan(
+                "ft",
+                inputs={"parent": {"checkpoint": str(trained_gan)}},
+                init_from={"G": "parent", "G_ema": "parent", "D": "parent"},
+            )
+        )
+    )["experiments"][0]
+    final = training_loop(
+        {**exp, "kimg": 0.004}, faces / "images.zip", tmp_path / "ft", device="cpu", inputs=input_files({}, exp)
+    )
     assert "init_from G <- " in capsys.readouterr().out
     assert load_checkpoint(final)["nimg"] == 4
     bad = {**exp, "options": wider}
@@ -208,7 +243,9 @@ def test_changed_inputs_retrain_and_unchanged_inputs_resume(tmp_path, capsys):
 
 
 def test_reconstruction_scores_the_test_split(faces, trained_gan, tmp_path):
-    exp = validate_config(config_with(encoder(inputs={"generator": {"checkpoint": str(trained_gan)}})))["experiments"][0]
+    exp = validate_config(config_with(encoder(inputs={"generator": {"checkpoint": str(trained_gan)}})))["experiments"][
+        0
+    ]
     final = training_loop(exp, faces / "images.zip", tmp_path / "enc", device="cpu", inputs=input_files({}, exp))
     records = evaluate_reconstruction(final, faces / "images.zip", tmp_path / "eval", faces / "annotations.h5")
     assert records["mse"]["protocol"]["split"] == "test" and records["mse"]["protocol"]["images"] == 6
@@ -222,8 +259,9 @@ def test_reconstruction_scores_the_test_split(faces, trained_gan, tmp_path):
 
 
 def test_batch_fields_are_mirrored_with_their_image(faces):
-    data = TrainingData(faces / "images.zip", ("images", "parts", "coords"), xflip=True,
-                        annotations=faces / "annotations.h5")
+    data = TrainingData(
+        faces / "images.zip", ("images", "parts", "coords"), xflip=True, annotations=faces / "annotations.h5"
+    )
     n = len(data) // 2
     plain, mirrored = data[3], data[3 + n]
     np.testing.assert_array_equal(mirrored["images"], plain["images"][:, :, ::-1])
@@ -239,22 +277,52 @@ def test_batch_fields_are_mirrored_with_their_image(faces):
 # --- validation before any job runs ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("experiments, message", [
-    ([encoder(parent="nope")], r"experiments\.0\.inputs\.generator\.run: unknown experiment 'nope'"),
-    ([gan(), encoder(), encoder("enc2", parent="enc")], r"experiments\.2\.inputs\.generator\.run: 'enc' \(Encoder\) provides no generator, which this input needs"),
-    ([gan("a", inputs={"parent": {"run": "b"}}), gan("b", inputs={"parent": {"run": "a"}})], r"a cycle of parents: a -> b -> a"),
-    ([{"name": "enc", "method": "encoder"}], r"experiments\.0\.inputs: method encoder needs the input 'generator'"),
-    ([gan(inputs={"generatr": {"run": "gan"}})], r"experiments\.0\.inputs\.generatr: method stylegan2 takes no input 'generatr' \(inputs: parent\)"),
-    ([gan(), encoder(inputs={"generator": {"annotations": "faces"}})], r"inputs\.generator\.annotations: this input is one of: run, checkpoint"),
-    ([gan(), encoder(frozen=["F"])], r"experiments\.1\.frozen: 'F' is not a part of Encoder"),
-    ([gan(init_from={"G": "parent"})], r"experiments\.0\.init_from\.G: 'parent' is not one of this experiment's inputs"),
-    ([gan(options={"chanel_max": 8})], r"experiments\.0\.options\.chanel_max: unknown option \(did you mean 'channel_max'\?\)"),
-    ([gan(options={"augment": "adaa"})], r"experiments\.0\.options\.augment: unknown value 'adaa' \(expected one of: none, ada, diffaugment\)"),
-    ([gan(resolution=48)], r"experiments\.0\.resolution: 48 is not a power of two"),
-    ([gan(batch=12, batch_per_gpu=8)], r"experiments\.0\.batch: 12 is not a multiple of batch_per_gpu 8 x 1 gpus"),
-    ([gan(batch=6)], r"experiments\.0\.batch: the micro-batch of 6 images per rank is not a multiple of options\.mbstd_group 4"),
-    ([{"name": "c", "method": "creps", "resolution": 512, "options": {}}], r"experiments\.0\.resolution: 512 x scale 4 .* at 2048 px"),
-])
+@pytest.mark.parametrize(
+    "experiments, message",
+    [
+        ([encoder(parent="nope")], r"experiments\.0\.inputs\.generator\.run: unknown experiment 'nope'"),
+        (
+            [gan(), encoder(), encoder("enc2", parent="enc")],
+            r"experiments\.2\.inputs\.generator\.run: 'enc' \(Encoder\) provides no generator, which this input needs",
+        ),
+        (
+            [gan("a", inputs={"parent": {"run": "b"}}), gan("b", inputs={"parent": {"run": "a"}})],
+            r"a cycle of parents: a -> b -> a",
+        ),
+        ([{"name": "enc", "method": "encoder"}], r"experiments\.0\.inputs: method encoder needs the input 'generator'"),
+        (
+            [gan(inputs={"generatr": {"run": "gan"}})],
+            r"experiments\.0\.inputs\.generatr: method stylegan2 takes no input 'generatr' \(inputs: parent\)",
+        ),
+        (
+            [gan(), encoder(inputs={"generator": {"annotations": "faces"}})],
+            r"inputs\.generator\.annotations: this input is one of: run, checkpoint",
+        ),
+        ([gan(), encoder(frozen=["F"])], r"experiments\.1\.frozen: 'F' is not a part of Encoder"),
+        (
+            [gan(init_from={"G": "parent"})],
+            r"experiments\.0\.init_from\.G: 'parent' is not one of this experiment's inputs",
+        ),
+        (
+            [gan(options={"chanel_max": 8})],
+            r"experiments\.0\.options\.chanel_max: unknown option \(did you mean 'channel_max'\?\)",
+        ),
+        (
+            [gan(options={"augment": "adaa"})],
+            r"experiments\.0\.options\.augment: unknown value 'adaa' \(expected one of: none, ada, diffaugment\)",
+        ),
+        ([gan(resolution=48)], r"experiments\.0\.resolution: 48 is not a power of two"),
+        ([gan(batch=12, batch_per_gpu=8)], r"experiments\.0\.batch: 12 is not a multiple of batch_per_gpu 8 x 1 gpus"),
+        (
+            [gan(batch=6)],
+            r"experiments\.0\.batch: the micro-batch of 6 images per rank is not a multiple of options\.mbstd_group 4",
+        ),
+        (
+            [{"name": "c", "method": "creps", "resolution": 512, "options": {}}],
+            r"experiments\.0\.resolution: 512 x scale 4 .* at 2048 px",
+        ),
+    ],
+)
 def test_validation_names_the_key(experiments, message):
     with pytest.raises(ConfigError, match=message):
         validate_config(config_with(*experiments), source="c.yaml")
@@ -270,31 +338,50 @@ def test_segmenter_trains_on_the_train_split_and_is_scored_on_the_test_split(fac
     from ganbench.metrics.part_segmentation import evaluate_segmenter
     from ganbench.metrics.protocols import PROTOCOLS
 
-    spec = {"name": "seg", "method": "segmenter", "options": dict(TINY["segmenter"]), "kimg": 0.016,
-            "train_images": 10, "mirror": True}
+    spec = {
+        "name": "seg",
+        "method": "segmenter",
+        "options": dict(TINY["segmenter"]),
+        "kimg": 0.016,
+        "train_images": 10,
+        "mirror": True,
+    }
     exp = validate_config(config_with(spec))["experiments"][0]
     assert exp["inputs"] == {"annotations": {"annotations": "faces"}}  # the dataset's own labels by default
-    data = TrainingData(faces / "images.zip", ("images", "parts"), split="train", limit=10, xflip=True,
-                        annotations=faces / "annotations.h5")
+    data = TrainingData(
+        faces / "images.zip",
+        ("images", "parts"),
+        split="train",
+        limit=10,
+        xflip=True,
+        annotations=faces / "annotations.h5",
+    )
     test_rows = set(np.flatnonzero(read_annotations(faces / "annotations.h5").is_test))
     assert len(data) == 20 and not {data.images.raw_index(i)[0] for i in range(20)} & test_rows
     final = training_loop(exp, faces / "images.zip", tmp_path / "seg", device="cpu", inputs=fixture_inputs(exp, faces))
-    out = evaluate_segmenter(final, faces / "images.zip", faces / "annotations.h5", tmp_path / "eval",
-                             [PROTOCOLS["fg_miou"]])
+    out = evaluate_segmenter(
+        final, faces / "images.zip", faces / "annotations.h5", tmp_path / "eval", [PROTOCOLS["fg_miou"]]
+    )
     record = out["fg_miou"]["fg_miou"]
     assert record["protocol"]["images"] == 6 and 0 <= record["value"] <= 1
     assert (tmp_path / "eval" / "fg_miou" / "miou.json").is_file()
     with pytest.raises(GanbenchError, match="cross-validation picks a snapshot per fold"):
-        evaluate_segmenter(final, faces / "images.zip", faces / "annotations.h5", tmp_path / "e2", [PROTOCOLS["miou_cv5"]])
+        evaluate_segmenter(
+            final, faces / "images.zip", faces / "annotations.h5", tmp_path / "e2", [PROTOCOLS["miou_cv5"]]
+        )
     other = tmp_path / "other"
     make_synthetic_dataset("face", 16, 24, 5, 0.25, other / "images.zip", other / "annotations.h5")
     with pytest.raises(GanbenchError, match="describes other images than"):
-        evaluate_segmenter(final, faces / "images.zip", other / "annotations.h5", tmp_path / "e3", [PROTOCOLS["fg_miou"]])
+        evaluate_segmenter(
+            final, faces / "images.zip", other / "annotations.h5", tmp_path / "e3", [PROTOCOLS["fg_miou"]]
+        )
 
 
 def test_train_images_beyond_the_train_split_is_refused_at_validation():
     spec = {"name": "seg", "method": "segmenter", "options": {}, "train_images": 23}
-    with pytest.raises(ConfigError, match=r"experiments\.0\.train_images: 23 is more than the 22 training images of faces"):
+    with pytest.raises(
+        ConfigError, match=r"experiments\.0\.train_images: 23 is more than the 22 training images of faces"
+    ):
         validate_config(config_with(spec))
 
 
@@ -303,9 +390,13 @@ def test_a_stage_trains_on_two_ranks_as_on_one(faces, trained_gan, tmp_path):
     travel as --input files, the frozen generator is not all-reduced, and 2 ranks compute what 1 does."""
     from test_train import run_cli
 
-    exp = validate_config(config_with(
-        {"name": "gan", "method": "stylegan2", "options": dict(TINY["stylegan2"])},
-        encoder(kimg=0.016, batch=8), count=24))["experiments"][1]
+    exp = validate_config(
+        config_with(
+            {"name": "gan", "method": "stylegan2", "options": dict(TINY["stylegan2"])},
+            encoder(kimg=0.016, batch=8),
+            count=24,
+        )
+    )["experiments"][1]
     assert exp["inputs"] == {"generator": {"run": "gan"}}
     inputs = ["--input", f"generator={trained_gan}"]
     one = run_cli(exp, faces / "images.zip", tmp_path / "one", *inputs)

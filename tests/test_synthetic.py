@@ -4,8 +4,15 @@ import numpy as np
 import pytest
 
 from ganbench.data.preview import preview_grid
-from ganbench.data.synthetic import (CLASSES, KEYPOINT_CANONICAL, KEYPOINT_NAMES, SyntheticSample, iter_samples,
-                                     render_sample, train_test_split)
+from ganbench.data.synthetic import (
+    CLASSES,
+    KEYPOINT_CANONICAL,
+    KEYPOINT_NAMES,
+    SyntheticSample,
+    iter_samples,
+    render_sample,
+    train_test_split,
+)
 from ganbench.errors import DataError
 
 CATEGORIES = ("face", "car")
@@ -80,9 +87,11 @@ def test_same_object_at_two_resolutions(category):
 def _local_pixel_size(coords, row, col):
     """Largest canonical step from pixel (row, col) to a foreground 4-neighbour."""
     res = coords.shape[0]
-    steps = [np.linalg.norm(coords[r, c] - coords[row, col])
-             for r, c in ((row, col + 1), (row + 1, col), (row, col - 1), (row - 1, col))
-             if 0 <= r < res and 0 <= c < res and not np.isnan(coords[r, c, 0])]
+    steps = [
+        np.linalg.norm(coords[r, c] - coords[row, col])
+        for r, c in ((row, col + 1), (row + 1, col), (row, col - 1), (row - 1, col))
+        if 0 <= r < res and 0 <= c < res and not np.isnan(coords[r, c, 0])
+    ]
     return max(steps)
 
 
@@ -150,7 +159,9 @@ def test_train_test_split():
 @pytest.mark.parametrize("category", CATEGORIES)
 def test_preview_grid(category):
     samples = list(iter_samples(category, 16, 3, seed=0))
-    stack = {f: np.stack([getattr(s, f) for s in samples]) for f in ("image", "label", "coords", "keypoints", "visible")}
+    stack = {
+        f: np.stack([getattr(s, f) for s in samples]) for f in ("image", "label", "coords", "keypoints", "visible")
+    }
     grid = preview_grid(stack.pop("image"), **stack, min_tile=16)
     assert grid.dtype == np.uint8 and grid.shape == (3 * 18 + 2, 3 * 18 + 2, 3)
     assert (grid[2:18, 2:18] == samples[0].image).all()
@@ -194,7 +205,9 @@ def test_annotations_record_the_hash_of_their_images(tmp_path):
     from ganbench.fileio import sha256_file
 
     for name, category in (("faces", "face"), ("cars", "car")):
-        make_synthetic_dataset(category, 16, 4, 0, 0.25, tmp_path / name / "images.zip", tmp_path / name / "annotations.h5")
+        make_synthetic_dataset(
+            category, 16, 4, 0, 0.25, tmp_path / name / "images.zip", tmp_path / name / "annotations.h5"
+        )
     faces, cars = tmp_path / "faces", tmp_path / "cars"
     assert read_annotations(faces / "annotations.h5").images_sha256 == sha256_file(faces / "images.zip")
     check_pair(faces / "images.zip", faces / "annotations.h5")
@@ -215,11 +228,14 @@ def test_probe_refuses_swapped_annotations_before_training(tmp_path, monkeypatch
     from ganbench.metrics import probe
 
     for name, category in (("faces", "face"), ("cars", "car")):
-        make_synthetic_dataset(category, 16, 4, 0, 0.25, tmp_path / name / "images.zip", tmp_path / name / "annotations.h5")
+        make_synthetic_dataset(
+            category, 16, 4, 0, 0.25, tmp_path / name / "images.zip", tmp_path / name / "annotations.h5"
+        )
     monkeypatch.setattr(probe, "read_annotations", lambda *a, **k: pytest.fail("read before the pair was checked"))
     with pytest.raises(DataError, match="describes other images than"):
-        probe.train_probe([tmp_path / "faces" / "images.zip"], [tmp_path / "cars" / "annotations.h5"],
-                          tmp_path / "probe.pt", steps=1)
+        probe.train_probe(
+            [tmp_path / "faces" / "images.zip"], [tmp_path / "cars" / "annotations.h5"], tmp_path / "probe.pt", steps=1
+        )
     assert not (tmp_path / "probe.pt").exists()
 
 
@@ -228,5 +244,7 @@ def test_bad_count_or_seed_creates_nothing(tmp_path, count, seed):
     from ganbench.data.build import make_synthetic_dataset
 
     with pytest.raises(DataError, match="synthetic (count|seed)"):
-        make_synthetic_dataset("face", 16, count, seed, 0.1, tmp_path / "d" / "images.zip", tmp_path / "d" / "annotations.h5")
+        make_synthetic_dataset(
+            "face", 16, count, seed, 0.1, tmp_path / "d" / "images.zip", tmp_path / "d" / "annotations.h5"
+        )
     assert list(tmp_path.iterdir()) == []

@@ -16,21 +16,48 @@ import yaml
 
 from ganbench.errors import ConfigError, DataError
 from ganbench.metrics.paths import eval_path, floor_path
-from ganbench.tables import (Column, Row, TableSpec, baseline, build_table, configured_specs, creps_tables,
-                             cross_method, cross_method_specs, load_published, published_value, render_table)
+from ganbench.tables import (
+    Column,
+    Row,
+    TableSpec,
+    baseline,
+    build_table,
+    configured_specs,
+    creps_tables,
+    cross_method,
+    cross_method_specs,
+    load_published,
+    published_value,
+    render_table,
+)
 from ganbench.tables.plots import plot_metric_curve, plot_training_curves
 from ganbench.tables.published import PAPERS, PUBLISHED_PATH, SOURCE_KINDS
 
 GOLDEN = Path(__file__).parent / "golden"
 FIXTURE = GOLDEN / "published-fixture.yaml"
-PROBE = {"name": "probe2k_full", "num_gen": 2000, "num_real": 2000, "extractor": "probe", "reference": "full",
-         "truncation": 1.0}
+PROBE = {
+    "name": "probe2k_full",
+    "num_gen": 2000,
+    "num_real": 2000,
+    "extractor": "probe",
+    "reference": "full",
+    "truncation": 1.0,
+}
 P = "probe2k_full"
 
 
 def experiment(name, method, dataset, seed=0, resolution=32, **extra):
-    return {"name": name, "method": method, "dataset": dataset, "resolution": resolution, "seed": seed,
-            "kimg": 24, "batch": 32, "options": {}, **extra}
+    return {
+        "name": name,
+        "method": method,
+        "dataset": dataset,
+        "resolution": resolution,
+        "seed": seed,
+        "kimg": 24,
+        "batch": 32,
+        "options": {},
+        **extra,
+    }
 
 
 EXPERIMENTS = [
@@ -51,12 +78,18 @@ VALUES = {
 }
 
 
-def write_result(eval_dir: Path, exp: str, metric: str, value: float, protocol: dict | None = None,
-                 protocol_dir: str | None = P) -> Path:
+def write_result(
+    eval_dir: Path, exp: str, metric: str, value: float, protocol: dict | None = None, protocol_dir: str | None = P
+) -> Path:
     path = Path(eval_path(exp, metric, protocol_dir, root=eval_dir))
     path.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"metric": metric, "value": value, "std": None, "protocol": protocol or PROBE,
-           "inputs": {"checkpoint": f"results/runs/{exp}/final.pt"}}
+    doc = {
+        "metric": metric,
+        "value": value,
+        "std": None,
+        "protocol": protocol or PROBE,
+        "inputs": {"checkpoint": f"results/runs/{exp}/final.pt"},
+    }
     path.write_text(json.dumps(doc))
     return path
 
@@ -91,6 +124,7 @@ def check_golden(path: Path) -> None:
 
 # ----------------------------------------------------------------------------------------------- published.yaml
 
+
 def test_published_yaml_loads_and_every_record_has_a_source():
     records = load_published(PUBLISHED_PATH)
     assert len(records) > 100
@@ -104,8 +138,13 @@ def test_published_yaml_loads_and_every_record_has_a_source():
 
 
 def test_published_yaml_keys_a_known_number():
-    ours = {"num_gen": 50000, "num_real": 70000, "reference": "full", "extractor": "inception-v3-compat",
-            "truncation": 1.0}
+    ours = {
+        "num_gen": 50000,
+        "num_real": 70000,
+        "reference": "full",
+        "extractor": "inception-v3-compat",
+        "truncation": 1.0,
+    }
     rec = published_value("creps", "fid", "creps", "ffhq", 512, ours)
     assert rec is not None and rec.value == 4.43 and rec.source["report"] == "creps.md §6"
     assert published_value("creps", "fid", "creps", "ffhq", 512, dict(ours, extractor="probe")) is None
@@ -132,32 +171,50 @@ def test_unknown_protocol_never_matches():
 
 
 def test_setting_must_match_exactly():
-    ours = {"num_classes": 8, "background": "excluded", "test_set": "celebamask-hq-29500-29999",
-            "selection": "best-val-fg-miou"}
+    ours = {
+        "num_classes": 8,
+        "background": "excluded",
+        "test_set": "celebamask-hq-29500-29999",
+        "selection": "best-val-fg-miou",
+    }
     setting = {"labels": 10, "generator": "stylegan2", "segmenter": "deeplabv3-resnet101"}
     rec = published_value("lagm", "fg_miou", "lagm", "celebamask-hq", 256, ours, setting)
     assert rec is not None and rec.value == 74.41
-    assert published_value("lagm", "fg_miou", "lagm", "celebamask-hq", 256, ours, dict(setting, labels=30)).value == 77.23
+    assert (
+        published_value("lagm", "fg_miou", "lagm", "celebamask-hq", 256, ours, dict(setting, labels=30)).value == 77.23
+    )
     assert published_value("lagm", "fg_miou", "lagm", "celebamask-hq", 256, ours) is None
 
 
-BASE = {"paper": "creps", "table": "t", "metric": "fid", "method": "creps", "dataset": "ffhq", "resolution": 512,
-        "value": 4.43, "protocol": {"num_gen": 50000}, "source": {"kind": "readme", "cite": "c", "report": "r"}}
+BASE = {
+    "paper": "creps",
+    "table": "t",
+    "metric": "fid",
+    "method": "creps",
+    "dataset": "ffhq",
+    "resolution": 512,
+    "value": 4.43,
+    "protocol": {"num_gen": 50000},
+    "source": {"kind": "readme", "cite": "c", "report": "r"},
+}
 
 
-@pytest.mark.parametrize("change, key", [
-    ({"source": None}, "records.0: missing required key 'source'"),
-    ({"value": "n/a"}, "records.0.value: expected a number or null"),
-    ({"valeu": 1.0}, "records.0.valeu: unknown key (did you mean 'value'?)"),
-    ({"paper": "stylegan"}, "records.0.paper: unknown value 'stylegan'"),
-    ({"protocol": "nope"}, "records.0.protocol: unknown protocol name 'nope'"),
-    ({"protocol": {}}, "records.0.protocol: must name at least one key"),
-    ({"source": {"kind": "blog", "cite": "c", "report": "r"}}, "records.0.source.kind: unknown value 'blog'"),
-    ({"source": {"kind": "readme", "cite": "c"}}, "records.0.source: missing required key 'report'"),
-    ({"inferred": ["extractor"]}, "records.0.inferred: 'extractor' is not a key of the record's protocol"),
-    ({"resolution": "512"}, "records.0.resolution: expected a positive integer or null"),
-    ({"unit": "percent"}, "records.0.unit: unknown value 'percent'"),
-])
+@pytest.mark.parametrize(
+    "change, key",
+    [
+        ({"source": None}, "records.0: missing required key 'source'"),
+        ({"value": "n/a"}, "records.0.value: expected a number or null"),
+        ({"valeu": 1.0}, "records.0.valeu: unknown key (did you mean 'value'?)"),
+        ({"paper": "stylegan"}, "records.0.paper: unknown value 'stylegan'"),
+        ({"protocol": "nope"}, "records.0.protocol: unknown protocol name 'nope'"),
+        ({"protocol": {}}, "records.0.protocol: must name at least one key"),
+        ({"source": {"kind": "blog", "cite": "c", "report": "r"}}, "records.0.source.kind: unknown value 'blog'"),
+        ({"source": {"kind": "readme", "cite": "c"}}, "records.0.source: missing required key 'report'"),
+        ({"inferred": ["extractor"]}, "records.0.inferred: 'extractor' is not a key of the record's protocol"),
+        ({"resolution": "512"}, "records.0.resolution: expected a positive integer or null"),
+        ({"unit": "percent"}, "records.0.unit: unknown value 'percent'"),
+    ],
+)
 def test_malformed_published_file_names_the_key(tmp_path, change, key):
     record = {k: v for k, v in {**BASE, **change}.items() if v is not None}
     path = tmp_path / "published.yaml"
@@ -185,6 +242,7 @@ def test_published_file_errors_for_yaml_and_duplicates(tmp_path):
 
 # ------------------------------------------------------------------------------------------------------ tables
 
+
 def test_cross_method_golden(eval_dir, tmp_path):
     spec = cross_method("synthfaces", 32)
     paths = render_table(spec, EXPERIMENTS, eval_dir, tmp_path / "tables", published_path=FIXTURE)
@@ -192,13 +250,21 @@ def test_cross_method_golden(eval_dir, tmp_path):
     for path in paths.values():
         check_golden(path)
     assert sorted(p.name for p in (tmp_path / "tables").iterdir()) == [
-        "cross_method-synthfaces-32.csv", "cross_method-synthfaces-32.html", "cross_method-synthfaces-32.md",
-        "cross_method-synthfaces-32.tex"]
+        "cross_method-synthfaces-32.csv",
+        "cross_method-synthfaces-32.html",
+        "cross_method-synthfaces-32.md",
+        "cross_method-synthfaces-32.tex",
+    ]
 
 
 def test_baseline_golden(eval_dir, tmp_path):
-    paths = render_table(baseline(deviations=("24 kimg instead of 25000",)), EXPERIMENTS, eval_dir,
-                         tmp_path / "tables", published_path=FIXTURE)
+    paths = render_table(
+        baseline(deviations=("24 kimg instead of 25000",)),
+        EXPERIMENTS,
+        eval_dir,
+        tmp_path / "tables",
+        published_path=FIXTURE,
+    )
     for path in paths.values():
         check_golden(path)
 
@@ -239,13 +305,17 @@ def test_published_value_shown_only_when_protocol_matches(eval_dir, tmp_path):
     write_result(eval_dir, "stylegan2-synthfaces-32", "fid", 12.0)
     for exp in ("stylegan2-synthfaces-32-s1", "stylegan2-synthfaces-32-s2"):
         write_result(eval_dir, exp, "fid", VALUES[exp]["fid"])
-    assert "paper" not in cell_text(build_table(other, EXPERIMENTS, eval_dir, published_path=FIXTURE).cells[0][0],
-                                    other.columns[0])
+    assert "paper" not in cell_text(
+        build_table(other, EXPERIMENTS, eval_dir, published_path=FIXTURE).cells[0][0], other.columns[0]
+    )
 
 
 def test_seeds_with_different_protocols_are_an_error(eval_dir, tmp_path):
     bad = write_result(eval_dir, "stylegan2-synthfaces-32-s2", "fid", 13.6, dict(PROBE, num_gen=5000))
-    with pytest.raises(DataError, match=rf"^{bad}: protocol .*num_gen: 5000.* differs from .*stylegan2-synthfaces-32/probe2k_full/fid.json"):
+    with pytest.raises(
+        DataError,
+        match=rf"^{bad}: protocol .*num_gen: 5000.* differs from .*stylegan2-synthfaces-32/probe2k_full/fid.json",
+    ):
         render_table(cross_method("synthfaces", 32), EXPERIMENTS, eval_dir, tmp_path / "out", published_path=FIXTURE)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
@@ -259,12 +329,18 @@ def test_comparison_table_needs_one_protocol(eval_dir):
 def test_cell_mixing_run_groups_is_an_error(eval_dir):
     longer = EXPERIMENTS + [experiment("stylegan2-synthfaces-32-long", "stylegan2", "synthfaces", kimg=100)]
     spec = TableSpec("by_method", "By method", (Column("fid", protocol=P),), rows="method")
-    with pytest.raises(ConfigError, match=r"row 'StyleGAN2-ADA', column 'FID ↓': experiments .*-long.* differ in more than the seed"):
+    with pytest.raises(
+        ConfigError, match=r"row 'StyleGAN2-ADA', column 'FID ↓': experiments .*-long.* differ in more than the seed"
+    ):
         build_table(spec, longer, eval_dir, published_path=FIXTURE)
     # as run groups they are two rows, told apart by name
     table = build_table(cross_method("synthfaces", 32), longer, eval_dir, published_path=FIXTURE)
-    assert table.row_labels == ["stylegan2-synthfaces-32", "CREPS", "stylegan2-synthfaces-32-long",
-                                "Real data (two halves)"]
+    assert table.row_labels == [
+        "stylegan2-synthfaces-32",
+        "CREPS",
+        "stylegan2-synthfaces-32-long",
+        "Real data (two halves)",
+    ]
 
 
 def test_malformed_result_leaves_no_output(eval_dir, tmp_path):
@@ -282,40 +358,56 @@ def test_cross_method_specs_cover_every_dataset():
 
 def test_paper_table_spec_in_a_few_lines(eval_dir):
     """A paper-style table: datasets as columns, an explicit row with a setting, published dataset aliases."""
-    spec = TableSpec(name="fid_by_dataset", title="FID by dataset", paper="vision_aided",
-                     rows=(Row("StyleGAN2", method="stylegan2"),),
-                     columns=(Column("fid", label="faces", dataset="synthfaces", protocol=P),
-                              Column("fid", label="cars", dataset="synthcars", protocol=P)),
-                     published_datasets={"synthfaces": "synthfaces"})
+    spec = TableSpec(
+        name="fid_by_dataset",
+        title="FID by dataset",
+        paper="vision_aided",
+        rows=(Row("StyleGAN2", method="stylegan2"),),
+        columns=(
+            Column("fid", label="faces", dataset="synthfaces", protocol=P),
+            Column("fid", label="cars", dataset="synthcars", protocol=P),
+        ),
+        published_datasets={"synthfaces": "synthfaces"},
+    )
     table = build_table(spec, EXPERIMENTS, eval_dir, published_path=FIXTURE)
     from ganbench.tables.formats import cell_text
 
     assert [cell_text(c, col) for c, col in zip(table.cells[0], spec.columns)] == [
-        "12.70 ± 0.82 (paper: 11.90)", "15.20"]
+        "12.70 ± 0.82 (paper: 11.90)",
+        "15.20",
+    ]
 
 
 def test_creps_tables_golden(eval_dir, tmp_path):
     """FID per scale and consistency for CREPS; cost with a StyleGAN2 row read from the same job's files."""
     consistency = {"images": 16, "grid": "nested", "downsample": "bilinear, antialias, corners aligned"}
-    for s, (fid, psnr, ms, mb, sg_ms, sg_mb) in {1: (None, None, 5.2, 7.1, 4.2, 16.2),
-                                                 2: (21.3, 26.01, 16.8, 7.0, 6.1, 21.8),
-                                                 4: (22.9, 24.86, 74.6, 41.3, 5.2, 23.5)}.items():
+    for s, (fid, psnr, ms, mb, sg_ms, sg_mb) in {
+        1: (None, None, 5.2, 7.1, 4.2, 16.2),
+        2: (21.3, 26.01, 16.8, 7.0, 6.1, 21.8),
+        4: (22.9, 24.86, 74.6, 41.3, 5.2, 23.5),
+    }.items():
         cost = {"device": "cpu", "threads": 2, "batch": 1, "repeats": 3, "output_size": [32 * s] * 2}
         if s > 1:
             write_result(eval_dir, "creps-synthfaces-32", f"fid-scale{s}", fid, PROBE)
             write_floor(eval_dir, "synthfaces", 32 * s, {"fid": 1.5 + s / 10})
             write_result(eval_dir, "creps-synthfaces-32", f"psnr-scale{s}", psnr, dict(consistency, scale=s), None)
-            write_result(eval_dir, "creps-synthfaces-32", f"subgrid_err-scale{s}", 0.0, dict(consistency, scale=s), None)
+            write_result(
+                eval_dir, "creps-synthfaces-32", f"subgrid_err-scale{s}", 0.0, dict(consistency, scale=s), None
+            )
         for prefix, t, m in (("", ms, mb), ("stylegan2-", sg_ms, sg_mb)):
             write_result(eval_dir, "creps-synthfaces-32", f"{prefix}time_ms-scale{s}", t, cost, None)
             write_result(eval_dir, "creps-synthfaces-32", f"{prefix}peak_mb-scale{s}", m, cost, None)
     write_result(eval_dir, "creps-synthfaces-32", "params_m", 0.9, {"counted": "generator (EMA) parameters"}, None)
-    write_result(eval_dir, "creps-synthfaces-32", "stylegan2-params_m", 0.48, {"counted": "generator (EMA) parameters"},
-                 None)
+    write_result(
+        eval_dir, "creps-synthfaces-32", "stylegan2-params_m", 0.48, {"counted": "generator (EMA) parameters"}, None
+    )
 
     specs = creps_tables("synthfaces", 32, scales=(1, 2, 4))
-    assert [s.name for s in specs] == [s.name for s in configured_specs(["creps"], EXPERIMENTS)] == [
-        "creps-synthfaces-32", "creps_cost-synthfaces-32"]
+    assert (
+        [s.name for s in specs]
+        == [s.name for s in configured_specs(["creps"], EXPERIMENTS)]
+        == ["creps-synthfaces-32", "creps_cost-synthfaces-32"]
+    )
     for spec in specs:
         paths = render_table(spec, EXPERIMENTS, eval_dir, tmp_path, published_path=FIXTURE)
         check_golden(paths["md"])
@@ -326,13 +418,21 @@ def test_creps_tables_golden(eval_dir, tmp_path):
 
 # ------------------------------------------------------------------------------------------------------- plots
 
+
 def write_log(path: Path, n: int = 12) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as f:
         for i in range(1, n + 1):
-            record = {"kimg": 2.0 * i, "step": 64 * i, "kimg_per_s": 0.5 + 0.01 * i,
-                      "loss_G": 2.0 - 0.05 * i, "loss_D_fake": 0.6 + 0.01 * i, "loss_D_real": 0.7 - 0.01 * i,
-                      "loss_D_r1": 0.02 * i, "augment_p": min(0.05 * i, 0.4)}
+            record = {
+                "kimg": 2.0 * i,
+                "step": 64 * i,
+                "kimg_per_s": 0.5 + 0.01 * i,
+                "loss_G": 2.0 - 0.05 * i,
+                "loss_D_fake": 0.6 + 0.01 * i,
+                "loss_D_real": 0.7 - 0.01 * i,
+                "loss_D_r1": 0.02 * i,
+                "augment_p": min(0.05 * i, 0.4),
+            }
             if i % 4 == 0:  # lazy path-length regularisation: only some ticks log it
                 record.update(loss_G_pl=0.1 / i, pl_length=1.0 + 0.01 * i)
             f.write(json.dumps(record) + "\n")
@@ -348,9 +448,13 @@ def test_training_curves_png(tmp_path):
 
     log = write_log(tmp_path / "runs" / "stylegan2-synthfaces-32" / "log.jsonl")
     assert _panels(read_log(log)) == [
-        ("Generator losses", ["loss_G"]), ("Discriminator losses", ["loss_D_fake", "loss_D_real"]),
-        ("Regularizers and other losses", ["loss_D_r1", "loss_G_pl"]), ("Augmentation probability", ["augment_p"]),
-        ("Speed (kimg/s)", ["kimg_per_s"]), ("Other", ["pl_length"])]
+        ("Generator losses", ["loss_G"]),
+        ("Discriminator losses", ["loss_D_fake", "loss_D_real"]),
+        ("Regularizers and other losses", ["loss_D_r1", "loss_G_pl"]),
+        ("Augmentation probability", ["augment_p"]),
+        ("Speed (kimg/s)", ["kimg_per_s"]),
+        ("Other", ["pl_length"]),
+    ]
     out = plot_training_curves(log, tmp_path / "figures" / "curves.png")
     assert is_png(out) and out.stat().st_size > 10_000
     assert [p.name for p in out.parent.iterdir()] == ["curves.png"]
@@ -359,8 +463,9 @@ def test_training_curves_png(tmp_path):
 def test_metric_curve_png(tmp_path):
     out = plot_metric_curve([(8, 40.1), (4, 80.5), (12, 30.2), (16, 25.0)], tmp_path / "fid.png")
     assert is_png(out)
-    out2 = plot_metric_curve({"seed 0": [(4, 80.0), (8, 40.0)], "seed 1": [(4, 75.0), (8, 42.0)]},
-                             tmp_path / "fid2.png", metric="FID")
+    out2 = plot_metric_curve(
+        {"seed 0": [(4, 80.0), (8, 40.0)], "seed 1": [(4, 75.0), (8, 42.0)]}, tmp_path / "fid2.png", metric="FID"
+    )
     assert is_png(out2)
 
 
@@ -374,6 +479,7 @@ def test_malformed_log_names_the_line(tmp_path):
 
 
 # ------------------------------------------------------------------------------------- registry, protocols, floors
+
 
 def test_tables_come_from_the_registry():
     from ganbench.tables.specs import TABLES, register_table
@@ -401,7 +507,13 @@ def test_every_metric_says_which_way_is_better():
 
     assert all(arrow in ("↑", "↓", "") for _, _, arrow in METRICS.values())
     assert [Column(m).header for m in ("fid", "kid", "precision", "recall", "psnr", "params_m")] == [
-        "FID ↓", "KID ↓", "Precision ↑", "Recall ↑", "PSNR (dB) ↑", "G params (M)"]
+        "FID ↓",
+        "KID ↓",
+        "Precision ↑",
+        "Recall ↑",
+        "PSNR (dB) ↑",
+        "G params (M)",
+    ]
     assert Column("fid-scale2", label="FID 2x").header == "FID 2x ↓"
 
 
@@ -413,9 +525,13 @@ def test_two_protocols_side_by_side_with_kid_times_1000(eval_dir):
     for exp in ("stylegan2-synthfaces-32", "creps-synthfaces-32"):
         write_result(eval_dir, exp, "kid", VALUES[exp]["kid"], dict(PROBE, name="kid_probe"), "kid_probe")
     spec = cross_method("synthfaces", 32, protocols=[get_protocol(P), kid1000])
-    assert [c.header for c in spec.columns] == ["FID ↓ [probe2k_full]", "KID ↓ [probe2k_full]",
-                                               "Precision ↑ [probe2k_full]", "Recall ↑ [probe2k_full]",
-                                               "KID ×10³ ↓ [kid_probe]"]
+    assert [c.header for c in spec.columns] == [
+        "FID ↓ [probe2k_full]",
+        "KID ↓ [probe2k_full]",
+        "Precision ↑ [probe2k_full]",
+        "Recall ↑ [probe2k_full]",
+        "KID ×10³ ↓ [kid_probe]",
+    ]
     table = build_table(spec, EXPERIMENTS, eval_dir, published_path=FIXTURE)
     assert cell_text(table.cells[1][4], spec.columns[4]) == "20.1000"  # 0.0201 x 1000
     assert table.cells[0][4].n == 1  # only the first seed was measured under kid_probe

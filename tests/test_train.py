@@ -23,18 +23,39 @@ from ganbench.train.checkpoint import load_checkpoint
 from ganbench.train.data import ShardedBatchSampler
 
 TINY_OPTIONS = {
-    "z_dim": 32, "w_dim": 32, "mapping_layers": 2, "channel_base": 256, "channel_max": 32,
-    "g_reg_interval": 2, "d_reg_interval": 2, "r1_gamma": 1.0, "pl_weight": 2.0,
-    "augment": "ada", "augment_p": 0.3, "ada_target": None,
+    "z_dim": 32,
+    "w_dim": 32,
+    "mapping_layers": 2,
+    "channel_base": 256,
+    "channel_max": 32,
+    "g_reg_interval": 2,
+    "d_reg_interval": 2,
+    "r1_gamma": 1.0,
+    "pl_weight": 2.0,
+    "augment": "ada",
+    "augment_p": 0.3,
+    "ada_target": None,
 }
 
 
 def experiment(name="tiny", **overrides) -> dict:
     config = {
         "datasets": {"faces": {"source": "synthetic", "category": "face", "count": 64}},
-        "experiments": [{"name": name, "method": "stylegan2", "dataset": "faces", "resolution": 16, "batch": 8,
-                         "kimg": 0.032, "snapshot_kimg": 1, "tick_kimg": 0.008, "workers": 0,
-                         "options": dict(TINY_OPTIONS), **overrides}],
+        "experiments": [
+            {
+                "name": name,
+                "method": "stylegan2",
+                "dataset": "faces",
+                "resolution": 16,
+                "batch": 8,
+                "kimg": 0.032,
+                "snapshot_kimg": 1,
+                "tick_kimg": 0.008,
+                "workers": 0,
+                "options": dict(TINY_OPTIONS),
+                **overrides,
+            }
+        ],
     }
     return validate_config(config)["experiments"][0]
 
@@ -49,8 +70,22 @@ def faces16(tmp_path_factory) -> Path:
 def run_cli(exp: dict, data: Path, out: Path, *extra, wait=True):
     spec = out.parent / f"{out.name}.json"
     spec.write_text(json.dumps(exp))
-    cmd = [sys.executable, "-m", "ganbench.cli", "train", "--experiment-json", str(spec), "--data", str(data),
-           "--out", str(out), "--device", "cpu", "--deterministic", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "ganbench.cli",
+        "train",
+        "--experiment-json",
+        str(spec),
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--deterministic",
+        *extra,
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "GANBENCH_OPS": os.environ.get("GANBENCH_OPS", "ref")}
     if not wait:
         return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -143,8 +178,15 @@ def test_killed_run_resumes_to_the_same_final_checkpoint(faces16, tmp_path):
 def test_ada_raises_p_when_the_discriminator_overfits(tmp_path):
     data = tmp_path / "few"
     make_synthetic_dataset("face", 16, 8, 0, 0.0, data / "images.zip", data / "annotations.h5")
-    options = {**TINY_OPTIONS, "augment_p": 0.0, "ada_target": 0.6, "ada_interval": 1, "ada_kimg": 0.5,
-               "d_lr": 0.01, "pl_weight": 0.0}
+    options = {
+        **TINY_OPTIONS,
+        "augment_p": 0.0,
+        "ada_target": 0.6,
+        "ada_interval": 1,
+        "ada_kimg": 0.5,
+        "d_lr": 0.01,
+        "pl_weight": 0.0,
+    }
     exp = experiment(kimg=0.4, tick_kimg=0.1, options=options)
     training_loop(exp, data / "images.zip", tmp_path / "run", device="cpu")
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
@@ -160,8 +202,17 @@ class _DivergingOptions:
     nan_at_step: int = 5
 
 
-@register("diverging-test-method", MethodEntry(name="diverging-test-method", display="Diverging", module=__name__,
-                                               options=_DivergingOptions, kind="gan", parts=("G",)))
+@register(
+    "diverging-test-method",
+    MethodEntry(
+        name="diverging-test-method",
+        display="Diverging",
+        module=__name__,
+        options=_DivergingOptions,
+        kind="gan",
+        parts=("G",),
+    ),
+)
 class _Diverging(Method):
     Options = _DivergingOptions
 

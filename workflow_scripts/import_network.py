@@ -2,5 +2,6 @@ from ganbench.nets.importers import write_imported_checkpoint
 from ganbench.workflow import job_log
 
 with job_log(snakemake):
-    write_imported_checkpoint(snakemake.input[0], snakemake.output[0], method=snakemake.params.method,
-                              resolution=snakemake.params.resolution)
+    write_imported_checkpoint(
+        snakemake.input[0], snakemake.output[0], method=snakemake.params.method, resolution=snakemake.params.resolution
+    )

@@ -29,6 +29,7 @@ OVERWRITE = "replaced atomically if it exists"
 # Argument types and path checks, shared by every subcommand
 # ---------------------------------------------------------------------------------------------
 
+
 def int_at_least(minimum: int, what: str = "", maximum: int | None = None):
     """An argparse type: an integer >= ``minimum`` (and <= ``maximum``); ``what`` says why, in the error."""
 
@@ -123,8 +124,9 @@ def output_file(path: str | os.PathLike, suffixes: tuple[str, ...] = ()) -> Path
     if path.is_dir():
         raise GanbenchError(f"{path}: is a folder; expected a file path to write")
     if suffixes and path.suffix.lower() not in suffixes:
-        raise GanbenchError(f"{path}: unknown destination type {path.suffix or '(no suffix)'!r}; "
-                            f"expected {', '.join(suffixes)}")
+        raise GanbenchError(
+            f"{path}: unknown destination type {path.suffix or '(no suffix)'!r}; expected {', '.join(suffixes)}"
+        )
     if path.exists() and not os.access(path.parent, os.W_OK | os.X_OK):
         raise GanbenchError(f"{path}: cannot be replaced: {path.parent} is not writable")
     _check_creatable(path, folder=False)
@@ -176,14 +178,17 @@ def checkpoint_method(path: str | os.PathLike, scales=(1,)) -> dict:
         what = f"a {entry.display} stage" if entry else f"method {ckpt['method']!r}"
         raise GanbenchError(f"{path}: {what} generates no images from seeds; this needs a GAN checkpoint")
     if any(s != 1 for s in scales) and ckpt["method"] not in methods_with("any_scale"):
-        raise GanbenchError(f"{path}: method {ckpt['method']!r} renders only its training grid; scales other than 1 "
-                            f"need an any-scale method ({', '.join(methods_with('any_scale')) or 'none registered'})")
+        raise GanbenchError(
+            f"{path}: method {ckpt['method']!r} renders only its training grid; scales other than 1 "
+            f"need an any-scale method ({', '.join(methods_with('any_scale')) or 'none registered'})"
+        )
     return ckpt
 
 
 # ---------------------------------------------------------------------------------------------
 # Subcommands
 # ---------------------------------------------------------------------------------------------
+
 
 def _synth(args) -> None:
     from ganbench.data.build import make_synthetic_dataset
@@ -192,7 +197,13 @@ def _synth(args) -> None:
     for name in ("images.zip", "annotations.h5"):
         output_file(out / name)
     make_synthetic_dataset(
-        args.category, args.resolution, args.count, args.seed, args.test_fraction, out / "images.zip", out / "annotations.h5"
+        args.category,
+        args.resolution,
+        args.count,
+        args.seed,
+        args.test_fraction,
+        out / "images.zip",
+        out / "annotations.h5",
     )
     print(f"wrote {args.count} {args.category} images at {args.resolution}px to {out}/images.zip and annotations.h5")
 
@@ -271,8 +282,9 @@ def _train(args) -> None:
 
     from ganbench.train.launch import train_experiment
 
-    final = train_experiment(experiment, data, out, resume=not args.no_resume, device=device,
-                             deterministic=args.deterministic, inputs=inputs)
+    final = train_experiment(
+        experiment, data, out, resume=not args.no_resume, device=device, deterministic=args.deterministic, inputs=inputs
+    )
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"wrote {final}")
 
@@ -281,16 +293,19 @@ def _probe(args) -> None:
     from ganbench.data.annotations import check_pair
 
     if len(args.images) != len(args.annotations):
-        raise GanbenchError(f"--images has {len(args.images)} files but --annotations {len(args.annotations)}; "
-                            f"give one annotations.h5 per images.zip, in the same order")
-    for images, annotations in zip(args.images, args.annotations):
-        check_pair(images, annotations)
+        raise GanbenchError(
+            f"--images has {len(args.images)} files but --annotations {len(args.annotations)}; "
+            f"give one annotations.h5 per images.zip, in the same order"
+        )
+    for images, labels in zip(args.images, args.annotations):
+        check_pair(images, labels)
     out = output_file(args.out)
 
     from ganbench.metrics.probe import train_probe
 
-    report = train_probe(args.images, args.annotations, out, seed=args.seed, steps=args.steps,
-                         resolution=args.resolution)
+    report = train_probe(
+        args.images, args.annotations, out, seed=args.seed, steps=args.steps, resolution=args.resolution
+    )
     print(json.dumps(report, indent=2))
 
 
@@ -299,10 +314,18 @@ def _protocol(args):
     from ganbench.metrics.protocols import derive_protocol, get_protocol
 
     protocol = get_protocol(args.protocol, "--protocol")
-    overrides = {k: v for k, v in (("extractor", args.extractor), ("num_gen", getattr(args, "num_gen", None)),
-                                   ("seed", getattr(args, "seed", None)), ("truncation", getattr(args, "truncation", None)),
-                                   ("reals", getattr(args, "max_real", None)),
-                                   ("metrics", getattr(args, "metrics", None))) if v is not None}
+    overrides = {
+        k: v
+        for k, v in (
+            ("extractor", args.extractor),
+            ("num_gen", getattr(args, "num_gen", None)),
+            ("seed", getattr(args, "seed", None)),
+            ("truncation", getattr(args, "truncation", None)),
+            ("reals", getattr(args, "max_real", None)),
+            ("metrics", getattr(args, "metrics", None)),
+        )
+        if v is not None
+    }
     overrides = {k: (tuple(v) if k == "metrics" else v) for k, v in overrides.items()}
     changed = {k: v for k, v in overrides.items() if getattr(protocol, k) != v}
     return derive_protocol(protocol, f"{protocol.name}_custom", "command line", **changed) if changed else protocol
@@ -330,9 +353,16 @@ def _eval(args) -> None:
     extractor = load_extractor(protocol.extractor, input_file(args.weights, "weights file"))
     out = output_dir(args.out)
     scaled = args.scale != 1  # an any-scale method on the official --scale grid, e.g. fid-scale2.json
-    results = evaluate_checkpoint(args.checkpoint, args.stats, extractor, protocol, out, metrics=["fid"] if scaled else None,
-                                  sample_kwargs={"scale": args.scale, "grid": "paper"} if scaled else None,
-                                  result_suffix=f"-scale{args.scale}" if scaled else "")
+    results = evaluate_checkpoint(
+        args.checkpoint,
+        args.stats,
+        extractor,
+        protocol,
+        out,
+        metrics=["fid"] if scaled else None,
+        sample_kwargs={"scale": args.scale, "grid": "paper"} if scaled else None,
+        result_suffix=f"-scale{args.scale}" if scaled else "",
+    )
     for name, record in results.items():
         print(f"{name}: {record['value']}")
 
@@ -344,7 +374,10 @@ def _eval_reconstruction(args) -> None:
     annotations = input_file(args.annotations, "annotations file") if args.annotations else None
     records = evaluate_reconstruction(checkpoint, data, output_dir(args.out), annotations)
     for name, record in records.items():
-        print(f"{name}: {record['value']:.6g} ({record['protocol']['split']} split, {record['protocol']['images']} images)")
+        print(
+            f"{name}: {record['value']:.6g} "
+            f"({record['protocol']['split']} split, {record['protocol']['images']} images)"
+        )
 
 
 def _eval_segmenter(args) -> None:
@@ -369,8 +402,16 @@ def _pairs(args) -> None:
     for name in ("images.zip", "annotations.h5"):
         output_file(out / name)
     device = check_device(args.device) or "cpu"
-    n = generate_pairs(checkpoint, out / "images.zip", out / "annotations.h5", args.count, args.seed, args.batch,
-                       generator=generator, device=device)
+    n = generate_pairs(
+        checkpoint,
+        out / "images.zip",
+        out / "annotations.h5",
+        args.count,
+        args.seed,
+        args.batch,
+        generator=generator,
+        device=device,
+    )
     print(f"wrote {n} generated images with their annotator labels to {out}/images.zip and annotations.h5")
 
 
@@ -415,8 +456,10 @@ def _import_checkpoint(args) -> None:
     ckpt = write_imported_checkpoint(source, out, method=args.method, resolution=args.resolution)
     for note in ckpt["source"]["notes"]:
         warnings.warn(note)
-    print(f"wrote {out}: {ckpt['method']} at {ckpt['resolution']}px from {ckpt['source']['format']} "
-          f"(sha256 {ckpt['source']['sha256'][:12]})")
+    print(
+        f"wrote {out}: {ckpt['method']} at {ckpt['resolution']}px from {ckpt['source']['format']} "
+        f"(sha256 {ckpt['source']['sha256'][:12]})"
+    )
 
 
 def _table(args) -> None:
@@ -430,10 +473,14 @@ def _table(args) -> None:
     out = output_dir(args.out)
     names = args.names or config["tables"]
     configured = configured_protocols(config["metrics"], args.config)
-    protocols = ([configured.get(n) or get_protocol(n, "--protocol") for n in args.protocol] if args.protocol
-                 else list(configured.values()))
-    for spec in configured_specs(names, config["experiments"], protocols,
-                                 scales=config["metrics"]["any_scale"]["scales"]):
+    protocols = (
+        [configured.get(n) or get_protocol(n, "--protocol") for n in args.protocol]
+        if args.protocol
+        else list(configured.values())
+    )
+    for spec in configured_specs(
+        names, config["experiments"], protocols, scales=config["metrics"]["any_scale"]["scales"]
+    ):
         paths = render_table(spec, config["experiments"], eval_dir, out)
         print(f"wrote {', '.join(str(p) for p in paths.values())}")
 
@@ -447,9 +494,18 @@ def _slurm_profile(args) -> None:
     if args.no_gpu and (args.gpu_partition or args.gpu_model):
         raise GanbenchError("--no-gpu with --gpu-partition or --gpu-model: give one or the other")
     sinfo = input_file(args.sinfo, "sinfo output file (--sinfo)").read_text() if args.sinfo else None
-    choices = Choices(account=args.account, no_account=args.no_account, partition=args.partition,
-                      gpu_partition=args.gpu_partition, gpu_model=args.gpu_model, no_gpu=args.no_gpu,
-                      cores=args.cores, cpus_per_gpu=args.cpus_per_gpu, runtime=args.runtime, mem_mb=args.mem_mb)
+    choices = Choices(
+        account=args.account,
+        no_account=args.no_account,
+        partition=args.partition,
+        gpu_partition=args.gpu_partition,
+        gpu_model=args.gpu_model,
+        no_gpu=args.no_gpu,
+        cores=args.cores,
+        cpus_per_gpu=args.cpus_per_gpu,
+        runtime=args.runtime,
+        mem_mb=args.mem_mb,
+    )
     path, profile = write_profile(choices, dest, force=args.force, sinfo_text=sinfo)
     print(f"wrote {path}")
     for note in profile.notes:
@@ -463,6 +519,7 @@ def _slurm_profile(args) -> None:
 # ---------------------------------------------------------------------------------------------
 # Parser
 # ---------------------------------------------------------------------------------------------
+
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Options show their default, except where there is none to show (None, a flag's False)."""
@@ -495,22 +552,29 @@ def build_parser() -> argparse.ArgumentParser:
     from ganbench.data.synthetic import MAX_RESOLUTION, MIN_RESOLUTION
 
     description, _, epilog = __doc__.partition("\n\n")
-    parser = _Parser(prog="ganbench", description=description, epilog=" ".join(epilog.split()),
-                     formatter_class=_HelpFormatter)
-    parser.add_argument("--version", action="version", version=f"ganbench {_version()}",
-                        help="print the installed version and exit")
+    parser = _Parser(
+        prog="ganbench", description=description, epilog=" ".join(epilog.split()), formatter_class=_HelpFormatter
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"ganbench {_version()}", help="print the installed version and exit"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="command", parser_class=_Parser)
 
     def command(name: str, text: str, func) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".",
-                           formatter_class=_HelpFormatter)
+        p = sub.add_parser(
+            name, help=text, description=text[0].upper() + text[1:] + ".", formatter_class=_HelpFormatter
+        )
         p.set_defaults(func=func)
         return p
 
     p = command("synth", "render a synthetic dataset (images.zip + annotations.h5)", _synth)
     p.add_argument("--category", required=True, choices=["face", "car"], help="object category to render")
-    p.add_argument("--resolution", type=int_at_least(MIN_RESOLUTION, maximum=MAX_RESOLUTION), default=32,
-                   help=f"image side in pixels, {MIN_RESOLUTION} to {MAX_RESOLUTION}")
+    p.add_argument(
+        "--resolution",
+        type=int_at_least(MIN_RESOLUTION, maximum=MAX_RESOLUTION),
+        default=32,
+        help=f"image side in pixels, {MIN_RESOLUTION} to {MAX_RESOLUTION}",
+    )
     p.add_argument("--count", type=POSITIVE, default=2000, help="number of images")
     p.add_argument("--seed", type=SEED, default=0, help="seed of the images and of the train/test split")
     p.add_argument("--test-fraction", type=float_in(0, 1), default=0.1, help="fraction of images marked as test split")
@@ -519,15 +583,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("convert", "folder/zip/tar/tfrecord to a dataset_tool zip, or zip to a COCO-GAN tfrecord", _convert)
     p.add_argument("source", help="image folder, .zip, .tar(.gz) or .tfrecord")
     p.add_argument("dest", help=f"output file ending in .zip or .tfrecord ({OVERWRITE})")
-    p.add_argument("--resolution", type=POSITIVE, help="resize every image to this square size (default: keep sizes, "
-                                                       "which must then all be equal)")
-    p.add_argument("--transform", choices=["center-crop"], help="crop non-square images to a centred square first "
-                                                                 "(default: non-square images are an error)")
+    p.add_argument(
+        "--resolution",
+        type=POSITIVE,
+        help="resize every image to this square size (default: keep sizes, which must then all be equal)",
+    )
+    p.add_argument(
+        "--transform",
+        choices=["center-crop"],
+        help="crop non-square images to a centred square first (default: non-square images are an error)",
+    )
     p.add_argument("--max-images", type=POSITIVE, help="convert only the first N images (default: all)")
     p.add_argument("--pattern", help="glob selecting images inside an archive (default: every image)")
 
-    p = command("inspect", "print a dataset's count, resolution, channels, labels and hash, after verifying "
-                           "every zip member's or TFRecord record's CRC", _inspect)
+    p = command(
+        "inspect",
+        "print a dataset's count, resolution, channels, labels and hash, after verifying "
+        "every zip member's or TFRecord record's CRC",
+        _inspect,
+    )
     p.add_argument("path", help="image folder, .zip, .tar(.gz) or .tfrecord")
 
     p = command("download", "fetch a registered dataset (config/datasets.yaml) and check its hash", _download)
@@ -537,24 +611,35 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("train", "train an experiment (torchrun with gpus ranks when gpus > 1)", _train)
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--experiment", help="name of an experiment in --config")
-    which.add_argument("--experiment-json",
-                       help="JSON file holding one experiment entry, validated against the schema's experiment "
-                            "definition with its defaults filled (what a multi-GPU job passes each torchrun rank)")
+    which.add_argument(
+        "--experiment-json",
+        help="JSON file holding one experiment entry, validated against the schema's experiment "
+        "definition with its defaults filled (what a multi-GPU job passes each torchrun rank)",
+    )
     p.add_argument("--config", default="config/config.yaml", help="pipeline configuration holding --experiment")
     p.add_argument("--data", help="dataset zip (default: the pipeline's results/data/{dataset}-{res}/images.zip)")
     p.add_argument("--out", help="run folder; an existing run there is resumed (default: results/runs/{experiment})")
     p.add_argument("--no-resume", action="store_true", help="start from scratch even if checkpoints exist")
     p.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when a GPU is visible, else cpu)")
-    p.add_argument("--deterministic", action="store_true",
-                   help="deterministic algorithms (bitwise-reproducible CPU runs)")
-    p.add_argument("--input", action="append", metavar="ROLE=PATH",
-                   help="the file of one of the experiment's inputs (a parent's final.pt, a checkpoint, weights); "
-                        "repeatable; default: the pipeline's paths under results/")
+    p.add_argument(
+        "--deterministic", action="store_true", help="deterministic algorithms (bitwise-reproducible CPU runs)"
+    )
+    p.add_argument(
+        "--input",
+        action="append",
+        metavar="ROLE=PATH",
+        help="the file of one of the experiment's inputs (a parent's final.pt, a checkpoint, weights); "
+        "repeatable; default: the pipeline's paths under results/",
+    )
 
     p = command("probe", "train the probe feature extractor on labelled (synthetic) datasets", _probe)
     p.add_argument("--images", nargs="+", required=True, help="images.zip of each dataset")
-    p.add_argument("--annotations", nargs="+", required=True,
-                   help="annotations.h5 of each dataset, same order; each must record its images.zip's hash")
+    p.add_argument(
+        "--annotations",
+        nargs="+",
+        required=True,
+        help="annotations.h5 of each dataset, same order; each must record its images.zip's hash",
+    )
     p.add_argument("--out", required=True, help=f"probe.pt to write ({OVERWRITE})")
     p.add_argument("--seed", type=SEED, default=0, help="seed of the initial weights, batch order and flips")
     p.add_argument("--steps", type=POSITIVE, default=600, help="Adam steps")
@@ -563,40 +648,72 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("stats", "reference feature statistics of a dataset (h5)", _stats)
     p.add_argument("data", help="dataset zip, folder or tfrecord")
     p.add_argument("out", help=f"statistics .h5 to write ({OVERWRITE})")
-    p.add_argument("--protocol", default="probe2k_full",
-                   help="a named protocol (ganbench.metrics.protocols): its extractor and reals")
+    p.add_argument(
+        "--protocol",
+        default="probe2k_full",
+        help="a named protocol (ganbench.metrics.protocols): its extractor and reals",
+    )
     p.add_argument("--extractor", choices=["probe", "inception-v3-compat"], help="instead of the protocol's")
     p.add_argument("--weights", required=True, help="the extractor's local weights file")
-    p.add_argument("--max-real", type=int_at_least(2, "FID statistics need two images"),
-                   help="use the first N images by sorted name (default: the protocol's reals)")
-    p.add_argument("--moments-only", action="store_true",
-                   help="keep only mean and covariance (enough for FID; KID and precision/recall need features)")
+    p.add_argument(
+        "--max-real",
+        type=int_at_least(2, "FID statistics need two images"),
+        help="use the first N images by sorted name (default: the protocol's reals)",
+    )
+    p.add_argument(
+        "--moments-only",
+        action="store_true",
+        help="keep only mean and covariance (enough for FID; KID and precision/recall need features)",
+    )
 
     p = command("eval", "FID/KID/precision-recall of a checkpoint against reference statistics", _eval)
     p.add_argument("checkpoint", help="training checkpoint (final.pt or checkpoint-*.pt)")
     p.add_argument("stats", help="reference statistics .h5 (ganbench stats)")
     p.add_argument("--out", required=True, help=f"folder for {{metric}}.json (each {OVERWRITE})")
-    p.add_argument("--protocol", default="probe2k_full",
-                   help="a named protocol (ganbench.metrics.protocols); the options below change it (then named "
-                        "PROTOCOL_custom in the results)")
-    p.add_argument("--extractor", choices=["probe", "inception-v3-compat"],
-                   help="feature extractor (default: the protocol's); must be the one of the statistics")
+    p.add_argument(
+        "--protocol",
+        default="probe2k_full",
+        help="a named protocol (ganbench.metrics.protocols); the options below change it (then named "
+        "PROTOCOL_custom in the results)",
+    )
+    p.add_argument(
+        "--extractor",
+        choices=["probe", "inception-v3-compat"],
+        help="feature extractor (default: the protocol's); must be the one of the statistics",
+    )
     p.add_argument("--weights", required=True, help="the extractor's local weights file")
-    p.add_argument("--num-gen", type=int_at_least(2, "FID needs two images"),
-                   help="number of generated images (default: the protocol's)")
-    p.add_argument("--seed", type=SEED, help="first seed; images use seeds seed .. seed+num_gen-1 (default: the protocol's)")
-    p.add_argument("--truncation", type=float_in(0, None),
-                   help="truncation psi, 0 or more (default: the protocol's)")
-    p.add_argument("--metrics", nargs="+", choices=["fid", "kid", "pr"],
-                   help="metrics to compute; pr writes precision.json and recall.json (default: the protocol's)")
-    p.add_argument("--scale", type=POSITIVE, default=1,
-                   help="any-scale methods only: render at R*scale (the statistics must be of the data at R*scale); "
-                        "writes {metric}-scale{s}.json")
+    p.add_argument(
+        "--num-gen",
+        type=int_at_least(2, "FID needs two images"),
+        help="number of generated images (default: the protocol's)",
+    )
+    p.add_argument(
+        "--seed", type=SEED, help="first seed; images use seeds seed .. seed+num_gen-1 (default: the protocol's)"
+    )
+    p.add_argument("--truncation", type=float_in(0, None), help="truncation psi, 0 or more (default: the protocol's)")
+    p.add_argument(
+        "--metrics",
+        nargs="+",
+        choices=["fid", "kid", "pr"],
+        help="metrics to compute; pr writes precision.json and recall.json (default: the protocol's)",
+    )
+    p.add_argument(
+        "--scale",
+        type=POSITIVE,
+        default=1,
+        help="any-scale methods only: render at R*scale (the statistics must be of the data at R*scale); "
+        "writes {metric}-scale{s}.json",
+    )
 
-    p = command("eval-reconstruction", "an encoder stage: real images through E and the frozen G, MSE and PSNR",
-                _eval_reconstruction)
-    p.add_argument("checkpoint", help="an encoder's training checkpoint (its generator is read from the file it "
-                                      "records, checked by sha256)")
+    p = command(
+        "eval-reconstruction",
+        "an encoder stage: real images through E and the frozen G, MSE and PSNR",
+        _eval_reconstruction,
+    )
+    p.add_argument(
+        "checkpoint",
+        help="an encoder's training checkpoint (its generator is read from the file it records, checked by sha256)",
+    )
     p.add_argument("data", help="dataset zip, folder or tfrecord of the real images")
     p.add_argument("--annotations", help="the dataset's annotations.h5: score its test split (default: every image)")
     p.add_argument("--out", required=True, help=f"folder for mse.json and psnr.json (each {OVERWRITE})")
@@ -605,16 +722,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint", help="a segmenter's training checkpoint")
     p.add_argument("data", help="dataset zip of the labelled images")
     p.add_argument("annotations", help="the annotations.h5 written with those images (its test split is scored)")
-    p.add_argument("--protocol", nargs="+", default=["fg_miou"],
-                   help="segmentation protocols (ganbench.metrics.protocols) to score under")
+    p.add_argument(
+        "--protocol",
+        nargs="+",
+        default=["fg_miou"],
+        help="segmentation protocols (ganbench.metrics.protocols) to score under",
+    )
     p.add_argument("--out", required=True, help=f"folder for {{protocol}}/{{metric}}.json (each {OVERWRITE})")
 
-    p = command("pairs", "LAGM: generated images with the annotator's hard labels (images.zip + annotations.h5), "
-                         "the dataset of a downstream segmenter", _pairs)
-    p.add_argument("checkpoint", help="a LAGM stage's training checkpoint (its generator is read from the file it "
-                                      "records, checked by sha256)")
-    p.add_argument("--generator", help="the generator checkpoint, where it has moved from the path the annotator "
-                                       "records (the same file: its sha256 is checked)")
+    p = command(
+        "pairs",
+        "LAGM: generated images with the annotator's hard labels (images.zip + annotations.h5), "
+        "the dataset of a downstream segmenter",
+        _pairs,
+    )
+    p.add_argument(
+        "checkpoint",
+        help="a LAGM stage's training checkpoint (its generator is read from the file it records, checked by sha256)",
+    )
+    p.add_argument(
+        "--generator",
+        help="the generator checkpoint, where it has moved from the path the annotator "
+        "records (the same file: its sha256 is checked)",
+    )
     p.add_argument("--count", type=POSITIVE, default=10000, help="number of generated pairs (the paper's 10,000)")
     p.add_argument("--seed", type=SEED, default=0, help="first seed; image i comes from seed + i alone")
     p.add_argument("--batch", type=POSITIVE, default=16, help="images per forward pass (does not change the output)")
@@ -623,35 +753,47 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("consistency", "any-scale methods: PSNR and subgrid error across output scales", _consistency)
     p.add_argument("checkpoint", help="training checkpoint of an any-scale method")
-    p.add_argument("--out", required=True,
-                   help=f"folder for psnr-scale{{s}}.json and subgrid_err-scale{{s}}.json (each {OVERWRITE})")
+    p.add_argument(
+        "--out",
+        required=True,
+        help=f"folder for psnr-scale{{s}}.json and subgrid_err-scale{{s}}.json (each {OVERWRITE})",
+    )
     p.add_argument("--scales", type=POSITIVE, nargs="+", default=[2, 4], help="output scales to compare with 1x")
     p.add_argument("--images", type=POSITIVE, default=16, help="number of seeds rendered")
     p.add_argument("--seed", type=SEED, default=0, help="first seed")
 
     p = command("render-cost", "any-scale methods: ms/image and peak memory per scale, beside StyleGAN2", _render_cost)
     p.add_argument("checkpoint", help="training checkpoint of an any-scale method")
-    p.add_argument("--out", required=True,
-                   help=f"folder for {{time_ms,peak_mb}}-scale{{s}}.json and stylegan2-* (each {OVERWRITE})")
+    p.add_argument(
+        "--out",
+        required=True,
+        help=f"folder for {{time_ms,peak_mb}}-scale{{s}}.json and stylegan2-* (each {OVERWRITE})",
+    )
     p.add_argument("--scales", type=POSITIVE, nargs="+", default=[1, 2, 4], help="output scales (1 is always added)")
     p.add_argument("--repeats", type=POSITIVE, default=3, help="timed renders per scale")
-    p.add_argument("--config", help="take the StyleGAN2 options from this config's baseline experiment "
-                                    "(default: StyleGAN2 config F)")
+    p.add_argument(
+        "--config",
+        help="take the StyleGAN2 options from this config's baseline experiment (default: StyleGAN2 config F)",
+    )
 
     p = command("scale-figure", "any-scale methods: the same seeds at several scales and a zoom", _scale_figure)
     p.add_argument("checkpoint", help="training checkpoint of an any-scale method")
     p.add_argument("--out", required=True, help=f"PNG file to write ({OVERWRITE})")
     p.add_argument("--scales", type=POSITIVE, nargs="+", default=[1, 2, 4], help="output scales (1 is always added)")
 
-    p = command("import-checkpoint", "convert a released network pickle (StyleGAN2-ADA, StyleGAN3's StyleGAN2, CREPS, "
-                                     "TensorFlow StyleGAN2 config F) into a ganbench checkpoint, without running "
-                                     "any of its code", _import_checkpoint)
+    p = command(
+        "import-checkpoint",
+        "convert a released network pickle (StyleGAN2-ADA, StyleGAN3's StyleGAN2, CREPS, "
+        "TensorFlow StyleGAN2 config F) into a ganbench checkpoint, without running "
+        "any of its code",
+        _import_checkpoint,
+    )
     p.add_argument("source", help="the released .pkl (G, D and G_ema, or TensorFlow's G, D and Gs)")
     p.add_argument("out", help=f"ganbench checkpoint .pt to write, usable as an experiment input ({OVERWRITE})")
-    p.add_argument("--method", choices=["stylegan2", "creps"],
-                   help="the method the file must hold (default: whichever it holds)")
-    p.add_argument("--resolution", type=int_at_least(8),
-                   help="the resolution the networks must have (default: theirs)")
+    p.add_argument(
+        "--method", choices=["stylegan2", "creps"], help="the method the file must hold (default: whichever it holds)"
+    )
+    p.add_argument("--resolution", type=int_at_least(8), help="the resolution the networks must have (default: theirs)")
 
     p = command("table", "render the configured tables from results/eval to md, csv, tex and html", _table)
     p.add_argument("names", nargs="*", help="registered table names (default: the config's tables)")
@@ -660,32 +802,56 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-dir", default="results/eval", help="folder of {experiment}/{protocol}/{metric}.json")
     p.add_argument("--out", default="reports/tables", help=f"output folder (each table file {OVERWRITE})")
 
-    p = command("slurm-profile", "write a Snakemake profile for this Slurm cluster (partitions, GPUs, limits and "
-                                 "account from sinfo and sacctmgr), so that snakemake --profile slurm works",
-                _slurm_profile)
+    p = command(
+        "slurm-profile",
+        "write a Snakemake profile for this Slurm cluster (partitions, GPUs, limits and "
+        "account from sinfo and sacctmgr), so that snakemake --profile slurm works",
+        _slurm_profile,
+    )
     p.add_argument("--name", default="slurm", help="profile name: the folder in the user's Snakemake config folder")
-    p.add_argument("--dest", help="profile folder to write config.yaml into (default: the user's Snakemake config "
-                                  "folder, e.g. ~/.config/snakemake/NAME, where snakemake --profile NAME looks)")
+    p.add_argument(
+        "--dest",
+        help="profile folder to write config.yaml into (default: the user's Snakemake config "
+        "folder, e.g. ~/.config/snakemake/NAME, where snakemake --profile NAME looks)",
+    )
     p.add_argument("--force", action="store_true", help="replace an existing profile")
     p.add_argument("--account", help="Slurm account for every job (default: the user's default account in sacctmgr)")
     p.add_argument("--no-account", action="store_true", help="submit without an account (slurm-no-account)")
-    p.add_argument("--partition", help="partition of CPU jobs (default: the default partition, or the first "
-                                       "without GPUs)")
-    p.add_argument("--gpu-partition", help="partition of training jobs (default: the default partition if it has "
-                                           "GPUs, else the one with the most GPUs per node)")
-    p.add_argument("--gpu-model", help="GPU gres type for --gpus=MODEL:N, or none for untyped GPUs (default: the "
-                                       "type the GPU partition has most of)")
+    p.add_argument(
+        "--partition", help="partition of CPU jobs (default: the default partition, or the first without GPUs)"
+    )
+    p.add_argument(
+        "--gpu-partition",
+        help="partition of training jobs (default: the default partition if it has "
+        "GPUs, else the one with the most GPUs per node)",
+    )
+    p.add_argument(
+        "--gpu-model",
+        help="GPU gres type for --gpus=MODEL:N, or none for untyped GPUs (default: the "
+        "type the GPU partition has most of)",
+    )
     p.add_argument("--no-gpu", action="store_true", help="train on CPUs (gpu: 0), as on a cluster without GPUs")
-    p.add_argument("--cores", type=POSITIVE, help="the most threads one job gets (default: CPUs per node of the "
-                                                  "CPU partition)")
-    p.add_argument("--cpus-per-gpu", type=POSITIVE, help="CPUs per training rank (default: 8, or fewer where a "
-                                                         "GPU node has fewer CPUs per GPU)")
-    p.add_argument("--runtime", type=POSITIVE, help="default job time limit in minutes (default: 120, or the CPU "
-                                                    "partition's limit if lower)")
-    p.add_argument("--mem-mb", type=POSITIVE, help="default job memory in MB (default: 8000, or a CPU node's "
-                                                   "memory if less)")
-    p.add_argument("--sinfo", help="a file holding the output of sinfo --noheader --format='%%P|%%a|%%l|%%c|%%m|%%G|%%D' "
-                                   "to use instead of running sinfo (another machine's, or for a test)")
+    p.add_argument(
+        "--cores", type=POSITIVE, help="the most threads one job gets (default: CPUs per node of the CPU partition)"
+    )
+    p.add_argument(
+        "--cpus-per-gpu",
+        type=POSITIVE,
+        help="CPUs per training rank (default: 8, or fewer where a GPU node has fewer CPUs per GPU)",
+    )
+    p.add_argument(
+        "--runtime",
+        type=POSITIVE,
+        help="default job time limit in minutes (default: 120, or the CPU partition's limit if lower)",
+    )
+    p.add_argument(
+        "--mem-mb", type=POSITIVE, help="default job memory in MB (default: 8000, or a CPU node's memory if less)"
+    )
+    p.add_argument(
+        "--sinfo",
+        help="a file holding the output of sinfo --noheader --format='%%P|%%a|%%l|%%c|%%m|%%G|%%D' "
+        "to use instead of running sinfo (another machine's, or for a test)",
+    )
 
     p = command("check-config", "validate a pipeline configuration against config/schema.yaml", _check_config)
     p.add_argument("path", help="configuration YAML file")

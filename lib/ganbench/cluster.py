@@ -121,16 +121,25 @@ def parse_sinfo(text: str) -> list[Partition]:
             continue
         fields = line.strip().split("|")
         if len(fields) != 7:
-            raise GanbenchError(f"sinfo: expected 7 '|'-separated fields ({SINFO_FORMAT}), got {len(fields)} "
-                                f"in line {line!r}")
+            raise GanbenchError(
+                f"sinfo: expected 7 '|'-separated fields ({SINFO_FORMAT}), got {len(fields)} in line {line!r}"
+            )
         name, avail, limit, cpus, mem, gres, nodes = fields
         default = name.endswith("*")
         name = name.rstrip("*")
         cpus, mem, nodes = _count(cpus, "CPUs", line), _count(mem, "memory", line), _count(nodes, "nodes", line)
         part = parts.get(name)
         if part is None:
-            part = parts[name] = Partition(name, default, avail.strip().lower() == "up",
-                                           parse_time_minutes(limit), cpus, mem, parse_gres(gres), nodes)
+            part = parts[name] = Partition(
+                name,
+                default,
+                avail.strip().lower() == "up",
+                parse_time_minutes(limit),
+                cpus,
+                mem,
+                parse_gres(gres),
+                nodes,
+            )
             continue
         part.default |= default
         part.cpus, part.mem_mb, part.nodes = min(part.cpus, cpus), min(part.mem_mb, mem), part.nodes + nodes
@@ -165,8 +174,10 @@ def detect_site(sinfo_text: str | None = None) -> Site:
     if sinfo_text is None:
         out = _run(SINFO_COMMAND)
         if out is None:
-            raise GanbenchError("sinfo: not found on PATH; run this on the cluster's login node, or pass "
-                                "--sinfo with a file holding the output of: " + " ".join(SINFO_COMMAND))
+            raise GanbenchError(
+                "sinfo: not found on PATH; run this on the cluster's login node, or pass "
+                "--sinfo with a file holding the output of: " + " ".join(SINFO_COMMAND)
+            )
         if out.returncode != 0:
             first = (out.stderr.strip().splitlines() or ["no output"])[0]
             raise GanbenchError(f"sinfo: failed with exit status {out.returncode}: {first}")
@@ -185,8 +196,10 @@ def detect_site(sinfo_text: str | None = None) -> Site:
 def default_account(user: str | None = None) -> str | None:
     """The user's default Slurm account (sacctmgr), else their first association's; None where there is none."""
     user = user or getpass.getuser()
-    for query in (["show", "user", user, "format=DefaultAccount"],
-                  ["show", "associations", f"user={user}", "format=Account"]):
+    for query in (
+        ["show", "user", user, "format=DefaultAccount"],
+        ["show", "associations", f"user={user}", "format=Account"],
+    ):
         out = _run(["sacctmgr", "--noheader", "--parsable2", *query])
         if out is None or out.returncode != 0:
             return None
@@ -197,6 +210,7 @@ def default_account(user: str | None = None) -> str | None:
 
 
 # ------------------------------------------------------------------------------------------------ choices
+
 
 @dataclass
 class Choices:
@@ -246,8 +260,11 @@ def resolve(site: Site, choices: Choices) -> Profile:
         cpu = _find(site, choices.partition, "--partition")
     else:
         default = next((p for p in up if p.default), None)
-        cpu = (default if default is not None and not default.gpus
-               else next((p for p in up if not p.gpus), default or up[0]))
+        cpu = (
+            default
+            if default is not None and not default.gpus
+            else next((p for p in up if not p.gpus), default or up[0])
+        )
         notes.append(f"CPU partition {cpu.name} ({'default' if cpu.default else 'first without GPUs'})")
 
     gpu: Partition | None = None
@@ -255,12 +272,15 @@ def resolve(site: Site, choices: Choices) -> Profile:
         if choices.gpu_partition:
             gpu = _find(site, choices.gpu_partition, "--gpu-partition")
             if not gpu.gpus:
-                raise GanbenchError(f"--gpu-partition {gpu.name!r}: sinfo lists no GPU gres on its nodes "
-                                    f"(use --no-gpu to train on CPUs)")
+                raise GanbenchError(
+                    f"--gpu-partition {gpu.name!r}: sinfo lists no GPU gres on its nodes "
+                    f"(use --no-gpu to train on CPUs)"
+                )
         else:
             with_gpus = [p for p in up if p.gpus]
             gpu = next((p for p in with_gpus if p.default), None) or max(
-                with_gpus, key=lambda p: p.gpus_per_node, default=None)
+                with_gpus, key=lambda p: p.gpus_per_node, default=None
+            )
             if gpu is None:
                 notes.append("no partition has GPU gres: training runs on CPUs (gpu: 0)")
             else:
@@ -274,8 +294,10 @@ def resolve(site: Site, choices: Choices) -> Profile:
         if choices.gpu_model is not None:
             model = None if choices.gpu_model == "none" else choices.gpu_model
             if model is not None and model not in typed:
-                raise GanbenchError(f"--gpu-model {model!r}: partition {gpu.name} has "
-                                    f"{', '.join(sorted(typed)) or 'only untyped'} GPUs (or give --gpu-model none)")
+                raise GanbenchError(
+                    f"--gpu-model {model!r}: partition {gpu.name} has "
+                    f"{', '.join(sorted(typed)) or 'only untyped'} GPUs (or give --gpu-model none)"
+                )
         elif typed:
             model = typed.most_common(1)[0][0]
             notes.append(f"GPU model {model}")
@@ -293,12 +315,16 @@ def resolve(site: Site, choices: Choices) -> Profile:
 
     account = None if choices.no_account else (choices.account or site.account)
     if account is None and not choices.no_account:
-        notes.append("no account found (sacctmgr): slurm-no-account" if site.accounting
-                     else "no accounting database (scontrol): slurm-no-account, job states from squeue")
+        notes.append(
+            "no account found (sacctmgr): slurm-no-account"
+            if site.accounting
+            else "no accounting database (scontrol): slurm-no-account, job states from squeue"
+        )
     return Profile(account, cpu, gpu, model, cores, per_gpu, runtime, mem, not site.accounting, notes)
 
 
 # ------------------------------------------------------------------------------------------------ writing
+
 
 def profile_dir(name: str = "slurm") -> Path:
     """Where ``snakemake --profile NAME`` finds a profile outside the working directory: the user's Snakemake
@@ -315,18 +341,25 @@ def _sub(text: str, pattern: str, repl: str, template: Path, count: int = 1) -> 
     return new
 
 
-def render_profile(profile: Profile, template: Path = TEMPLATE, when: datetime | None = None,
-                   cluster: str | None = None, name: str = "slurm") -> str:
+def render_profile(
+    profile: Profile,
+    template: Path = TEMPLATE,
+    when: datetime | None = None,
+    cluster: str | None = None,
+    name: str = "slurm",
+) -> str:
     """The template's text with the site's values in place of the ``SITE`` placeholders."""
     text = Path(template).read_text()
     when = when or datetime.now(timezone.utc)
     cpu, gpu = profile.partition, profile.gpu_partition
-    header = [f"# Written by `ganbench slurm-profile` on {when:%Y-%m-%d %H:%M} UTC"
-              f"{f' for cluster {cluster}' if cluster else ''}, from the site template {template.name} in",
-              f"# {template.parent}. Snakemake finds it as `snakemake --profile {name}`.",
-              "# Detected: " + "; ".join(profile.notes or ["nothing (every value was given)"]) + ".",
-              "# Rerun with --force to rewrite it; edit it by hand for anything the command does not set."]
-    body = text[text.index("executor: slurm"):] if "executor: slurm" in text else None
+    header = [
+        f"# Written by `ganbench slurm-profile` on {when:%Y-%m-%d %H:%M} UTC"
+        f"{f' for cluster {cluster}' if cluster else ''}, from the site template {template.name} in",
+        f"# {template.parent}. Snakemake finds it as `snakemake --profile {name}`.",
+        "# Detected: " + "; ".join(profile.notes or ["nothing (every value was given)"]) + ".",
+        "# Rerun with --force to rewrite it; edit it by hand for anything the command does not set.",
+    ]
+    body = text[text.index("executor: slurm") :] if "executor: slurm" in text else None
     if body is None:
         raise GanbenchError(f"{template}: no line 'executor: slurm'")
     text = "\n".join(header) + "\n" + body
@@ -336,11 +369,16 @@ def render_profile(profile: Profile, template: Path = TEMPLATE, when: datetime |
         text = _sub(text, r'^(\s*)slurm_account: "SITE-account"', rf'\1slurm_account: "{profile.account}"', template)
     else:
         text = _sub(text, r'^\s*slurm_account: "SITE-account".*\n', "", template)
-        text = _sub(text, r"^# slurm-no-account: true\s.*$", "slurm-no-account: true        # no account on this site",
-                    template)
+        text = _sub(
+            text, r"^# slurm-no-account: true\s.*$", "slurm-no-account: true        # no account on this site", template
+        )
     if profile.squeue_status:
-        text = _sub(text, r"^# slurm-status-command: squeue\s.*$",
-                    "slurm-status-command: squeue  # no accounting database behind sacct here", template)
+        text = _sub(
+            text,
+            r"^# slurm-status-command: squeue\s.*$",
+            "slurm-status-command: squeue  # no accounting database behind sacct here",
+            template,
+        )
     text = _sub(text, r'^(\s*)slurm_partition: "SITE-cpu"', rf'\1slurm_partition: "{cpu.name}"', template)
     text = _sub(text, r"^(  )runtime: 120\b", rf"\1runtime: {profile.runtime}", template)
     text = _sub(text, r"^(  )mem_mb: 8000\b", rf"\1mem_mb: {profile.mem_mb}", template)
@@ -351,38 +389,61 @@ def render_profile(profile: Profile, template: Path = TEMPLATE, when: datetime |
         if profile.gpu_model:
             text = _sub(text, r'^(    )gpu_model: "a100"', rf'\1gpu_model: "{profile.gpu_model}"', template)
             text = text.replace('gpu_model: "a100"', f'gpu_model: "{profile.gpu_model}"')
-            text = text.replace("--gpus=a100:", f"--gpus={profile.gpu_model}:").replace(
-                "--gpus=<model>:", f"--gpus={profile.gpu_model}:").replace(
-                '"gpu:a100:', f'"gpu:{profile.gpu_model}:')
+            text = (
+                text.replace("--gpus=a100:", f"--gpus={profile.gpu_model}:")
+                .replace("--gpus=<model>:", f"--gpus={profile.gpu_model}:")
+                .replace('"gpu:a100:', f'"gpu:{profile.gpu_model}:')
+            )
         else:
             text = _sub(text, r'^    gpu_model: "a100".*\n', "", template)
             text = text.replace('gpu_model: "a100", ', "")
         text = _sub(text, r"^(    )cpus_per_gpu: 8\b", rf"\1cpus_per_gpu: {profile.cpus_per_gpu}", template)
         if gpu.max_minutes is not None:
-            text = _sub(text, r'^    # runtime: "2880 \* attempt".*$',
-                        f'    runtime: "min({TRAIN_RUNTIME}, {gpu.max_minutes})"   # the rule\'s 6 h doubled per '
-                        f"retry, capped at the partition's limit", template)
-        text = _sub(text, r'^    # mem_mb: "128000 \* attempt".*$',
-                    f'    # mem_mb: "min(64000 * attempt, {gpu.mem_mb})"   # the rule asks 8 GB + 8 GB per rank; '
-                    f"nodes of {gpu.name} have {gpu.mem_mb} MB", template)
+            text = _sub(
+                text,
+                r'^    # runtime: "2880 \* attempt".*$',
+                f'    runtime: "min({TRAIN_RUNTIME}, {gpu.max_minutes})"   # the rule\'s 6 h doubled per '
+                f"retry, capped at the partition's limit",
+                template,
+            )
+        text = _sub(
+            text,
+            r'^    # mem_mb: "128000 \* attempt".*$',
+            f'    # mem_mb: "min(64000 * attempt, {gpu.mem_mb})"   # the rule asks 8 GB + 8 GB per rank; '
+            f"nodes of {gpu.name} have {gpu.mem_mb} MB",
+            template,
+        )
     else:
-        text = _sub(text, r'^(    )slurm_partition: "SITE-gpu".*$',
-                    rf'\1slurm_partition: "{cpu.name}"\n\1gpu: 0                       # no GPUs on this cluster: '
-                    r"the ranks run on CPUs with gloo" "\n" r"\1cpus_per_task: 1             # one CPU per rank",
-                    template)
+        text = _sub(
+            text,
+            r'^(    )slurm_partition: "SITE-gpu".*$',
+            rf'\1slurm_partition: "{cpu.name}"\n\1gpu: 0                       # no GPUs on this cluster: '
+            r"the ranks run on CPUs with gloo"
+            "\n"
+            r"\1cpus_per_task: 1             # one CPU per rank",
+            template,
+        )
         text = _sub(text, r'^    gpu_model: "a100".*\n', "", template)
         text = _sub(text, r"^    cpus_per_gpu: 8\b.*\n", "", template)
     return text.replace("# SITE: ", "# ")  # filled in
 
 
-def write_profile(choices: Choices, dest: str | os.PathLike | None = None, force: bool = False,
-                  sinfo_text: str | None = None, template: Path = TEMPLATE) -> tuple[Path, Profile]:
+def write_profile(
+    choices: Choices,
+    dest: str | os.PathLike | None = None,
+    force: bool = False,
+    sinfo_text: str | None = None,
+    template: Path = TEMPLATE,
+) -> tuple[Path, Profile]:
     """Detect, resolve and write ``config.yaml`` into ``dest`` (default: :func:`profile_dir`); refuse to
     replace an existing profile unless ``force``. Returns the file written and the values in it."""
     folder = Path(dest) if dest is not None else profile_dir()
     target = folder / "config.yaml"
-    existing = [p for p in (target, folder / "profile.yaml", *folder.glob("*.v*+.yaml")) if p.exists()] \
-        if folder.is_dir() else []
+    existing = (
+        [p for p in (target, folder / "profile.yaml", *folder.glob("*.v*+.yaml")) if p.exists()]
+        if folder.is_dir()
+        else []
+    )
     if folder.exists() and not folder.is_dir():
         raise GanbenchError(f"{folder}: exists and is not a folder; expected a profile folder")
     if existing and not force:

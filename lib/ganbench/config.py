@@ -123,12 +123,17 @@ def _check_references(config: dict, source: str) -> None:
             hint = did_you_mean(exp["dataset"], datasets, "defined")
             raise ConfigError(f"{source}: experiments.{i}.dataset: unknown dataset {exp['dataset']!r}{hint}")
     baseline = config["metrics"]["any_scale"]["baseline"]
-    if baseline is not None and not any(e["name"] == baseline and e["method"] == "stylegan2"
-                                        for e in config.get("experiments", [])):
-        raise ConfigError(f"{source}: metrics.any_scale.baseline: {baseline!r} is not a stylegan2 experiment of this config")
+    if baseline is not None and not any(
+        e["name"] == baseline and e["method"] == "stylegan2" for e in config.get("experiments", [])
+    ):
+        raise ConfigError(
+            f"{source}: metrics.any_scale.baseline: {baseline!r} is not a stylegan2 experiment of this config"
+        )
     for name in config["metrics"]["probe"]["datasets"] or []:
         if datasets.get(name, {}).get("source") != "synthetic":
-            raise ConfigError(f"{source}: metrics.probe.datasets: {name!r} is not a synthetic (labelled) dataset of this config")
+            raise ConfigError(
+                f"{source}: metrics.probe.datasets: {name!r} is not a synthetic (labelled) dataset of this config"
+            )
     downloads = {name: d for name, d in datasets.items() if d["source"] == "download"}
     if downloads:
         from ganbench.data.registry import load_registry
@@ -190,8 +195,10 @@ def _check_experiment(config: dict | None, exp: dict, where: str) -> None:
         count = dataset["count"]
         available = count - round(count * dataset["test_fraction"]) if entry.train_split == "train" else count
         if exp["train_images"] > available:
-            raise ConfigError(f"{where}.train_images: {exp['train_images']} is more than the {available} "
-                              f"{'training ' if entry.train_split == 'train' else ''}images of {exp['dataset']}")
+            raise ConfigError(
+                f"{where}.train_images: {exp['train_images']} is more than the {available} "
+                f"{'training ' if entry.train_split == 'train' else ''}images of {exp['dataset']}"
+            )
     if needs_annotations(entry) and "annotations" not in exp["inputs"]:
         exp["inputs"]["annotations"] = {"annotations": exp["dataset"]}  # the dataset's own labels
     _check_inputs(config, exp, entry, where)
@@ -200,13 +207,17 @@ def _check_experiment(config: dict | None, exp: dict, where: str) -> None:
     for key, parts in (("init_from", list(exp["init_from"])), ("frozen", exp["frozen"])):
         for part in parts:
             if part.split(".")[0] not in entry.parts:
-                raise ConfigError(f"{where}.{key}: {part!r} is not a part of {entry.display}"
-                                  f"{did_you_mean(part.split('.')[0], entry.parts, 'parts')}")
+                raise ConfigError(
+                    f"{where}.{key}: {part!r} is not a part of {entry.display}"
+                    f"{did_you_mean(part.split('.')[0], entry.parts, 'parts')}"
+                )
     for part, spec in exp["init_from"].items():
         role = spec.partition(":")[0]
         if role not in exp["inputs"]:
-            raise ConfigError(f"{where}.init_from.{part}: {role!r} is not one of this experiment's inputs"
-                              f"{did_you_mean(role, exp['inputs'], 'inputs')}")
+            raise ConfigError(
+                f"{where}.init_from.{part}: {role!r} is not one of this experiment's inputs"
+                f"{did_you_mean(role, exp['inputs'], 'inputs')}"
+            )
 
 
 def _check_inputs(config: dict | None, exp: dict, entry, where: str) -> None:
@@ -217,21 +228,25 @@ def _check_inputs(config: dict | None, exp: dict, entry, where: str) -> None:
     for role, given in exp["inputs"].items():
         key = f"{where}.inputs.{role}"
         if role not in entry.inputs:
-            raise ConfigError(f"{key}: method {exp['method']} takes no input {role!r}"
-                              f"{did_you_mean(role, entry.inputs, 'inputs')}")
+            raise ConfigError(
+                f"{key}: method {exp['method']} takes no input {role!r}{did_you_mean(role, entry.inputs, 'inputs')}"
+            )
         spec = entry.inputs[role]
-        (kind, value), = given.items()
+        ((kind, value),) = given.items()
         if kind not in spec.sources:
             raise ConfigError(f"{key}.{kind}: this input is one of: {', '.join(spec.sources)}")
         if config is None:  # a lone experiment: its inputs are files given beside it
             continue
         if kind == "run":
             if value not in experiments:
-                raise ConfigError(f"{key}.run: unknown experiment {value!r}{did_you_mean(value, experiments, 'defined')}")
+                raise ConfigError(
+                    f"{key}.run: unknown experiment {value!r}{did_you_mean(value, experiments, 'defined')}"
+                )
             parent = CATALOG[experiments[value]["method"]]
             if spec.provides and spec.provides not in parent.provides:
-                raise ConfigError(f"{key}.run: {value!r} ({parent.display}) provides no {spec.provides}, "
-                                  "which this input needs")
+                raise ConfigError(
+                    f"{key}.run: {value!r} ({parent.display}) provides no {spec.provides}, which this input needs"
+                )
         elif kind == "annotations":
             dataset = config["datasets"].get(value)
             if dataset is None or dataset["source"] != "synthetic":
@@ -243,8 +258,10 @@ def _check_inputs(config: dict | None, exp: dict, entry, where: str) -> None:
 
             registry = load_weights_registry(kind="extractor")  # a released GAN is imported, then a checkpoint input
             if value not in registry:
-                raise ConfigError(f"{key}.weights: {value!r} is neither a file nor a name of config/weights.yaml"
-                                  f"{did_you_mean(value, registry, 'names')}")
+                raise ConfigError(
+                    f"{key}.weights: {value!r} is neither a file nor a name of config/weights.yaml"
+                    f"{did_you_mean(value, registry, 'names')}"
+                )
 
 
 def experiment_order(config: dict, source: str = "config") -> list[str]:
@@ -257,7 +274,7 @@ def experiment_order(config: dict, source: str = "config") -> list[str]:
         if state.get(name) == "done":
             return
         if state.get(name) == "visiting":
-            cycle = path[path.index(name):] + [name]
+            cycle = path[path.index(name) :] + [name]
             raise ConfigError(f"{source}: experiments.{index[name]}.inputs: a cycle of parents: {' -> '.join(cycle)}")
         state[name] = "visiting"
         for given in experiments[name]["inputs"].values():
@@ -276,7 +293,7 @@ def input_files(config: dict, experiment: dict) -> dict[str, str]:
     and what ``ganbench train`` passes to the loop."""
     files = {}
     for role, given in experiment["inputs"].items():
-        (kind, value), = given.items()
+        ((kind, value),) = given.items()
         if kind == "run":
             files[role] = f"results/runs/{value}/final.pt"
         elif kind == "annotations":
@@ -295,10 +312,15 @@ def _check_data_resolutions(config: dict, source: str) -> None:
     for i, exp in enumerate(config["experiments"]):
         for scale in eval_scales(config, exp):
             res = exp["resolution"] * scale
-            if config["datasets"][exp["dataset"]]["source"] == "synthetic" and not MIN_RESOLUTION <= res <= MAX_RESOLUTION:
+            if (
+                config["datasets"][exp["dataset"]]["source"] == "synthetic"
+                and not MIN_RESOLUTION <= res <= MAX_RESOLUTION
+            ):
                 raise ConfigError(
-                    f"{source}: experiments.{i}.resolution: {exp['resolution']} x scale {scale} of metrics.any_scale.scales "
-                    f"asks for the synthetic data at {res} px, outside what it renders ({MIN_RESOLUTION}..{MAX_RESOLUTION})")
+                    f"{source}: experiments.{i}.resolution: {exp['resolution']} x scale {scale} of "
+                    f"metrics.any_scale.scales asks for the synthetic data at {res} px, outside what it renders "
+                    f"({MIN_RESOLUTION}..{MAX_RESOLUTION})"
+                )
 
 
 def eval_scales(config: dict, experiment: dict) -> list[int]:
@@ -322,8 +344,11 @@ def any_scale_names(scales: list[int]) -> dict[str, list[str]]:
     above = [s for s in scales if s > 1]
     cost = [f"{prefix}{m}-scale{s}" for prefix in ("", "stylegan2-") for m in ("time_ms", "peak_mb") for s in scales]
     cost += ["params_m", "stylegan2-params_m"]
-    return {"fid": [f"fid-scale{s}" for s in above],
-            "consistency": [f"{m}-scale{s}" for m in ("psnr", "subgrid_err") for s in above], "cost": cost}
+    return {
+        "fid": [f"fid-scale{s}" for s in above],
+        "consistency": [f"{m}-scale{s}" for m in ("psnr", "subgrid_err") for s in above],
+        "cost": cost,
+    }
 
 
 def cost_baseline(config: dict, experiment: dict) -> dict:
@@ -332,8 +357,9 @@ def cost_baseline(config: dict, experiment: dict) -> dict:
     for exp in config["experiments"]:
         if exp["method"] != "stylegan2":
             continue
-        if exp["name"] == chosen or (chosen is None and (exp["dataset"], exp["resolution"]) ==
-                                     (experiment["dataset"], experiment["resolution"])):
+        if exp["name"] == chosen or (
+            chosen is None and (exp["dataset"], exp["resolution"]) == (experiment["dataset"], experiment["resolution"])
+        ):
             return {"experiment": exp["name"], "options": exp["options"]}
     return {"experiment": None, "options": {}}
 
@@ -342,8 +368,9 @@ def dataset_targets(config: dict) -> list[tuple[str, int]]:
     """Every (dataset, resolution) pair the pipeline prepares: data.resolutions, what experiments use
     (any-scale methods: at every evaluated scale), and what the probe feature extractor trains on."""
     pairs = {(name, res) for name in config["datasets"] for res in config["data"]["resolutions"]}
-    pairs |= {(exp["dataset"], exp["resolution"] * s) for exp in config["experiments"]
-              for s in eval_scales(config, exp)}
+    pairs |= {
+        (exp["dataset"], exp["resolution"] * s) for exp in config["experiments"] for s in eval_scales(config, exp)
+    }
     if config["experiments"]:  # the probe extractor is trained only when something is evaluated
         pairs |= {(name, config["metrics"]["probe"]["resolution"]) for name in probe_datasets(config)}
     return sorted(pairs)

@@ -37,8 +37,9 @@ class LogProgress:
 
 
 @contextlib.contextmanager
-def progress(total: int | None, desc: str, unit: str = "it", stream: TextIO | None = None,
-             interval: float = LOG_INTERVAL_S) -> Iterator:
+def progress(
+    total: int | None, desc: str, unit: str = "it", stream: TextIO | None = None, interval: float = LOG_INTERVAL_S
+) -> Iterator:
     """``with progress(n, "stats faces") as bar: ... bar.update(k)``."""
     stream = sys.stderr if stream is None else stream
     if stream.isatty():

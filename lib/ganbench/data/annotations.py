@@ -129,8 +129,13 @@ def read_annotation_attrs(path: str | os.PathLike) -> dict:
     try:
         with h5py.File(path, "r") as f:
             a = f.attrs
-            return {"classes": [str(c) for c in a["classes"]], "keypoint_names": [str(c) for c in a["keypoint_names"]],
-                    "category": str(a["category"]), "resolution": int(a["resolution"]), "seed": int(a["seed"])}
+            return {
+                "classes": [str(c) for c in a["classes"]],
+                "keypoint_names": [str(c) for c in a["keypoint_names"]],
+                "category": str(a["category"]),
+                "resolution": int(a["resolution"]),
+                "seed": int(a["seed"]),
+            }
     except (OSError, KeyError) as exc:
         raise DataError(f"{path}: not a readable annotations file ({exc})") from None
 
@@ -145,21 +150,30 @@ def check_pair(images_path: str | os.PathLike, annotations_path: str | os.PathLi
     """
     images_path, annotations_path = Path(images_path), Path(annotations_path)
     if not annotations_path.is_file():
-        raise DataError(f"{annotations_path}: annotations file not found (labelled datasets only: synthetic ones have it)")
+        raise DataError(
+            f"{annotations_path}: annotations file not found (labelled datasets only: synthetic ones have it)"
+        )
     try:
         with h5py.File(annotations_path, "r") as f:
             recorded = f.attrs.get("images_sha256")
     except OSError as exc:
         raise DataError(f"{annotations_path}: not a readable HDF5 file ({exc})") from None
     if recorded is None:
-        warnings.warn(f"{annotations_path} records no images hash (an older file): not checked against {images_path}; "
-                      f"regenerate it with its images (ganbench synth) to have the pair checked", stacklevel=2)
+        warnings.warn(
+            f"{annotations_path} records no images hash (an older file): not checked against {images_path}; "
+            f"regenerate it with its images (ganbench synth) to have the pair checked",
+            stacklevel=2,
+        )
         return
     if not images_path.is_file():
-        raise DataError(f"{images_path}: images file not found (the annotations in {annotations_path} "
-                        f"describe an images.zip with sha256 {str(recorded)[:12]}...)")
+        raise DataError(
+            f"{images_path}: images file not found (the annotations in {annotations_path} "
+            f"describe an images.zip with sha256 {str(recorded)[:12]}...)"
+        )
     actual = sha256_file(images_path)
     if actual != str(recorded):
-        raise DataError(f"{annotations_path} describes other images than {images_path} (recorded images sha256 "
-                        f"{str(recorded)[:12]}..., the file has {actual[:12]}...): pass the annotations.h5 written "
-                        f"with these images")
+        raise DataError(
+            f"{annotations_path} describes other images than {images_path} (recorded images sha256 "
+            f"{str(recorded)[:12]}..., the file has {actual[:12]}...): pass the annotations.h5 written "
+            f"with these images"
+        )

@@ -62,4 +62,3 @@ def make_synthetic_dataset(
         images.close()
         annotations.set_images_sha256(sha256_file(zip_tmp))
     return count
-

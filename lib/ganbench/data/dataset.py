@@ -24,8 +24,17 @@ class ImageDataset(torch.utils.data.Dataset):
         subset: if given, only these images (indices into the source, in this order).
     """
 
-    def __init__(self, path: str | os.PathLike, *, use_labels=False, xflip=False, max_size=None, seed=0, resolution=None,
-                 subset=None):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        use_labels=False,
+        xflip=False,
+        max_size=None,
+        seed=0,
+        resolution=None,
+        subset=None,
+    ):
         self.source: ImageSource = open_source(path)
         indices = np.arange(len(self.source)) if subset is None else np.asarray(subset, dtype=np.int64)
         if max_size is not None and max_size < len(indices):
@@ -69,7 +78,9 @@ class ImageDataset(torch.utils.data.Dataset):
         raw = self._indices[idx]
         image = self.source.read_image(raw).transpose(2, 0, 1)  # HWC -> CHW
         if image.shape != self.image_shape:
-            raise DataError(f"{self.source.path}:{self.source.names[raw]}: shape {image.shape} differs from {self.image_shape}")
+            raise DataError(
+                f"{self.source.path}:{self.source.names[raw]}: shape {image.shape} differs from {self.image_shape}"
+            )
         if self._flip[idx]:
             image = image[:, :, ::-1]
         label = np.zeros(0, np.float32) if self._labels is None else self._labels[raw]

@@ -37,8 +37,9 @@ def _fetch(url: str, tmp: Path, timeout: float) -> str:
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
             name = Path(urllib.parse.urlparse(url).path).name or url
-            with tqdm(total=total, desc=name, unit="B", unit_scale=True, unit_divisor=1024,
-                      leave=False, disable=None) as bar:
+            with tqdm(
+                total=total, desc=name, unit="B", unit_scale=True, unit_divisor=1024, leave=False, disable=None
+            ) as bar:
                 while chunk := response.read(CHUNK):
                     out.write(chunk)
                     digest.update(chunk)
@@ -49,20 +50,26 @@ def _fetch(url: str, tmp: Path, timeout: float) -> str:
             raise _Transient(f"HTTP {e.code} {e.reason}") from None
         raise DownloadError(f"{url}: HTTP {e.code} {e.reason}") from None
     except urllib.error.URLError as e:
-        if isinstance(e.reason, FileNotFoundError):                      # file:// to a missing file
+        if isinstance(e.reason, FileNotFoundError):  # file:// to a missing file
             raise DownloadError(f"{url}: no such file") from None
         raise _Transient(f"{e.reason}") from None
-    except ValueError as e:                                              # malformed URL, unknown scheme
+    except ValueError as e:  # malformed URL, unknown scheme
         raise DownloadError(f"{url}: {e}") from None
-    except (http.client.HTTPException, OSError) as e:                    # reset, timeout, broken read
+    except (http.client.HTTPException, OSError) as e:  # reset, timeout, broken read
         raise _Transient(f"{type(e).__name__}: {e}") from None
     if total is not None and received < total:
         raise _Transient(f"truncated body: {received} of {total} bytes")
     return digest.hexdigest()
 
 
-def download(url: str, dest: str | os.PathLike, sha256: str | None = None, retries: int = 3,
-             timeout: float = 60, backoff: float = 1.0) -> Path:
+def download(
+    url: str,
+    dest: str | os.PathLike,
+    sha256: str | None = None,
+    retries: int = 3,
+    timeout: float = 60,
+    backoff: float = 1.0,
+) -> Path:
     """Download ``url`` to ``dest`` and return ``dest`` as a Path.
 
     Args:
@@ -97,8 +104,9 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None = None, retri
     raise DownloadError(f"{url}: failed after {retries + 1} attempts; last error: {failure}")
 
 
-def download_dataset(dataset_id: str, dest_dir: str | os.PathLike,
-                     registry: dict[str, DatasetEntry] | None = None, **kwargs) -> Path:
+def download_dataset(
+    dataset_id: str, dest_dir: str | os.PathLike, registry: dict[str, DatasetEntry] | None = None, **kwargs
+) -> Path:
     """Download a registered dataset to ``dest_dir / archive_name(dataset_id)``; return that path.
 
     ``registry`` defaults to the repository's ``config/datasets.yaml``; ``kwargs`` go to :func:`download`.
@@ -110,6 +118,8 @@ def download_dataset(dataset_id: str, dest_dir: str | os.PathLike,
     if entry.url is None and dest.exists():
         return dest
     if entry.url is None:
-        raise DownloadError(f"dataset {entry.id!r} cannot be downloaded automatically; fetch it by hand and place it "
-                            f"at {dest}: {entry.notes} (homepage: {entry.homepage or 'unknown'})")
+        raise DownloadError(
+            f"dataset {entry.id!r} cannot be downloaded automatically; fetch it by hand and place it "
+            f"at {dest}: {entry.notes} (homepage: {entry.homepage or 'unknown'})"
+        )
     return download(entry.url, dest, entry.sha256, **kwargs)

@@ -38,8 +38,9 @@ class _PerSeedRandom:
         return torch.stack([torch.randn(shape, generator=g) for g in self.generators]).to(self.device)
 
 
-def load_annotator(checkpoint_path: str | os.PathLike, generator: str | os.PathLike | None = None,
-                   device: str | torch.device = "cpu"):
+def load_annotator(
+    checkpoint_path: str | os.PathLike, generator: str | os.PathLike | None = None, device: str | torch.device = "cpu"
+):
     """The trained LAGM stage of a checkpoint, with its frozen generator read back from the file it records
     (checked by sha256), or from ``generator`` when given: the same generator file moved elsewhere (a
     generator of another resolution is refused, naming both)."""
@@ -58,16 +59,25 @@ def load_annotator(checkpoint_path: str | os.PathLike, generator: str | os.PathL
         if entry is None or "generator" not in entry.provides:
             raise GanbenchError(f"{generator}: a {gen['method']} checkpoint provides no generator")
         if gen["resolution"] != ckpt["resolution"]:
-            raise GanbenchError(f"{generator}: its generator makes {gen['resolution']} px images; the annotator "
-                                f"{checkpoint_path} was trained on a {ckpt['resolution']} px generator")
+            raise GanbenchError(
+                f"{generator}: its generator makes {gen['resolution']} px images; the annotator "
+                f"{checkpoint_path} was trained on a {ckpt['resolution']} px generator"
+            )
         frozen = {part: {**info, "path": str(generator)} for part, info in ckpt.get("frozen_inputs", {}).items()}
         ckpt = {**ckpt, "frozen_inputs": frozen}
     return restore_method(ckpt, checkpoint_path, device)
 
 
-def generate_pairs(checkpoint_path: str | os.PathLike, zip_path: str | os.PathLike,
-                   annotations_path: str | os.PathLike, count: int, seed: int = 0, batch: int = 16,
-                   generator: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> int:
+def generate_pairs(
+    checkpoint_path: str | os.PathLike,
+    zip_path: str | os.PathLike,
+    annotations_path: str | os.PathLike,
+    count: int,
+    seed: int = 0,
+    batch: int = 16,
+    generator: str | os.PathLike | None = None,
+    device: str | torch.device = "cpu",
+) -> int:
     """Write ``count`` generated images (seeds ``seed`` .. ``seed + count - 1``) and the annotator's hard labels;
     both files appear only on success. Returns ``count``."""
     for name, value, minimum in (("count", count, 1), ("seed", seed, 0), ("batch", batch, 1)):
@@ -80,8 +90,9 @@ def generate_pairs(checkpoint_path: str | os.PathLike, zip_path: str | os.PathLi
         atomic_path(zip_path) as zip_tmp,
         atomic_path(annotations_path) as h5_tmp,
         StyleGANZipWriter(zip_tmp) as images,
-        AnnotationsWriter(h5_tmp, count, res, 0, classes=classes, keypoint_names=[], category=category,
-                          seed=seed) as annotations,
+        AnnotationsWriter(
+            h5_tmp, count, res, 0, classes=classes, keypoint_names=[], category=category, seed=seed
+        ) as annotations,
     ):
         no_coords = np.full((res, res, 2), np.nan, np.float32)
         no_keypoints, no_visible = np.zeros((0, 2), np.float32), np.zeros((0,), bool)
@@ -95,8 +106,14 @@ def generate_pairs(checkpoint_path: str | os.PathLike, zip_path: str | os.PathLi
             labels = labels.to(torch.uint8).cpu().numpy()
             for k in range(len(seeds)):
                 images.add(pixels[k])
-                annotations.write(start + k, label=labels[k], coords=no_coords, keypoints=no_keypoints,
-                                  visible=no_visible, is_test=False)
+                annotations.write(
+                    start + k,
+                    label=labels[k],
+                    coords=no_coords,
+                    keypoints=no_keypoints,
+                    visible=no_visible,
+                    is_test=False,
+                )
             bar.update(len(seeds))
         bar.close()
         images.close()

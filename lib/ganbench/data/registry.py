@@ -31,15 +31,15 @@ class DatasetEntry:
 
     id: str
     name: str
-    url: str | None          # direct file URL (http, https or file), or None
-    homepage: str | None     # landing page for manual downloads
-    sha256: str | None       # lowercase hex of the downloaded file, or None when unknown
-    archive: str | None      # container format, one of ARCHIVES, or None when unknown
+    url: str | None  # direct file URL (http, https or file), or None
+    homepage: str | None  # landing page for manual downloads
+    sha256: str | None  # lowercase hex of the downloaded file, or None when unknown
+    archive: str | None  # container format, one of ARCHIVES, or None when unknown
     license: str
     citation: str
     papers: tuple[str, ...]  # subset of METHODS
-    notes: str               # manual steps and caveats
-    source: str              # research report and section the facts come from
+    notes: str  # manual steps and caveats
+    source: str  # research report and section the facts come from
 
 
 # key -> (accepted types, description for error messages); one table for every field but ``id``.
@@ -126,7 +126,9 @@ def get_entry(dataset_id: str, registry: dict[str, DatasetEntry] | None = None) 
     try:
         return registry[dataset_id]
     except KeyError:
-        raise ConfigError(f"unknown dataset id {dataset_id!r}{did_you_mean(dataset_id, sorted(registry), 'known ids')}") from None
+        raise ConfigError(
+            f"unknown dataset id {dataset_id!r}{did_you_mean(dataset_id, sorted(registry), 'known ids')}"
+        ) from None
 
 
 def archive_name(dataset_id: str, registry: dict[str, DatasetEntry] | None = None) -> str:

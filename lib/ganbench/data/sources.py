@@ -199,7 +199,9 @@ class TFRecordSource(ImageSource):
         raw = tfrecord_io.read_record(self.path, self._offsets[index], "img")
         shape = self._shape or _square_rgb_shape(len(raw), f"{self.path}:{self.names[index]}")
         if len(raw) != shape[0] * shape[1] * 3:
-            raise DataError(f"{self.path}:{self.names[index]}: {len(raw)} bytes do not make a {shape[0]}x{shape[1]}x3 image")
+            raise DataError(
+                f"{self.path}:{self.names[index]}: {len(raw)} bytes do not make a {shape[0]}x{shape[1]}x3 image"
+            )
         return np.frombuffer(raw, dtype=np.uint8).reshape(shape[0], shape[1], 3)
 
 

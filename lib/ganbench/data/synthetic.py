@@ -36,7 +36,8 @@ CATEGORY_IDS = {"face": 0, "car": 1}  # part of the seed: never renumber
 CLASSES: dict[str, tuple[str, ...]] = {c: TEMPLATES[c].classes for c in CATEGORY_IDS}
 KEYPOINT_NAMES: dict[str, tuple[str, ...]] = {c: tuple(TEMPLATES[c].keypoints) for c in CATEGORY_IDS}
 KEYPOINT_CANONICAL: dict[str, np.ndarray] = {
-    c: np.array(list(TEMPLATES[c].keypoints.values()), dtype=np.float32) for c in CATEGORY_IDS}
+    c: np.array(list(TEMPLATES[c].keypoints.values()), dtype=np.float32) for c in CATEGORY_IDS
+}
 MIN_RESOLUTION, MAX_RESOLUTION = 8, 1024
 
 
@@ -68,24 +69,24 @@ class SyntheticSample:
 class _Params:
     """Everything random about one sample; independent of the resolution."""
 
-    matrix: np.ndarray       # (2, 2) A: canonical -> image, before translation
+    matrix: np.ndarray  # (2, 2) A: canonical -> image, before translation
     translation: np.ndarray  # (2,)
-    disp_amp: np.ndarray     # (C, 2)
-    disp_freq: np.ndarray    # (C, 2)
-    disp_phase: np.ndarray   # (C,)
+    disp_amp: np.ndarray  # (C, 2)
+    disp_freq: np.ndarray  # (C, 2)
+    disp_phase: np.ndarray  # (C,)
     style: dict
-    colours: np.ndarray      # (n_keys, 3) in [0, 1]
-    tex_freq: np.ndarray     # (n_keys, T, 2)
-    tex_phase: np.ndarray    # (n_keys, T)
-    tex_amp: np.ndarray      # (n_keys, T)
-    edge: float              # darkening at part boundaries
-    light: np.ndarray        # (2,) shading gradient over canonical space
-    bg_colours: np.ndarray   # (2, 3) gradient end points
+    colours: np.ndarray  # (n_keys, 3) in [0, 1]
+    tex_freq: np.ndarray  # (n_keys, T, 2)
+    tex_phase: np.ndarray  # (n_keys, T)
+    tex_amp: np.ndarray  # (n_keys, T)
+    edge: float  # darkening at part boundaries
+    light: np.ndarray  # (2,) shading gradient over canonical space
+    bg_colours: np.ndarray  # (2, 3) gradient end points
     bg_direction: np.ndarray  # (2,)
-    bg_freq: np.ndarray      # (4, 2)
-    bg_phase: np.ndarray     # (4,)
-    bg_amp: np.ndarray       # (4, 3)
-    blobs: list              # n x [cx, cy, rx, ry, angle, r, g, b]: background clutter
+    bg_freq: np.ndarray  # (4, 2)
+    bg_phase: np.ndarray  # (4,)
+    bg_amp: np.ndarray  # (4, 3)
+    blobs: list  # n x [cx, cy, rx, ry, angle, r, g, b]: background clutter
 
 
 def _check(category: str, resolution: int) -> Template:
@@ -120,8 +121,13 @@ def _draw_params(template: Template, rng: np.random.Generator) -> _Params:
     style = template.draw_style(rng)
     colours = template.draw_colours(rng)
     n_keys = len(template.colour_keys)
-    tex_freq = np.concatenate([_random_directions(rng, 2 * n_keys, 3.0, 9.0).reshape(n_keys, 2, 2),
-                               _random_directions(rng, n_keys, 12.0, 25.0).reshape(n_keys, 1, 2)], 1)
+    tex_freq = np.concatenate(
+        [
+            _random_directions(rng, 2 * n_keys, 3.0, 9.0).reshape(n_keys, 2, 2),
+            _random_directions(rng, n_keys, 12.0, 25.0).reshape(n_keys, 1, 2),
+        ],
+        1,
+    )
     tex_phase = rng.uniform(0, 2 * np.pi, (n_keys, _TEXTURE_TERMS))
     tex_amp = rng.uniform(0, 0.12, (n_keys, _TEXTURE_TERMS))
     tex_amp[:, 2] *= rng.uniform(size=n_keys) < 0.4  # stripes on some parts only
@@ -136,13 +142,37 @@ def _draw_params(template: Template, rng: np.random.Generator) -> _Params:
     bg_phase = rng.uniform(0, 2 * np.pi, 4)
     bg_amp = rng.uniform(-0.08, 0.08, (4, 3))
     n_blobs = rng.integers(0, 5)
-    blobs = np.concatenate([rng.uniform(-1, 1, (n_blobs, 2)), rng.uniform(0.08, 0.45, (n_blobs, 2)),
-                            rng.uniform(0, np.pi, (n_blobs, 1)), rng.uniform(0, 1, (n_blobs, 3))], 1)
+    blobs = np.concatenate(
+        [
+            rng.uniform(-1, 1, (n_blobs, 2)),
+            rng.uniform(0.08, 0.45, (n_blobs, 2)),
+            rng.uniform(0, np.pi, (n_blobs, 1)),
+            rng.uniform(0, 1, (n_blobs, 3)),
+        ],
+        1,
+    )
     # float32 throughout rendering: numpy's float32 sin is ~20x faster than float64's.
     f32 = lambda a: np.asarray(a, dtype=np.float32)  # noqa: E731
-    return _Params(f32(matrix), f32(translation), f32(disp_amp), f32(disp_freq), f32(disp_phase), style,
-                   f32(colours), f32(tex_freq), f32(tex_phase), f32(tex_amp), float(edge), f32(light),
-                   f32(bg_colours), f32(bg_direction), f32(bg_freq), f32(bg_phase), f32(bg_amp), blobs.tolist())
+    return _Params(
+        f32(matrix),
+        f32(translation),
+        f32(disp_amp),
+        f32(disp_freq),
+        f32(disp_phase),
+        style,
+        f32(colours),
+        f32(tex_freq),
+        f32(tex_phase),
+        f32(tex_amp),
+        float(edge),
+        f32(light),
+        f32(bg_colours),
+        f32(bg_direction),
+        f32(bg_freq),
+        f32(bg_phase),
+        f32(bg_amp),
+        blobs.tolist(),
+    )
 
 
 def _displacement(params: _Params, u0: np.ndarray) -> np.ndarray:
@@ -271,6 +301,5 @@ def train_test_split(count: int, test_fraction: float, seed: int) -> np.ndarray:
         raise DataError(f"test_fraction {test_fraction!r} is outside [0, 1]")
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 0x5EED])))
     is_test = np.zeros(count, dtype=bool)
-    is_test[rng.permutation(count)[:round(count * test_fraction)]] = True
+    is_test[rng.permutation(count)[: round(count * test_fraction)]] = True
     return is_test
-

@@ -25,6 +25,7 @@ Layer = tuple[int, int, np.ndarray]
 # ----------------------------------------------------------------------------- primitives
 # x, y: float arrays of the same shape (canonical u, v). Every primitive returns an array like x.
 
+
 def ellipse(x, y, cx, cy, rx, ry, angle=0.0):
     """Approximate signed distance to an ellipse (exact for a circle), rotated by ``angle`` rad."""
     dx, dy = x - cx, y - cy
@@ -70,6 +71,7 @@ def intersect(a, b):
 
 # ----------------------------------------------------------------------------- colours
 
+
 def _jitter(rng, rgb, amount):
     return np.clip(np.asarray(rgb, dtype=float) + rng.uniform(-amount, amount, 3), 0.0, 1.0)
 
@@ -87,8 +89,7 @@ def _pick(rng, choices):
 # ----------------------------------------------------------------------------- face
 
 FACE_CLASSES = ("background", "skin", "hair", "eye", "brow", "nose", "mouth", "ear")
-FACE_KEYS = ("skin", "hair", "ear", "ear_inner", "brow", "eye_white", "iris", "nose", "nostril",
-             "lips", "mouth_line")
+FACE_KEYS = ("skin", "hair", "ear", "ear_inner", "brow", "eye_white", "iris", "nose", "nostril", "lips", "mouth_line")
 _F = {name: i for i, name in enumerate(FACE_CLASSES)}
 _FK = {name: i for i, name in enumerate(FACE_KEYS)}
 
@@ -126,9 +127,11 @@ FACE_KEYPOINTS = {
 
 
 def _face_style(rng) -> dict:
-    return {"hair_length": rng.uniform(-0.4, 1.0),  # <= 0: no long hair behind the head
-            "hairline": rng.uniform(0.18, 0.32),
-            "gaze": tuple(rng.uniform(-0.03, 0.03, 2).tolist())}
+    return {
+        "hair_length": rng.uniform(-0.4, 1.0),  # <= 0: no long hair behind the head
+        "hairline": rng.uniform(0.18, 0.32),
+        "gaze": tuple(rng.uniform(-0.03, 0.03, 2).tolist()),
+    }
 
 
 def _face_layers(x, y, style) -> Iterator[Layer]:
@@ -137,35 +140,74 @@ def _face_layers(x, y, style) -> Iterator[Layer]:
     yield _F["skin"], _FK["skin"], rounded_box(x, y, -0.19, 0.19, 0.4, 0.97, 0.08)
     ears = union(ellipse(x, y, -_EAR_X, _EAR_Y, *_EAR_R), ellipse(x, y, _EAR_X, _EAR_Y, *_EAR_R))
     yield _F["ear"], _FK["ear"], ears
-    yield _F["ear"], _FK["ear_inner"], union(ellipse(x, y, -_EAR_X - 0.02, _EAR_Y, 0.045, 0.1),
-                                             ellipse(x, y, _EAR_X + 0.02, _EAR_Y, 0.045, 0.1))
+    yield (
+        _F["ear"],
+        _FK["ear_inner"],
+        union(ellipse(x, y, -_EAR_X - 0.02, _EAR_Y, 0.045, 0.1), ellipse(x, y, _EAR_X + 0.02, _EAR_Y, 0.045, 0.1)),
+    )
     yield _F["skin"], _FK["skin"], ellipse(x, y, 0.0, 0.05, 0.56, 0.76)
-    yield _F["hair"], _FK["hair"], subtract(ellipse(x, y, 0.0, -0.2, 0.64, 0.62),
-                                            ellipse(x, y, 0.0, style["hairline"], 0.52, 0.7))
-    yield _F["brow"], _FK["brow"], union(ellipse(x, y, -_BROW_X, _BROW_Y, *_BROW_R, angle=-_BROW_TILT),
-                                         ellipse(x, y, _BROW_X, _BROW_Y, *_BROW_R, angle=_BROW_TILT))
+    yield (
+        _F["hair"],
+        _FK["hair"],
+        subtract(ellipse(x, y, 0.0, -0.2, 0.64, 0.62), ellipse(x, y, 0.0, style["hairline"], 0.52, 0.7)),
+    )
+    yield (
+        _F["brow"],
+        _FK["brow"],
+        union(
+            ellipse(x, y, -_BROW_X, _BROW_Y, *_BROW_R, angle=-_BROW_TILT),
+            ellipse(x, y, _BROW_X, _BROW_Y, *_BROW_R, angle=_BROW_TILT),
+        ),
+    )
     eyes = union(ellipse(x, y, -_EYE_X, _EYE_Y, *_EYE_R), ellipse(x, y, _EYE_X, _EYE_Y, *_EYE_R))
     yield _F["eye"], _FK["eye_white"], eyes
     gx, gy = style["gaze"]
-    irises = union(ellipse(x, y, -_EYE_X + gx, _EYE_Y + gy, 0.045, 0.045),
-                   ellipse(x, y, _EYE_X + gx, _EYE_Y + gy, 0.045, 0.045))
+    irises = union(
+        ellipse(x, y, -_EYE_X + gx, _EYE_Y + gy, 0.045, 0.045), ellipse(x, y, _EYE_X + gx, _EYE_Y + gy, 0.045, 0.045)
+    )
     yield _F["eye"], _FK["iris"], intersect(irises, eyes)
     yield _F["nose"], _FK["nose"], ellipse(x, y, 0.0, 0.17, 0.075, 0.15)
-    yield _F["nose"], _FK["nostril"], union(ellipse(x, y, -0.035, 0.285, 0.022, 0.013),
-                                            ellipse(x, y, 0.035, 0.285, 0.022, 0.013))
+    yield (
+        _F["nose"],
+        _FK["nostril"],
+        union(ellipse(x, y, -0.035, 0.285, 0.022, 0.013), ellipse(x, y, 0.035, 0.285, 0.022, 0.013)),
+    )
     yield _F["mouth"], _FK["lips"], ellipse(x, y, 0.0, _MOUTH_Y, *_MOUTH_R)
     yield _F["mouth"], _FK["mouth_line"], ellipse(x, y, 0.0, _MOUTH_Y + 0.005, 0.17, 0.011)
 
 
 def _face_colours(rng) -> np.ndarray:
     skin = _jitter(rng, np.array([0.98, 0.84, 0.72]) + rng.uniform() * np.array([-0.62, -0.62, -0.56]), 0.04)
-    hair = _jitter(rng, _pick(rng, [(0.08, 0.07, 0.06), (0.32, 0.19, 0.1), (0.85, 0.7, 0.42),
-                                    (0.62, 0.26, 0.1), (0.72, 0.72, 0.72), _hsv(rng.uniform(), 0.7, 0.7)]), 0.05)
+    hair = _jitter(
+        rng,
+        _pick(
+            rng,
+            [
+                (0.08, 0.07, 0.06),
+                (0.32, 0.19, 0.1),
+                (0.85, 0.7, 0.42),
+                (0.62, 0.26, 0.1),
+                (0.72, 0.72, 0.72),
+                _hsv(rng.uniform(), 0.7, 0.7),
+            ],
+        ),
+        0.05,
+    )
     iris = _jitter(rng, _pick(rng, [(0.35, 0.2, 0.1), (0.25, 0.45, 0.7), (0.3, 0.5, 0.3), (0.1, 0.08, 0.07)]), 0.05)
     lips = _jitter(rng, 0.45 * skin + 0.55 * np.array([0.78, 0.3, 0.32]), 0.05)
-    colours = {"skin": skin, "hair": hair, "ear": skin * 0.94, "ear_inner": skin * 0.72, "brow": hair * 0.7,
-               "eye_white": _jitter(rng, (0.95, 0.94, 0.9), 0.03), "iris": iris, "nose": skin * 0.92,
-               "nostril": skin * 0.45, "lips": lips, "mouth_line": lips * 0.35}
+    colours = {
+        "skin": skin,
+        "hair": hair,
+        "ear": skin * 0.94,
+        "ear_inner": skin * 0.72,
+        "brow": hair * 0.7,
+        "eye_white": _jitter(rng, (0.95, 0.94, 0.9), 0.03),
+        "iris": iris,
+        "nose": skin * 0.92,
+        "nostril": skin * 0.45,
+        "lips": lips,
+        "mouth_line": lips * 0.35,
+    }
     return np.stack([colours[k] for k in FACE_KEYS])
 
 
@@ -202,8 +244,9 @@ def _car_style(rng) -> dict:
 
 
 def _car_layers(x, y, style) -> Iterator[Layer]:
-    body = polygon(x, y, [(-0.94, -0.08), (-0.5, -0.12), (0.35, -0.1), (0.9, -0.02), (0.95, 0.1),
-                          (0.95, 0.32), (-0.95, 0.32)])
+    body = polygon(
+        x, y, [(-0.94, -0.08), (-0.5, -0.12), (0.35, -0.1), (0.9, -0.02), (0.95, 0.1), (0.95, 0.32), (-0.95, 0.32)]
+    )
     cabin = polygon(x, y, [(-0.72, -0.1), (-0.5, -0.46), (0.05, -0.48), (0.4, -0.1)])
     arches = union(*(ellipse(x, y, cx, cy, 0.25, 0.25) for cx, cy in _WHEELS))
     yield _C["body"], _CK["body"], subtract(union(body, cabin), arches)
@@ -213,8 +256,11 @@ def _car_layers(x, y, style) -> Iterator[Layer]:
     yield _C["mirror"], _CK["mirror"], ellipse(x, y, 0.36, -0.12, 0.065, 0.04)
     yield _C["light"], _CK["headlight"], ellipse(x, y, 0.87, 0.06, 0.075, 0.035)
     yield _C["light"], _CK["taillight"], rounded_box(x, y, -0.95, -0.86, -0.04, 0.1, 0.02)
-    yield _C["bumper"], _CK["bumper"], union(rounded_box(x, y, 0.78, 0.98, 0.22, 0.34, 0.04),
-                                             rounded_box(x, y, -0.98, -0.8, 0.22, 0.34, 0.04))
+    yield (
+        _C["bumper"],
+        _CK["bumper"],
+        union(rounded_box(x, y, 0.78, 0.98, 0.22, 0.34, 0.04), rounded_box(x, y, -0.98, -0.8, 0.22, 0.34, 0.04)),
+    )
     wheels = [ellipse(x, y, cx, cy, _WHEEL_R, _WHEEL_R) for cx, cy in _WHEELS]
     rims = [ellipse(x, y, cx, cy, style["rim"], style["rim"]) for cx, cy in _WHEELS]
     hubs = [ellipse(x, y, cx, cy, 0.025, 0.025) for cx, cy in _WHEELS]
@@ -230,15 +276,23 @@ def _car_colours(rng) -> np.ndarray:
         body = _hsv(rng.uniform(), rng.uniform(0.4, 0.9), rng.uniform(0.35, 0.9))
     window = _jitter(rng, _pick(rng, [(0.12, 0.15, 0.2), (0.35, 0.45, 0.55), (0.2, 0.25, 0.3)]), 0.04)
     trim = _pick(rng, [body * 0.9, (0.15, 0.15, 0.16), (0.7, 0.7, 0.72)])
-    colours = {"body": body, "door": np.clip(body * rng.uniform(0.88, 1.06), 0, 1), "handle": trim * 0.8 + 0.1,
-               "window": window, "tyre": _jitter(rng, (0.07, 0.07, 0.08), 0.03),
-               "rim": _jitter(rng, np.full(3, rng.uniform(0.45, 0.85)), 0.03),
-               "headlight": _jitter(rng, (1.0, 0.95, 0.75), 0.05), "taillight": _jitter(rng, (0.8, 0.1, 0.1), 0.06),
-               "bumper": trim, "mirror": _pick(rng, [body, (0.1, 0.1, 0.1)])}
+    colours = {
+        "body": body,
+        "door": np.clip(body * rng.uniform(0.88, 1.06), 0, 1),
+        "handle": trim * 0.8 + 0.1,
+        "window": window,
+        "tyre": _jitter(rng, (0.07, 0.07, 0.08), 0.03),
+        "rim": _jitter(rng, np.full(3, rng.uniform(0.45, 0.85)), 0.03),
+        "headlight": _jitter(rng, (1.0, 0.95, 0.75), 0.05),
+        "taillight": _jitter(rng, (0.8, 0.1, 0.1), 0.06),
+        "bumper": trim,
+        "mirror": _pick(rng, [body, (0.1, 0.1, 0.1)]),
+    }
     return np.stack([np.clip(colours[k], 0, 1) for k in CAR_KEYS])
 
 
 # ----------------------------------------------------------------------------- the table
+
 
 @dataclass(frozen=True)
 class Template:
@@ -250,18 +304,38 @@ class Template:
     layers: Callable[[np.ndarray, np.ndarray, dict], Iterator[Layer]]
     draw_style: Callable[[np.random.Generator], dict]
     draw_colours: Callable[[np.random.Generator], np.ndarray]
-    scale: tuple[float, float]        # canonical -> image scale range
-    max_rotation: float               # radians
-    max_anisotropy: float             # log of the x/y scale ratio, half range
-    max_translation: float            # image units ([-1, 1] frame)
-    lipschitz: tuple[float, float]    # range of the non-rigid displacement's Lipschitz bound (< 1)
+    scale: tuple[float, float]  # canonical -> image scale range
+    max_rotation: float  # radians
+    max_anisotropy: float  # log of the x/y scale ratio, half range
+    max_translation: float  # image units ([-1, 1] frame)
+    lipschitz: tuple[float, float]  # range of the non-rigid displacement's Lipschitz bound (< 1)
 
 
 TEMPLATES = {
-    "face": Template(FACE_CLASSES, FACE_KEYS, FACE_KEYPOINTS, _face_layers, _face_style, _face_colours,
-                     scale=(0.78, 0.95), max_rotation=0.2, max_anisotropy=0.1, max_translation=0.07,
-                     lipschitz=(0.1, 0.4)),
-    "car": Template(CAR_CLASSES, CAR_KEYS, CAR_KEYPOINTS, _car_layers, _car_style, _car_colours,
-                    scale=(0.82, 0.94), max_rotation=0.1, max_anisotropy=0.12, max_translation=0.06,
-                    lipschitz=(0.05, 0.25)),
+    "face": Template(
+        FACE_CLASSES,
+        FACE_KEYS,
+        FACE_KEYPOINTS,
+        _face_layers,
+        _face_style,
+        _face_colours,
+        scale=(0.78, 0.95),
+        max_rotation=0.2,
+        max_anisotropy=0.1,
+        max_translation=0.07,
+        lipschitz=(0.1, 0.4),
+    ),
+    "car": Template(
+        CAR_CLASSES,
+        CAR_KEYS,
+        CAR_KEYPOINTS,
+        _car_layers,
+        _car_style,
+        _car_colours,
+        scale=(0.82, 0.94),
+        max_rotation=0.1,
+        max_anisotropy=0.12,
+        max_translation=0.06,
+        lipschitz=(0.05, 0.25),
+    ),
 }

@@ -50,13 +50,19 @@ def available_methods() -> list[str]:
     return sorted(CATALOG)
 
 
-def build_method(name: str, options: dict, resolution: int, img_channels: int = 3, label_dim: int = 0,
-                 where: str = "options", parents: dict | None = None) -> Method:
+def build_method(
+    name: str,
+    options: dict,
+    resolution: int,
+    img_channels: int = 3,
+    label_dim: int = 0,
+    where: str = "options",
+    parents: dict | None = None,
+) -> Method:
     """A method of ``name`` with its options parsed from the config mapping ``options``; ``parents`` maps
     the method's input roles to :class:`ganbench.methods.base.InputInfo` (what a stage builds on)."""
     cls = method_class(name)
-    return cls(parse_options(cls.Options, options, where), resolution, img_channels, label_dim,
-               parents=parents or {})
+    return cls(parse_options(cls.Options, options, where), resolution, img_channels, label_dim, parents=parents or {})
 
 
 def __getattr__(name: str):

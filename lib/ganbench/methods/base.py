@@ -112,8 +112,14 @@ class Method(nn.Module, abc.ABC):
     name: ClassVar[str]
     Options: ClassVar[type]  # a dataclass of the method's options, with defaults
 
-    def __init__(self, options: Any, resolution: int, img_channels: int = 3, label_dim: int = 0,
-                 parents: dict[str, InputInfo] | None = None):
+    def __init__(
+        self,
+        options: Any,
+        resolution: int,
+        img_channels: int = 3,
+        label_dim: int = 0,
+        parents: dict[str, InputInfo] | None = None,
+    ):
         super().__init__()
         self.options, self.resolution, self.img_channels, self.label_dim = options, resolution, img_channels, label_dim
         self.parents = parents or {}
@@ -139,9 +145,7 @@ class Method(nn.Module, abc.ABC):
         return out
 
     @abc.abstractmethod
-    def accumulate_gradients(
-        self, phase: Phase, batch: Batch, ctx: StepContext
-    ) -> dict[str, torch.Tensor]:
+    def accumulate_gradients(self, phase: Phase, batch: Batch, ctx: StepContext) -> dict[str, torch.Tensor]:
         """Compute the phase's losses on a micro-batch, call ``backward``, return detached scalars to log."""
 
     def ema_pairs(self) -> list[tuple[nn.Module, nn.Module]]:

@@ -83,47 +83,102 @@ class MethodEntry:
 
 # Any method that trains a generator may start from a parent's weights (a fine-tune: CoordGAN at 512,
 # COCO-GAN's extrapolation, a Vision-aided round); ``init_from`` says which parts.
-_PARENT = InputSpec(("run", "checkpoint"), provides="generator",
-                    help="an experiment or checkpoint to fine-tune from (with init_from)")
+_PARENT = InputSpec(
+    ("run", "checkpoint"), provides="generator", help="an experiment or checkpoint to fine-tune from (with init_from)"
+)
 
 CATALOG: dict[str, MethodEntry] = {
     entry.name: entry
     for entry in (
         MethodEntry(
-            name="stylegan2", display="StyleGAN2-ADA", module="ganbench.methods.stylegan2",
-            options=opts.StyleGAN2Options, kind="gan", parts=("G", "G_ema", "D"), paper=None, provides=("generator",),
-            inputs={"parent": _PARENT}, evaluations=("gan",), figures=("curves", "samples"),
+            name="stylegan2",
+            display="StyleGAN2-ADA",
+            module="ganbench.methods.stylegan2",
+            options=opts.StyleGAN2Options,
+            kind="gan",
+            parts=("G", "G_ema", "D"),
+            paper=None,
+            provides=("generator",),
+            inputs={"parent": _PARENT},
+            evaluations=("gan",),
+            figures=("curves", "samples"),
         ),
         MethodEntry(
-            name="creps", display="CREPS", module="ganbench.methods.creps", options=opts.CREPSOptions,
-            kind="gan", parts=("G", "G_ema", "D"), paper="creps", provides=("generator",), inputs={"parent": _PARENT},
-            evaluations=("gan", "any_scale"), figures=("curves", "samples", "scales"),
+            name="creps",
+            display="CREPS",
+            module="ganbench.methods.creps",
+            options=opts.CREPSOptions,
+            kind="gan",
+            parts=("G", "G_ema", "D"),
+            paper="creps",
+            provides=("generator",),
+            inputs={"parent": _PARENT},
+            evaluations=("gan", "any_scale"),
+            figures=("curves", "samples", "scales"),
         ),
         MethodEntry(
-            name="encoder", display="Encoder", module="ganbench.methods.encoder", options=opts.EncoderOptions,
-            kind="stage", parts=("E", "G"),
-            inputs={"generator": InputSpec(("run", "checkpoint"), provides="generator", required=True,
-                                           help="the GAN whose generator the encoder inverts (frozen)")},
-            init_from={"G": "generator:G_ema"}, frozen=("G",),
-            evaluations=("reconstruction",), figures=("curves", "preview"),
+            name="encoder",
+            display="Encoder",
+            module="ganbench.methods.encoder",
+            options=opts.EncoderOptions,
+            kind="stage",
+            parts=("E", "G"),
+            inputs={
+                "generator": InputSpec(
+                    ("run", "checkpoint"),
+                    provides="generator",
+                    required=True,
+                    help="the GAN whose generator the encoder inverts (frozen)",
+                )
+            },
+            init_from={"G": "generator:G_ema"},
+            frozen=("G",),
+            evaluations=("reconstruction",),
+            figures=("curves", "preview"),
         ),
         MethodEntry(
-            name="segmenter", display="Segmenter", module="ganbench.methods.segmenter",
-            options=opts.SegmenterOptions, kind="stage", parts=("S",), batch_fields=("images", "parts"),
+            name="segmenter",
+            display="Segmenter",
+            module="ganbench.methods.segmenter",
+            options=opts.SegmenterOptions,
+            kind="stage",
+            parts=("S",),
+            batch_fields=("images", "parts"),
             inputs={"annotations": InputSpec(("annotations",), help="the part masks (default: the dataset's)")},
-            train_split="train", evaluations=("segmentation",), figures=("curves", "preview"),
+            train_split="train",
+            evaluations=("segmentation",),
+            figures=("curves", "preview"),
         ),
         MethodEntry(
-            name="lagm", display="LAGM", module="ganbench.methods.lagm", options=opts.LAGMOptions, kind="stage",
-            parts=("A", "S", "G"), paper="lagm",
-            inputs={"generator": InputSpec(("run", "checkpoint"), provides="generator", required=True,
-                                           help="the GAN whose block features the annotator labels (frozen)"),
-                    "annotations": InputSpec(("annotations",),
-                                             help="the labelled images' part masks (default: the dataset's)"),
-                    "backbone": InputSpec(("weights",), help="ImageNet ResNet-101 weights (torchvision's resnet101 "
-                                          "state dict) for the DeepLabv3 student: init_from {S.net.backbone: backbone:.}")},
-            init_from={"G": "generator:G_ema"}, frozen=("G",), batch_fields=("images", "parts"),
-            train_split="train", evaluations=("segmentation",), figures=("curves", "preview"),
+            name="lagm",
+            display="LAGM",
+            module="ganbench.methods.lagm",
+            options=opts.LAGMOptions,
+            kind="stage",
+            parts=("A", "S", "G"),
+            paper="lagm",
+            inputs={
+                "generator": InputSpec(
+                    ("run", "checkpoint"),
+                    provides="generator",
+                    required=True,
+                    help="the GAN whose block features the annotator labels (frozen)",
+                ),
+                "annotations": InputSpec(
+                    ("annotations",), help="the labelled images' part masks (default: the dataset's)"
+                ),
+                "backbone": InputSpec(
+                    ("weights",),
+                    help="ImageNet ResNet-101 weights (torchvision's resnet101 "
+                    "state dict) for the DeepLabv3 student: init_from {S.net.backbone: backbone:.}",
+                ),
+            },
+            init_from={"G": "generator:G_ema"},
+            frozen=("G",),
+            batch_fields=("images", "parts"),
+            train_split="train",
+            evaluations=("segmentation",),
+            figures=("curves", "preview"),
         ),
     )
 }

@@ -29,21 +29,44 @@ class CREPS(StyleGAN2):
 
     def build_generator(self) -> torch.nn.Module:
         o = self.options
-        return Generator(o.z_dim, self.label_dim, o.w_dim, img_resolution=self.resolution,
-                         img_channels=self.img_channels, channel_base=o.channel_base, channel_max=o.channel_max,
-                         rank=o.rank, bandwidth=o.bandwidth, fp16_refine=o.fp16_refine,
-                         mapping_kwargs=dict(num_layers=o.mapping_layers))
+        return Generator(
+            o.z_dim,
+            self.label_dim,
+            o.w_dim,
+            img_resolution=self.resolution,
+            img_channels=self.img_channels,
+            channel_base=o.channel_base,
+            channel_max=o.channel_max,
+            rank=o.rank,
+            bandwidth=o.bandwidth,
+            fp16_refine=o.fp16_refine,
+            mapping_kwargs=dict(num_layers=o.mapping_layers),
+        )
 
     def build_discriminator(self) -> torch.nn.Module:
         o = self.options
-        return Discriminator(self.label_dim, img_resolution=self.resolution, img_channels=self.img_channels,
-                             channel_base=o.d_channel_base, channel_max=o.d_channel_max, conv_clamp=o.conv_clamp,
-                             mbstd_group_size=o.mbstd_group)
+        return Discriminator(
+            self.label_dim,
+            img_resolution=self.resolution,
+            img_channels=self.img_channels,
+            channel_base=o.d_channel_base,
+            channel_max=o.d_channel_max,
+            conv_clamp=o.conv_clamp,
+            mbstd_group_size=o.mbstd_group,
+        )
 
     @torch.no_grad()
-    def sample(self, seeds, truncation_psi=None, scale: float = 1, grid: str = "nested",
-               rows: Sequence[float] | torch.Tensor | None = None, cols: Sequence[float] | torch.Tensor | None = None,
-               chunk_pixels: int | None = None, **kwargs):
+    def sample(
+        self,
+        seeds,
+        truncation_psi=None,
+        scale: float = 1,
+        grid: str = "nested",
+        rows: Sequence[float] | torch.Tensor | None = None,
+        cols: Sequence[float] | torch.Tensor | None = None,
+        chunk_pixels: int | None = None,
+        **kwargs,
+    ):
         """Images for ``seeds`` on the grid of ``scale`` (see :func:`ganbench.nets.creps.scale_grid` for
         ``grid``), or on explicit 1-D ``rows`` and ``cols`` coordinates (the unit square is the training
         field of view; a sub-interval zooms in). Returns [len(seeds), C, len(rows), len(cols)]."""
@@ -52,5 +75,11 @@ class CREPS(StyleGAN2):
             rows = axis if rows is None else rows
             cols = axis if cols is None else cols
         chunk = self.options.chunk_pixels if chunk_pixels is None else chunk_pixels
-        return super().sample(seeds, truncation_psi, rows=torch.as_tensor(rows, dtype=torch.float32),
-                              cols=torch.as_tensor(cols, dtype=torch.float32), chunk_pixels=chunk, **kwargs)
+        return super().sample(
+            seeds,
+            truncation_psi,
+            rows=torch.as_tensor(rows, dtype=torch.float32),
+            cols=torch.as_tensor(cols, dtype=torch.float32),
+            chunk_pixels=chunk,
+            **kwargs,
+        )

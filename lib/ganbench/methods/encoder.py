@@ -37,7 +37,10 @@ class ImageEncoder(nn.Module):
         res, cin = resolution, channels
         while res > 4:
             cout = min(cin * 2, channel_max)
-            layers += [Conv2dLayer(cin, cin, 3, activation="lrelu"), Conv2dLayer(cin, cout, 3, activation="lrelu", down=2)]
+            layers += [
+                Conv2dLayer(cin, cin, 3, activation="lrelu"),
+                Conv2dLayer(cin, cout, 3, activation="lrelu", down=2),
+            ]
             res, cin = res // 2, cout
         self.convs = nn.Sequential(*layers)
         self.fc = FullyConnectedLayer(cin * 16, cin, activation="lrelu")
@@ -51,15 +54,18 @@ class ImageEncoder(nn.Module):
 class Encoder(Method):
     Options = EncoderOptions
 
-    def __init__(self, options: EncoderOptions, resolution: int, img_channels: int = 3, label_dim: int = 0,
-                 parents=None):
+    def __init__(
+        self, options: EncoderOptions, resolution: int, img_channels: int = 3, label_dim: int = 0, parents=None
+    ):
         super().__init__(options, resolution, img_channels, label_dim, parents)
         parent = self.parents.get("generator")
         if parent is None:
             raise GanbenchError("method encoder: needs the input 'generator' (a trained GAN)")
         if parent.resolution != resolution:
-            raise GanbenchError(f"method encoder: the generator makes {parent.resolution} px images, "
-                                f"the encoder is trained at {resolution} px")
+            raise GanbenchError(
+                f"method encoder: the generator makes {parent.resolution} px images, "
+                f"the encoder is trained at {resolution} px"
+            )
         # The parent method is built only to take its generator's architecture; its weights come
         # through init_from, and the rest of it (D, the second G) is dropped here.
         gan = build_method(parent.method, parent.options, parent.resolution, parent.img_channels, parent.label_dim)

@@ -50,8 +50,9 @@ from ganbench.nets.unet import UNet
 COS_EPS = 1e-6  # Dataset Condensation's distance_wb: 1 - <a, b> / (|a| |b| + eps)
 
 
-def gradient_matching_distance(g_gen: Sequence[torch.Tensor], g_lab: Sequence[torch.Tensor],
-                               eps: float = COS_EPS) -> torch.Tensor:
+def gradient_matching_distance(
+    g_gen: Sequence[torch.Tensor], g_lab: Sequence[torch.Tensor], eps: float = COS_EPS
+) -> torch.Tensor:
     """LAGM's gradient-matching loss (lagm.md §2.4: metric 'cosine', reduction 'mean').
 
     ``g_gen[p]`` and ``g_lab[p]`` are the gradients of matched parameter tensor p (same shapes). Per tensor,
@@ -104,8 +105,12 @@ class FPNLabelBranch(nn.Module):
         self.laterals = nn.ModuleList(nn.Conv2d(c, tmp_channels, 1) for c in in_channels)
         t = tmp_channels
         self.head = nn.Sequential(
-            nn.Conv2d(t, t, 3, padding=1, bias=False), nn.BatchNorm2d(t), nn.ReLU(inplace=True),
-            nn.Conv2d(t, t, 3, padding=1, bias=False), nn.BatchNorm2d(t), nn.ReLU(inplace=True),
+            nn.Conv2d(t, t, 3, padding=1, bias=False),
+            nn.BatchNorm2d(t),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(t, t, 3, padding=1, bias=False),
+            nn.BatchNorm2d(t),
+            nn.ReLU(inplace=True),
             nn.Conv2d(t, num_classes, 3, padding=1),
         )
 
@@ -134,21 +139,26 @@ def matched_parameters(module: nn.Module, regex: str) -> list[tuple[str, nn.Para
 class LAGM(Method):
     Options = LAGMOptions
 
-    def __init__(self, options: LAGMOptions, resolution: int, img_channels: int = 3, label_dim: int = 0,
-                 parents=None):
+    def __init__(self, options: LAGMOptions, resolution: int, img_channels: int = 3, label_dim: int = 0, parents=None):
         super().__init__(options, resolution, img_channels, label_dim, parents)
         parent = self.parents.get("generator")
         if parent is None:
             raise GanbenchError("method lagm: needs the input 'generator' (a trained GAN)")
         if parent.resolution != resolution:
-            raise GanbenchError(f"method lagm: the generator makes {parent.resolution} px images, "
-                                f"the experiment trains at {resolution} px")
+            raise GanbenchError(
+                f"method lagm: the generator makes {parent.resolution} px images, "
+                f"the experiment trains at {resolution} px"
+            )
         if parent.label_dim:
-            raise GanbenchError(f"method lagm: the generator is conditional ({parent.label_dim} labels); "
-                                "the annotator needs an unconditional one")
+            raise GanbenchError(
+                f"method lagm: the generator is conditional ({parent.label_dim} labels); "
+                "the annotator needs an unconditional one"
+            )
         if parent.img_channels != img_channels:
-            raise GanbenchError(f"method lagm: the generator makes {parent.img_channels}-channel images, "
-                                f"the labelled images have {img_channels}")
+            raise GanbenchError(
+                f"method lagm: the generator makes {parent.img_channels}-channel images, "
+                f"the labelled images have {img_channels}"
+            )
         annotations = self.parents.get("annotations")
         if annotations is None:
             raise GanbenchError("method lagm: needs the input 'annotations' (the labelled part masks)")
@@ -166,8 +176,10 @@ class LAGM(Method):
             self.S = DeepLabV3(self.num_classes, options.deeplab_layers)
         self.matched = matched_parameters(self.S, options.matched_regex)
         if not self.matched:
-            raise GanbenchError(f"method lagm: options.gm_regex {options.matched_regex!r} matches no parameter "
-                                f"of the {options.student} student")
+            raise GanbenchError(
+                f"method lagm: options.gm_regex {options.matched_regex!r} matches no parameter "
+                f"of the {options.student} student"
+            )
 
     # --- the loop's interface ------------------------------------------------------------------
 
@@ -177,21 +189,26 @@ class LAGM(Method):
     def optimizer_specs(self):
         o = self.options
         if o.optimizer == "sgd":
-            return {"A": OptimizerSpec(o.a_lr, kind="sgd", momentum=o.momentum),
-                    "S": OptimizerSpec(o.s_lr, kind="sgd", momentum=o.momentum)}
+            return {
+                "A": OptimizerSpec(o.a_lr, kind="sgd", momentum=o.momentum),
+                "S": OptimizerSpec(o.s_lr, kind="sgd", momentum=o.momentum),
+            }
         return {"A": OptimizerSpec(o.a_lr, betas=(0.9, 0.999)), "S": OptimizerSpec(o.s_lr, betas=(0.9, 0.999))}
 
     def phases(self):
         return [Phase("Amain", "A"), Phase("Smain", "S")]  # one annotator step, then one student step
 
     @torch.no_grad()
-    def generate(self, z: torch.Tensor, noise_mode: str = "random", rng=None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def generate(
+        self, z: torch.Tensor, noise_mode: str = "random", rng=None
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Images [N, C, R, R] in [-1, 1] and the feature maps of every synthesis block (lowest first) of the
         frozen generator, with the options' truncation."""
         self.G.eval()
         c = torch.zeros(len(z), 0, device=z.device)
-        ws = self.G.mapping(z, c, truncation_psi=self.options.truncation_psi,
-                            truncation_cutoff=self.options.truncation_cutoff)
+        ws = self.G.mapping(
+            z, c, truncation_psi=self.options.truncation_psi, truncation_cutoff=self.options.truncation_cutoff
+        )
         img, features = self.G.synthesis(ws, noise_mode=noise_mode, rng=rng, return_features=True)
         return img, [features[r] for r in sorted(features)]
 
@@ -203,11 +220,14 @@ class LAGM(Method):
         top = int(parts.max())
         if top >= self.num_classes or int(parts.min()) < 0:
             bad = top if top >= self.num_classes else int(parts.min())
-            raise GanbenchError(f"method lagm: a part mask has class id {bad}, the annotations list "
-                                f"{self.num_classes} classes (0..{self.num_classes - 1})")
+            raise GanbenchError(
+                f"method lagm: a part mask has class id {bad}, the annotations list "
+                f"{self.num_classes} classes (0..{self.num_classes - 1})"
+            )
 
-    def matching_loss(self, images: torch.Tensor, parts: torch.Tensor, x_g: torch.Tensor,
-                      features: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
+    def matching_loss(
+        self, images: torch.Tensor, parts: torch.Tensor, x_g: torch.Tensor, features: Sequence[torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         """The annotator's objective on a labelled batch (images, parts) and generated images x_g with their
         generator features: ``loss_gm`` (differentiable in A, second order through S's matched gradients),
         and the two cross-entropies it matches (detached). S's parameters get no ``.grad`` from this."""

@@ -42,7 +42,12 @@ def _choice(key: str, value, choices) -> None:
 def _positive(obj, *keys: str, allow_zero: bool = False) -> None:
     for key in keys:
         value = getattr(obj, key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (value == 0 and not allow_zero):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or value < 0
+            or (value == 0 and not allow_zero)
+        ):
             need = "a number >= 0" if allow_zero else "a positive number"
             raise ConfigError(f"{key}: expected {need}, got {value!r}")
 
@@ -82,10 +87,31 @@ class StyleGAN2Options:
 
     def __post_init__(self):
         _choice("augment", self.augment, AUGMENTS)
-        _positive(self, "z_dim", "w_dim", "channel_base", "channel_max", "mbstd_group", "g_lr", "d_lr",
-                  "g_reg_interval", "d_reg_interval", "pl_batch_shrink", "ada_interval", "ada_kimg")
-        _positive(self, "mapping_layers", "r1_gamma", "pl_weight", "style_mixing", "augment_p", "truncation_psi",
-                  allow_zero=True)
+        _positive(
+            self,
+            "z_dim",
+            "w_dim",
+            "channel_base",
+            "channel_max",
+            "mbstd_group",
+            "g_lr",
+            "d_lr",
+            "g_reg_interval",
+            "d_reg_interval",
+            "pl_batch_shrink",
+            "ada_interval",
+            "ada_kimg",
+        )
+        _positive(
+            self,
+            "mapping_layers",
+            "r1_gamma",
+            "pl_weight",
+            "style_mixing",
+            "augment_p",
+            "truncation_psi",
+            allow_zero=True,
+        )
         for op in filter(None, (op.strip() for op in self.diffaugment_policy.split(","))):
             _choice("diffaugment_policy", op, DIFFAUGMENT_POLICIES)
 
@@ -97,8 +123,10 @@ class StyleGAN2Options:
             return f"resolution: {resolution} is not a power of two >= 4 (StyleGAN2-family networks need one)"
         group = min(self.mbstd_group, micro_batch)
         if micro_batch % group:
-            return (f"batch: the micro-batch of {micro_batch} images per rank is not a multiple of "
-                    f"options.mbstd_group {self.mbstd_group}")
+            return (
+                f"batch: the micro-batch of {micro_batch} images per rank is not a multiple of "
+                f"options.mbstd_group {self.mbstd_group}"
+            )
         return None
 
 
@@ -206,8 +234,11 @@ class LAGMOptions:
         _positive(self, "momentum", "truncation_psi", allow_zero=True)
         if self.truncation_cutoff is not None:
             _positive(self, "truncation_cutoff")
-        if (not isinstance(self.deeplab_layers, tuple) or len(self.deeplab_layers) != 4
-                or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in self.deeplab_layers)):
+        if (
+            not isinstance(self.deeplab_layers, tuple)
+            or len(self.deeplab_layers) != 4
+            or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in self.deeplab_layers)
+        ):
             raise ConfigError(f"deeplab_layers: expected 4 positive integers, got {self.deeplab_layers!r}")
         if self.momentum >= 1:
             raise ConfigError(f"momentum: expected a number in [0, 1), got {self.momentum!r}")

@@ -25,8 +25,9 @@ from ganbench.nets.unet import UNet
 class Segmenter(Method):
     Options = SegmenterOptions
 
-    def __init__(self, options: SegmenterOptions, resolution: int, img_channels: int = 3, label_dim: int = 0,
-                 parents=None):
+    def __init__(
+        self, options: SegmenterOptions, resolution: int, img_channels: int = 3, label_dim: int = 0, parents=None
+    ):
         super().__init__(options, resolution, img_channels, label_dim, parents)
         annotations = self.parents.get("annotations")
         if options.num_classes is None and annotations is None:
@@ -63,6 +64,8 @@ class Segmenter(Method):
 
         images, parts = fixed.images[:k], fixed.parts[:k]
         predicted = self.predict(images)
-        rows = [torch.cat([images[i : i + 8], colour(parts[i : i + 8]), colour(predicted[i : i + 8])])
-                for i in range(0, len(images), 8)]
+        rows = [
+            torch.cat([images[i : i + 8], colour(parts[i : i + 8]), colour(predicted[i : i + 8])])
+            for i in range(0, len(images), 8)
+        ]
         return torch.cat(rows)

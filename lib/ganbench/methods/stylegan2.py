@@ -19,12 +19,14 @@ from ganbench.methods.base import Batch, Method, OptimizerSpec, Phase, StepConte
 from ganbench.methods.options import StyleGAN2Options
 from ganbench.nets.stylegan2 import Discriminator, Generator
 
+
 @register("stylegan2")
 class StyleGAN2(Method):
     Options = StyleGAN2Options
 
-    def __init__(self, options: StyleGAN2Options, resolution: int, img_channels: int = 3, label_dim: int = 0,
-                 parents=None):
+    def __init__(
+        self, options: StyleGAN2Options, resolution: int, img_channels: int = 3, label_dim: int = 0, parents=None
+    ):
         super().__init__(options, resolution, img_channels, label_dim, parents)
         o = options
         self.G = self.build_generator()
@@ -36,21 +38,38 @@ class StyleGAN2(Method):
         self.augment_pipe = AugmentPipe() if o.augment == "ada" else None
         if self.augment_pipe is not None:
             self.augment_pipe.p.fill_(o.augment_p)
-        self.ada = (AdaptiveP(target=o.ada_target, interval=o.ada_interval, speed_kimg=o.ada_kimg, p=o.augment_p)
-                    if o.augment == "ada" and o.ada_target is not None else None)
+        self.ada = (
+            AdaptiveP(target=o.ada_target, interval=o.ada_interval, speed_kimg=o.ada_kimg, p=o.augment_p)
+            if o.augment == "ada" and o.ada_target is not None
+            else None
+        )
         self._real_signs = [0.0, 0]  # sum of sign(D(real)) and count over this step's micro-batches
 
     def build_generator(self) -> torch.nn.Module:
         o = self.options
-        return Generator(o.z_dim, self.label_dim, o.w_dim, img_resolution=self.resolution,
-                         img_channels=self.img_channels, channel_base=o.channel_base, channel_max=o.channel_max,
-                         conv_clamp=o.conv_clamp, mapping_kwargs=dict(num_layers=o.mapping_layers))
+        return Generator(
+            o.z_dim,
+            self.label_dim,
+            o.w_dim,
+            img_resolution=self.resolution,
+            img_channels=self.img_channels,
+            channel_base=o.channel_base,
+            channel_max=o.channel_max,
+            conv_clamp=o.conv_clamp,
+            mapping_kwargs=dict(num_layers=o.mapping_layers),
+        )
 
     def build_discriminator(self) -> torch.nn.Module:
         o = self.options
-        return Discriminator(self.label_dim, img_resolution=self.resolution, img_channels=self.img_channels,
-                             channel_base=o.channel_base, channel_max=o.channel_max, conv_clamp=o.conv_clamp,
-                             mbstd_group_size=o.mbstd_group)
+        return Discriminator(
+            self.label_dim,
+            img_resolution=self.resolution,
+            img_channels=self.img_channels,
+            channel_base=o.channel_base,
+            channel_max=o.channel_max,
+            conv_clamp=o.conv_clamp,
+            mbstd_group_size=o.mbstd_group,
+        )
 
     # --- the interface ----------------------------------------------------------------------
 
@@ -144,8 +163,11 @@ class StyleGAN2(Method):
         if self.ada is not None:
             self._real_signs[0] += real_logits.detach().sign().sum()
             self._real_signs[1] += len(real_logits)
-        return {"loss_D_fake": loss_fake.detach(), "loss_D_real": loss_real.detach(),
-                "D_real_sign": real_logits.detach().sign().mean()}
+        return {
+            "loss_D_fake": loss_fake.detach(),
+            "loss_D_real": loss_real.detach(),
+            "D_real_sign": real_logits.detach().sign().mean(),
+        }
 
     def _d_r1(self, real, labels, ctx, gain):
         real = real.detach().requires_grad_(True)

@@ -63,8 +63,10 @@ def scale_consistency(method, seeds: Sequence[int], scales: Sequence[int]) -> di
     out = {}
     for s, (sse, err) in sums.items():
         mse = sse / pixels
-        out[s] = {"psnr": float("inf") if mse == 0 else -10.0 * float(torch.log10(torch.tensor(mse))),
-                  "subgrid_err": err}
+        out[s] = {
+            "psnr": float("inf") if mse == 0 else -10.0 * float(torch.log10(torch.tensor(mse))),
+            "subgrid_err": err,
+        }
     return out
 
 
@@ -74,6 +76,7 @@ def scale_consistency(method, seeds: Sequence[int], scales: Sequence[int]) -> di
 def _memory_probe(device: torch.device):
     """(start(), peak_mb()) for one render: CUDA allocator peak, or the process's peak RSS on the CPU."""
     if device.type == "cuda":
+
         def start():
             torch.cuda.synchronize(device)
             torch.cuda.reset_peak_memory_stats(device)
@@ -82,6 +85,7 @@ def _memory_probe(device: torch.device):
         def peak(before):
             torch.cuda.synchronize(device)
             return (torch.cuda.max_memory_allocated(device) - before) / 2**20
+
         return start, peak, "peak allocated CUDA memory above the model's"
 
     def status_kb(key):
@@ -96,12 +100,14 @@ def _memory_probe(device: torch.device):
             with open("/proc/self/clear_refs", "w") as f:
                 f.write("5")  # reset the peak RSS (VmHWM) to the current RSS
         except OSError as exc:
-            raise GanbenchError(f"/proc/self/clear_refs: cannot reset the peak RSS ({exc.strerror}); "
-                                f"CPU memory measurement needs Linux") from None
+            raise GanbenchError(
+                f"/proc/self/clear_refs: cannot reset the peak RSS ({exc.strerror}); CPU memory measurement needs Linux"
+            ) from None
         return status_kb("VmRSS")
 
     def peak(before):
         return (status_kb("VmHWM") - before) / 1024
+
     return start, peak, "peak resident memory above the model's (VmHWM after clear_refs)"
 
 
@@ -126,7 +132,9 @@ def measure_render(spec: dict) -> dict[str, Any]:
         if spec.get("chunk_pixels"):
             kwargs["chunk_pixels"] = spec["chunk_pixels"]
     elif spec.get("scale", 1) != 1:
-        raise GanbenchError(f"render cost: {spec['method']} renders only its training resolution, not scale {spec['scale']}")
+        raise GanbenchError(
+            f"render cost: {spec['method']} renders only its training resolution, not scale {spec['scale']}"
+        )
     start, peak, memory_kind = _memory_probe(device)
     before = start()
     image = method.sample([0], **kwargs)
@@ -140,14 +148,20 @@ def measure_render(spec: dict) -> dict[str, Any]:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         times.append(time.perf_counter() - t0)
-    return {"time_ms": 1000 * statistics.median(times), "peak_mb": peak_mb, "output_size": list(image.shape[-2:]),
-            "params_m": sum(p.numel() for p in method.G_ema.parameters()) / 1e6, "memory": memory_kind}
+    return {
+        "time_ms": 1000 * statistics.median(times),
+        "peak_mb": peak_mb,
+        "output_size": list(image.shape[-2:]),
+        "params_m": sum(p.numel() for p in method.G_ema.parameters()) / 1e6,
+        "memory": memory_kind,
+    }
 
 
 def measure_in_subprocess(spec: dict) -> dict[str, Any]:
     """:func:`measure_render` in a fresh Python process, so that no earlier allocation hides this one's peak."""
-    proc = subprocess.run([sys.executable, "-m", "ganbench.metrics.any_scale", json.dumps(spec)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ganbench.metrics.any_scale", json.dumps(spec)], capture_output=True, text=True
+    )
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         what = spec.get("checkpoint") or spec.get("method")
@@ -155,8 +169,15 @@ def measure_in_subprocess(spec: dict) -> dict[str, Any]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def render_cost(checkpoint: str | os.PathLike, resolution: int, scales: Sequence[int], baseline_options: dict,
-                repeats: int = 3, device: str | None = None, threads: int | None = None) -> dict[str, dict[int, dict]]:
+def render_cost(
+    checkpoint: str | os.PathLike,
+    resolution: int,
+    scales: Sequence[int],
+    baseline_options: dict,
+    repeats: int = 3,
+    device: str | None = None,
+    threads: int | None = None,
+) -> dict[str, dict[int, dict]]:
     """``{"any_scale": {s: measurement}, "stylegan2": {s: measurement}}``: the checkpoint's model at each scale
     and an untrained StyleGAN2 built at resolution * s; one fresh process per measurement."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -164,8 +185,9 @@ def render_cost(checkpoint: str | os.PathLike, resolution: int, scales: Sequence
     out: dict[str, dict[int, dict]] = {"any_scale": {}, "stylegan2": {}}
     for s in scales:
         out["any_scale"][s] = measure_in_subprocess({"checkpoint": str(checkpoint), "scale": s, **common})
-        out["stylegan2"][s] = measure_in_subprocess({"method": "stylegan2", "options": baseline_options,
-                                                     "resolution": resolution * s, **common})
+        out["stylegan2"][s] = measure_in_subprocess(
+            {"method": "stylegan2", "options": baseline_options, "resolution": resolution * s, **common}
+        )
     return out
 
 
@@ -192,8 +214,14 @@ def _load_run(checkpoint_path) -> tuple[dict, dict]:
     return ckpt, {"run": run, "inputs": inputs}
 
 
-def evaluate_consistency(checkpoint_path: str | os.PathLike, out_dir: str | os.PathLike, scales: Sequence[int],
-                         num_images: int = 16, seed: int = 0, device: str | torch.device | None = None) -> dict:
+def evaluate_consistency(
+    checkpoint_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    scales: Sequence[int],
+    num_images: int = 16,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+) -> dict:
     """Write ``psnr-scale{s}.json`` and ``subgrid_err-scale{s}.json`` for every scale s > 1."""
     from ganbench.metrics.gan_metrics import load_method
 
@@ -207,18 +235,31 @@ def evaluate_consistency(checkpoint_path: str | os.PathLike, out_dir: str | os.P
     results = scale_consistency(method, seeds, scales)
     out_dir = Path(out_dir)
     for s, values in results.items():
-        protocol = {"name": CONSISTENCY_PROTOCOL, "images": num_images, "seeds": {"start": seed, "count": num_images}, "grid": "nested",
-                    "scale": s, "downsample": "bilinear, antialias, corners aligned"}
+        protocol = {
+            "name": CONSISTENCY_PROTOCOL,
+            "images": num_images,
+            "seeds": {"start": seed, "count": num_images},
+            "grid": "nested",
+            "scale": s,
+            "downsample": "bilinear, antialias, corners aligned",
+        }
         for metric, value in values.items():
             _write(out_dir, f"{metric}-scale{s}", metric, value, protocol, record)
     return results
 
 
-def evaluate_render_cost(checkpoint_path: str | os.PathLike, out_dir: str | os.PathLike, scales: Sequence[int],
-                         baseline: dict, repeats: int = 3, device: str | None = None,
-                         threads: int | None = None) -> dict:
+def evaluate_render_cost(
+    checkpoint_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    scales: Sequence[int],
+    baseline: dict,
+    repeats: int = 3,
+    device: str | None = None,
+    threads: int | None = None,
+) -> dict:
     """Write ``{time_ms,peak_mb}-scale{s}.json`` and ``params_m.json`` for the checkpoint's model, and the same
-    names prefixed ``stylegan2-`` for the baseline; ``baseline`` is ``{"experiment": name or None, "options": {...}}``."""
+    names prefixed ``stylegan2-`` for the baseline; ``baseline`` is
+    ``{"experiment": name or None, "options": {...}}``."""
     ckpt, record = _load_run(checkpoint_path)
     resolution = ckpt["resolution"]
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -226,18 +267,35 @@ def evaluate_render_cost(checkpoint_path: str | os.PathLike, out_dir: str | os.P
     cost = render_cost(checkpoint_path, resolution, scales, baseline["options"], repeats, device, threads)
     out_dir = Path(out_dir)
     for model, prefix in (("any_scale", ""), ("stylegan2", "stylegan2-")):
-        described = ({"method": ckpt["method"], "grid": "paper", "trained_resolution": resolution}
-                     if model == "any_scale" else {"method": "stylegan2", "untrained": True, **baseline})
+        described = (
+            {"method": ckpt["method"], "grid": "paper", "trained_resolution": resolution}
+            if model == "any_scale"
+            else {"method": "stylegan2", "untrained": True, **baseline}
+        )
         for s, m in cost[model].items():
-            protocol = {"name": COST_PROTOCOL, "device": device, "threads": threads, "batch": 1, "repeats": repeats, "output_size": m["output_size"], "statistic": "median",
-                        "memory": m["memory"]}
+            protocol = {
+                "name": COST_PROTOCOL,
+                "device": device,
+                "threads": threads,
+                "batch": 1,
+                "repeats": repeats,
+                "output_size": m["output_size"],
+                "statistic": "median",
+                "memory": m["memory"],
+            }
             for metric in ("time_ms", "peak_mb"):
-                _write(out_dir, f"{prefix}{metric}-scale{s}", metric, m[metric], protocol,
-                       {"model": described, **record})
+                _write(
+                    out_dir, f"{prefix}{metric}-scale{s}", metric, m[metric], protocol, {"model": described, **record}
+                )
         first = cost[model][scales[0]]
-        _write(out_dir, f"{prefix}params_m", "params_m", first["params_m"],
-               {"name": COST_PROTOCOL, "counted": "generator (EMA) parameters"},
-               {"model": described, **record})
+        _write(
+            out_dir,
+            f"{prefix}params_m",
+            "params_m",
+            first["params_m"],
+            {"name": COST_PROTOCOL, "counted": "generator (EMA) parameters"},
+            {"model": described, **record},
+        )
     return cost
 
 

@@ -84,8 +84,16 @@ class FeatureExtractor:
     feature layer used for every metric.
     """
 
-    def __init__(self, name: str, module: FeatureExtractorBase, fidelity_name: str, layer: str, feature_dim: int,
-                 weights_path: Path, device: str | torch.device = "cpu"):
+    def __init__(
+        self,
+        name: str,
+        module: FeatureExtractorBase,
+        fidelity_name: str,
+        layer: str,
+        feature_dim: int,
+        weights_path: Path,
+        device: str | torch.device = "cpu",
+    ):
         self.name, self.fidelity_name, self.layer, self.feature_dim = name, fidelity_name, layer, feature_dim
         self.weights_path = Path(weights_path)
         self.weights_sha256 = sha256_file(weights_path)
@@ -119,15 +127,17 @@ class FeatureExtractor:
 
 
 def _inception(weights_path: Path, device) -> FeatureExtractor:
-    module = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"],
-                                         feature_extractor_weights_path=str(weights_path))
+    module = FeatureExtractorInceptionV3(
+        "inception-v3-compat", ["2048"], feature_extractor_weights_path=str(weights_path)
+    )
     return FeatureExtractor("inception-v3-compat", module, "inception-v3-compat", "2048", 2048, weights_path, device)
 
 
 def _probe(weights_path: Path, device) -> FeatureExtractor:
     module = FidelityProbe(PROBE_FIDELITY_NAME, [FidelityProbe.FEATURE], feature_extractor_weights_path=weights_path)
-    return FeatureExtractor("probe", module, PROBE_FIDELITY_NAME, FidelityProbe.FEATURE, module.feature_dim,
-                            weights_path, device)
+    return FeatureExtractor(
+        "probe", module, PROBE_FIDELITY_NAME, FidelityProbe.FEATURE, module.feature_dim, weights_path, device
+    )
 
 
 # name -> (constructor, where a missing weights file comes from)
@@ -146,7 +156,9 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def load_extractor(name: str, weights_path: str | os.PathLike, device: str | torch.device | None = None) -> FeatureExtractor:
+def load_extractor(
+    name: str, weights_path: str | os.PathLike, device: str | torch.device | None = None
+) -> FeatureExtractor:
     """The extractor ``name`` with weights from the local file ``weights_path`` (never downloaded), on ``device``
     (default: :func:`default_device`)."""
     device = default_device() if device is None else device

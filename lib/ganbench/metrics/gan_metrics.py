@@ -63,16 +63,22 @@ def fid_from_features(features_1, features_2) -> float:
     return fid_from_moments(m1["mu"], m1["sigma"], m2["mu"], m2["sigma"])
 
 
-def kid_from_features(generated, real, subsets: int = 100, subset_size: int = 1000,
-                      rng_seed: int = KID_RNG_SEED) -> dict:
+def kid_from_features(
+    generated, real, subsets: int = 100, subset_size: int = 1000, rng_seed: int = KID_RNG_SEED
+) -> dict:
     """KID mean and std over subsets; returns ``{value, std, subsets, subset_size}``."""
     f1, f2 = _as_tensor(generated).float(), _as_tensor(real).float()
     size = min(subset_size, len(f1), len(f2))
     if size < 2:
         raise GanbenchError(f"KID needs at least 2 samples per set, got {len(f1)} generated and {len(f2)} real")
     out = kid_features_to_metric(f1, f2, kid_subsets=subsets, kid_subset_size=size, rng_seed=rng_seed, verbose=False)
-    return {"value": out[KEY_METRIC_KID_MEAN], "std": out[KEY_METRIC_KID_STD], "subsets": subsets,
-            "subset_size": size, "rng_seed": rng_seed}
+    return {
+        "value": out[KEY_METRIC_KID_MEAN],
+        "std": out[KEY_METRIC_KID_STD],
+        "subsets": subsets,
+        "subset_size": size,
+        "rng_seed": rng_seed,
+    }
 
 
 def pr_from_features(generated, real, k: int = 3) -> dict:
@@ -81,13 +87,20 @@ def pr_from_features(generated, real, k: int = 3) -> dict:
     if min(len(f1), len(f2)) <= k:
         raise GanbenchError(f"precision/recall with k={k} needs more than {k} samples per set")
     blocks = max(len(f1), len(f2)) > PR_FULL_MATRIX_MAX
-    out = prc_features_to_metric(f1, f2, prc_neighborhood=k, prc_batch_size=PR_FULL_MATRIX_MAX,
-                                 save_cpu_ram=blocks, verbose=False)
+    out = prc_features_to_metric(
+        f1, f2, prc_neighborhood=k, prc_batch_size=PR_FULL_MATRIX_MAX, save_cpu_ram=blocks, verbose=False
+    )
     return {"precision": out[KEY_METRIC_PRECISION], "recall": out[KEY_METRIC_RECALL], "k": k}
 
 
-def metrics_from_features(generated: torch.Tensor, stats: ReferenceStats, metrics: Sequence[str] = METRICS,
-                          kid_subsets: int = 100, kid_subset_size: int = 1000, pr_k: int = 3) -> dict[str, dict]:
+def metrics_from_features(
+    generated: torch.Tensor,
+    stats: ReferenceStats,
+    metrics: Sequence[str] = METRICS,
+    kid_subsets: int = 100,
+    kid_subset_size: int = 1000,
+    pr_k: int = 3,
+) -> dict[str, dict]:
     """Each requested metric of generated features against reference statistics, by result name:
     ``fid``, ``kid`` and, for ``pr``, ``precision`` and ``recall``; each ``{value, [std,] settings}``."""
     _check_metrics(metrics, stats)
@@ -111,8 +124,9 @@ def _check_metrics(metrics: Sequence[str], stats: ReferenceStats) -> None:
         raise GanbenchError(f"unknown metric {unknown[0]!r} (available: {', '.join(METRICS)})")
     needs = [m for m in metrics if m != "fid"]
     if needs and stats.features is None:
-        raise GanbenchError(f"{stats.path}: has no features, which {needs[0]} needs; "
-                            f"recompute the statistics with save_features=True")
+        raise GanbenchError(
+            f"{stats.path}: has no features, which {needs[0]} needs; recompute the statistics with save_features=True"
+        )
 
 
 # --- generated images ----------------------------------------------------------------------------
@@ -124,8 +138,9 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
 
 
-def generated_features(method: Method, extractor: FeatureExtractor, seeds: Sequence[int], batch: int = 32,
-                       **sample_kwargs) -> torch.Tensor:
+def generated_features(
+    method: Method, extractor: FeatureExtractor, seeds: Sequence[int], batch: int = 32, **sample_kwargs
+) -> torch.Tensor:
     """Features (len(seeds), D) of ``method.sample`` for each seed, in batches."""
     out = []
     with progress(total=len(seeds), desc="generate", unit="img") as bar:
@@ -169,8 +184,13 @@ def _write_records(out_dir: Path, results: dict[str, dict], protocol: dict, extr
     for metric, result in results.items():
         value = {k: v for k, v in result.items() if k in ("value", "std")}
         settings = {k: v for k, v in result.items() if k not in ("value", "std")}
-        records[metric] = {"metric": metric, **value, "protocol": {**protocol, **settings}, **extra,
-                           "versions": versions()}
+        records[metric] = {
+            "metric": metric,
+            **value,
+            "protocol": {**protocol, **settings},
+            **extra,
+            "versions": versions(),
+        }
     for metric, record in records.items():  # every number computed before the first file is written
         write_json(out_dir / f"{metric}{suffix}.json", record)
     return records
@@ -211,7 +231,9 @@ def evaluate_checkpoint(
     metrics = tuple(protocol.metrics if metrics is None else metrics)
     extra = [m for m in metrics if m not in protocol.metrics]
     if extra:
-        raise GanbenchError(f"protocol {protocol.name}: has no metric {extra[0]!r} (its metrics: {', '.join(protocol.metrics)})")
+        raise GanbenchError(
+            f"protocol {protocol.name}: has no metric {extra[0]!r} (its metrics: {', '.join(protocol.metrics)})"
+        )
     if protocol.truncation < 0:
         raise GanbenchError(f"protocol {protocol.name}: truncation {protocol.truncation} is negative")
     if extractor.name != protocol.extractor:
@@ -222,24 +244,33 @@ def evaluate_checkpoint(
     kwargs = dict(sample_kwargs or {})
     ckpt = load_checkpoint(checkpoint_path, map_location="cpu", mmap=True)
     size = _rendered_size(ckpt, kwargs)
-    stats.check_protocol(protocol, size, f"{checkpoint_path}" + (f" at scale {kwargs['scale']}" if "scale" in kwargs else ""))
+    stats.check_protocol(
+        protocol, size, f"{checkpoint_path}" + (f" at scale {kwargs['scale']}" if "scale" in kwargs else "")
+    )
     seed_list, seed_record = _seed_list(protocol.seed, protocol.num_gen)
     device = default_device() if device is None else device
     method = load_method(ckpt, device, checkpoint_path)
     kwargs["truncation_psi"] = protocol.truncation
     features = generated_features(method, extractor, seed_list, batch, **kwargs)
-    results = metrics_from_features(features, stats, metrics, protocol.kid_subsets, protocol.kid_subset_size,
-                                    protocol.pr_k)
+    results = metrics_from_features(
+        features, stats, metrics, protocol.kid_subsets, protocol.kid_subset_size, protocol.pr_k
+    )
 
     record = {
-        **protocol.record(), "num_real": stats.count, "reference": stats.reference,
-        "feature_dim": extractor.feature_dim, "resolution": size,
-        "seeds": seed_record, "sample_kwargs": {k: v for k, v in kwargs.items() if k != "truncation_psi"},
+        **protocol.record(),
+        "num_real": stats.count,
+        "reference": stats.reference,
+        "feature_dim": extractor.feature_dim,
+        "resolution": size,
+        "seeds": seed_record,
+        "sample_kwargs": {k: v for k, v in kwargs.items() if k != "truncation_psi"},
     }
     run = {"method": ckpt["method"], "experiment": ckpt["experiment"].get("name"), "kimg": ckpt["nimg"] / 1000}
     inputs = {
-        "checkpoint": str(checkpoint_path), "checkpoint_sha256": sha256_file(checkpoint_path),
-        "stats": str(stats_path), "dataset_sha256": stats.attrs["dataset_sha256"],
+        "checkpoint": str(checkpoint_path),
+        "checkpoint_sha256": sha256_file(checkpoint_path),
+        "stats": str(stats_path),
+        "dataset_sha256": stats.attrs["dataset_sha256"],
         "weights_sha256": extractor.weights_sha256,
     }
     return _write_records(Path(out_json_dir), results, record, {"run": run, "inputs": inputs}, result_suffix)
@@ -254,7 +285,9 @@ def real_halves(count: int) -> tuple[np.ndarray, np.ndarray]:
     return idx[0::2], idx[1::2]
 
 
-def evaluate_floor(stats_path: str | os.PathLike, protocol: Protocol, out_json_dir: str | os.PathLike) -> dict[str, dict]:
+def evaluate_floor(
+    stats_path: str | os.PathLike, protocol: Protocol, out_json_dir: str | os.PathLike
+) -> dict[str, dict]:
     """The protocol's metrics between two disjoint halves of the real set (:func:`real_halves`), from the features
     saved in ``stats_path``: the value a generator indistinguishable from the data would get at half the sample
     size, under the same extractor and settings. Writes ``{result}.json`` in ``out_json_dir``."""
@@ -262,21 +295,37 @@ def evaluate_floor(stats_path: str | os.PathLike, protocol: Protocol, out_json_d
         raise GanbenchError(f"protocol {protocol.name}: a {protocol.kind} protocol has no real-data floor")
     stats = load_stats(stats_path, with_features=True)
     if stats.features is None:
-        raise GanbenchError(f"{stats_path}: has no features, which the real-data floor needs; recompute the "
-                            f"statistics with save_features=True")
+        raise GanbenchError(
+            f"{stats_path}: has no features, which the real-data floor needs; recompute the "
+            f"statistics with save_features=True"
+        )
     stats.check_protocol(protocol, int(stats.attrs.get("resolution") or 0), "the real data")
     if stats.attrs.get("extractor") != protocol.extractor:
-        raise GanbenchError(f"{stats_path}: features of {stats.attrs.get('extractor')}, but protocol {protocol.name} "
-                            f"measures with {protocol.extractor}")
+        raise GanbenchError(
+            f"{stats_path}: features of {stats.attrs.get('extractor')}, but protocol {protocol.name} "
+            f"measures with {protocol.extractor}"
+        )
     a, b = real_halves(len(stats.features))
     features = torch.from_numpy(np.asarray(stats.features))
     m = moments(features[b])
     half = ReferenceStats(stats.path, m["mu"], m["sigma"], len(b), features[b].numpy(), stats.attrs)
-    results = metrics_from_features(features[a], half, protocol.metrics, protocol.kid_subsets,
-                                    protocol.kid_subset_size, protocol.pr_k)
-    record = {**{k: v for k, v in protocol.record().items() if k != "truncation"}, "num_gen": None, "num_a": len(a), "num_b": len(b), "reference": stats.reference,
-              "halves": "even vs odd positions in sorted-name order", "resolution": stats.attrs["resolution"],
-              "feature_dim": int(features.shape[1])}
-    inputs = {"stats": str(stats_path), "dataset": stats.attrs.get("dataset"),
-              "dataset_sha256": stats.attrs["dataset_sha256"], "weights_sha256": stats.attrs["weights_sha256"]}
+    results = metrics_from_features(
+        features[a], half, protocol.metrics, protocol.kid_subsets, protocol.kid_subset_size, protocol.pr_k
+    )
+    record = {
+        **{k: v for k, v in protocol.record().items() if k != "truncation"},
+        "num_gen": None,
+        "num_a": len(a),
+        "num_b": len(b),
+        "reference": stats.reference,
+        "halves": "even vs odd positions in sorted-name order",
+        "resolution": stats.attrs["resolution"],
+        "feature_dim": int(features.shape[1]),
+    }
+    inputs = {
+        "stats": str(stats_path),
+        "dataset": stats.attrs.get("dataset"),
+        "dataset_sha256": stats.attrs["dataset_sha256"],
+        "weights_sha256": stats.attrs["weights_sha256"],
+    }
     return _write_records(Path(out_json_dir), results, record, {"run": {"real_data_floor": True}, "inputs": inputs})

@@ -26,20 +26,30 @@ from ganbench.train.checkpoint import load_checkpoint
 from ganbench.train.inputs import restore_method
 
 
-def evaluate_segmenter(checkpoint_path: str | os.PathLike, data_path: str | os.PathLike,
-                       annotations_path: str | os.PathLike, out_dir: str | os.PathLike,
-                       protocols: Sequence[Protocol], batch: int = 64, device: str | torch.device = "cpu") -> dict:
+def evaluate_segmenter(
+    checkpoint_path: str | os.PathLike,
+    data_path: str | os.PathLike,
+    annotations_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    protocols: Sequence[Protocol],
+    batch: int = 64,
+    device: str | torch.device = "cpu",
+) -> dict:
     """Write ``{out_dir}/{protocol}/{metric}.json`` for every protocol; returns ``{protocol: {metric: record}}``."""
     for p in protocols:
         if p.kind != "segmentation":
             raise GanbenchError(f"protocol {p.name}: a {p.kind} protocol does not score segmenters")
         if p.folds != 1:
-            raise GanbenchError(f"protocol {p.name}: {p.folds}-fold cross-validation picks a snapshot per fold; "
-                                "a segmenter is scored on one test split")
+            raise GanbenchError(
+                f"protocol {p.name}: {p.folds}-fold cross-validation picks a snapshot per fold; "
+                "a segmenter is scored on one test split"
+            )
     ckpt = load_checkpoint(checkpoint_path)
     method = restore_method(ckpt, checkpoint_path, device)
     if not hasattr(method, "predict"):
-        raise GanbenchError(f"{checkpoint_path}: a {ckpt['method']} checkpoint does not segment images (a segmenter does)")
+        raise GanbenchError(
+            f"{checkpoint_path}: a {ckpt['method']} checkpoint does not segment images (a segmenter does)"
+        )
     check_pair(data_path, annotations_path)
     annotations = read_annotations(annotations_path)
     test = np.flatnonzero(annotations.is_test)
@@ -56,8 +66,12 @@ def evaluate_segmenter(checkpoint_path: str | os.PathLike, data_path: str | os.P
         confusion += confusion_matrix(method.predict(images), annotations.label[rows], k)
     background = annotations.classes.index("background") if "background" in annotations.classes else None
     run = {"method": ckpt["method"], "experiment": ckpt["experiment"].get("name"), "kimg": ckpt["nimg"] / 1000}
-    inputs = {"checkpoint": str(checkpoint_path), "checkpoint_sha256": sha256_file(checkpoint_path),
-              "annotations": str(annotations_path), "annotations_sha256": sha256_file(annotations_path)}
+    inputs = {
+        "checkpoint": str(checkpoint_path),
+        "checkpoint_sha256": sha256_file(checkpoint_path),
+        "annotations": str(annotations_path),
+        "annotations_sha256": sha256_file(annotations_path),
+    }
     out = {}
     for p in protocols:
         exclude = () if p.background or background is None else (background,)
@@ -65,8 +79,14 @@ def evaluate_segmenter(checkpoint_path: str | os.PathLike, data_path: str | os.P
         record_protocol = {**p.record(), "split": "test", "images": int(len(test)), "classes": annotations.classes}
         out[p.name] = {}
         for metric in p.result_names:
-            record = {"metric": metric, "value": scores[metric], "protocol": record_protocol, "run": run,
-                      "inputs": inputs, "iou": scores["iou"]}
+            record = {
+                "metric": metric,
+                "value": scores[metric],
+                "protocol": record_protocol,
+                "run": run,
+                "inputs": inputs,
+                "iou": scores["iou"],
+            }
             write_json(Path(out_dir) / p.name / f"{metric}.json", record)
             out[p.name][metric] = record
     return out

@@ -175,8 +175,12 @@ def _evaluate(net: ProbeNet, images, labels, categories, resolution: int, batch:
         confusion += confusion_matrix(pred, labels[i : i + batch], k)
         correct += int((out["category"].argmax(1) == categories[i : i + batch]).sum())
     scores = segmentation_scores(confusion, background=0)  # classes absent from the test split are left out
-    return {"pixel_accuracy": scores["pixel_accuracy"], "miou": scores["miou"], "fg_miou": scores["fg_miou"],
-            "category_accuracy": correct / max(len(images), 1)}
+    return {
+        "pixel_accuracy": scores["pixel_accuracy"],
+        "miou": scores["miou"],
+        "fg_miou": scores["fg_miou"],
+        "category_accuracy": correct / max(len(images), 1),
+    }
 
 
 def train_probe(
@@ -260,16 +264,30 @@ def train_probe(
     test_idx = torch.nonzero(is_test)[:, 0]
     scores = _evaluate(net, images[test_idx], labels[test_idx], category[test_idx], resolution) if len(test_idx) else {}
     report = {
-        "seed": seed, "steps": steps, "batch": batch, "lr": lr, "resolution": resolution,
-        "classes": classes, "categories": categories,
-        "train_images": len(train_idx), "test_images": len(test_idx),
-        "test": scores, "train_losses": {key: round(v, 5) for key, v in running.items()},
-        "data_sha256": [{"images": sha256_file(z), "annotations": sha256_file(a)}
-                        for z, a in zip(zip_paths, annotation_paths)],
+        "seed": seed,
+        "steps": steps,
+        "batch": batch,
+        "lr": lr,
+        "resolution": resolution,
+        "classes": classes,
+        "categories": categories,
+        "train_images": len(train_idx),
+        "test_images": len(test_idx),
+        "test": scores,
+        "train_losses": {key: round(v, 5) for key, v in running.items()},
+        "data_sha256": [
+            {"images": sha256_file(z), "annotations": sha256_file(a)} for z, a in zip(zip_paths, annotation_paths)
+        ],
     }
     payload = {
-        "format": FORMAT, "kind": KIND, "state": net.state_dict(), "classes": classes, "categories": categories,
-        "resolution": resolution, "channels": list(channels), "feature_dim": feature_dim,
+        "format": FORMAT,
+        "kind": KIND,
+        "state": net.state_dict(),
+        "classes": classes,
+        "categories": categories,
+        "resolution": resolution,
+        "channels": list(channels),
+        "feature_dim": feature_dim,
         "report": report,
     }
     buffer = io.BytesIO()  # torch.save names the archive after the file: save the bytes, not the temp file
@@ -293,8 +311,9 @@ def load_probe(path: str | os.PathLike) -> tuple[ProbeNet, dict]:
         raise GanbenchError(message.splitlines()[0]) from None
     if not isinstance(payload, dict) or payload.get("kind") != KIND or payload.get("format") != FORMAT:
         raise GanbenchError(f"{path}: not a ganbench probe file (format {FORMAT})")
-    net = ProbeNet(len(payload["classes"]), len(payload["categories"]), tuple(payload["channels"]),
-                   payload["feature_dim"])
+    net = ProbeNet(
+        len(payload["classes"]), len(payload["categories"]), tuple(payload["channels"]), payload["feature_dim"]
+    )
     net.load_state_dict(payload["state"])
     net.requires_grad_(False).eval()
     return net, {k: v for k, v in payload.items() if k != "state"}

@@ -98,10 +98,20 @@ class Protocol:
     def record(self) -> dict[str, Any]:
         """What every result JSON of this protocol says about it (beside the measured counts)."""
         if self.kind == "segmentation":
-            return {"name": self.name, "folds": self.folds, "background": self.background,
-                    "absent_class": self.absent_class, "std_ddof": self.std_ddof}
-        return {"name": self.name, "extractor": self.extractor, "num_gen": self.num_gen, "reference": self.reference,
-                "truncation": self.truncation}
+            return {
+                "name": self.name,
+                "folds": self.folds,
+                "background": self.background,
+                "absent_class": self.absent_class,
+                "std_ddof": self.std_ddof,
+            }
+        return {
+            "name": self.name,
+            "extractor": self.extractor,
+            "num_gen": self.num_gen,
+            "reference": self.reference,
+            "truncation": self.truncation,
+        }
 
     def as_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -138,7 +148,9 @@ def _check(protocol: Protocol, where: str) -> None:
 
     if p.kind == "gan":
         if p.extractor not in EXTRACTORS:
-            raise ConfigError(f"{where}: extractor: unknown value {p.extractor!r}{did_you_mean(str(p.extractor), EXTRACTORS)}")
+            raise ConfigError(
+                f"{where}: extractor: unknown value {p.extractor!r}{did_you_mean(str(p.extractor), EXTRACTORS)}"
+            )
         positive_int("num_gen", 2)
         positive_int("reals", 2, allow_none=True)
         positive_int("seed", 0)
@@ -210,31 +222,86 @@ def derive_protocol(base: str | Protocol, name: str, where: str = "protocol", **
 
 # --- the registry: every named protocol, in one place -------------------------------------------------------
 
-register_protocol("probe2k_full", kind="gan", extractor="probe", num_gen=2000, reals=None, metrics=("fid", "kid", "pr"),
-                  description="the embedded default: 2000 generated images against every real image, probe features; "
-                              "not comparable with Inception FID")
-register_protocol("fid50k_full", kind="gan", extractor="inception-v3-compat", num_gen=50000, reals=None,
-                  metrics=("fid",), description="StyleGAN: 50k generated images against every real image")
-register_protocol("kid50k_full", kind="gan", extractor="inception-v3-compat", num_gen=50000, reals=None,
-                  metrics=("kid",), kid_subsets=100, kid_subset_size=1000, kid_scale=1000.0,
-                  description="Vision-aided GAN (few-shot sets): KID of 50k generated images against every real "
-                              "image, 100 subsets of 1000, reported x10^3")
-register_protocol("fid10k", kind="gan", extractor="inception-v3-compat", num_gen=10000, reals=10000, metrics=("fid",),
-                  description="CoordGAN: 10k generated images against the first 10k real images by sorted name")
-register_protocol("fid50k_ttur", kind="gan", extractor="inception-v3-compat", num_gen=50000, reals=50000,
-                  metrics=("fid",), description="COCO-GAN: TTUR-style statistics of the first 50k real images by "
-                                                "sorted name (CelebA, LSUN), 50k assembled full images")
-register_protocol("fid50k_ttur_hq", kind="gan", extractor="inception-v3-compat", num_gen=50000, reals=30000,
-                  metrics=("fid",), description="COCO-GAN on CelebA-HQ: TTUR-style statistics of the first 30k "
-                                                "real images by sorted name")
-register_protocol("fg_miou", kind="segmentation", metrics=("fg_miou", "miou"), folds=1, background=False,
-                  absent_class="zero",
-                  description="LAGM semi-supervised part segmentation: FG-mIoU (background excluded) on the test "
-                              "split, absent classes count as IoU 0 (research/lagm.md §5)")
-register_protocol("miou_cv5", kind="segmentation", metrics=("miou",), folds=5, background=True,
-                  absent_class="zero", std_ddof=0,
-                  description="LAGM against DatasetGAN: mIoU with background, mean ± std (np.std) over 5 "
-                              "cross-validation folds")
+register_protocol(
+    "probe2k_full",
+    kind="gan",
+    extractor="probe",
+    num_gen=2000,
+    reals=None,
+    metrics=("fid", "kid", "pr"),
+    description="the embedded default: 2000 generated images against every real image, probe features; "
+    "not comparable with Inception FID",
+)
+register_protocol(
+    "fid50k_full",
+    kind="gan",
+    extractor="inception-v3-compat",
+    num_gen=50000,
+    reals=None,
+    metrics=("fid",),
+    description="StyleGAN: 50k generated images against every real image",
+)
+register_protocol(
+    "kid50k_full",
+    kind="gan",
+    extractor="inception-v3-compat",
+    num_gen=50000,
+    reals=None,
+    metrics=("kid",),
+    kid_subsets=100,
+    kid_subset_size=1000,
+    kid_scale=1000.0,
+    description="Vision-aided GAN (few-shot sets): KID of 50k generated images against every real "
+    "image, 100 subsets of 1000, reported x10^3",
+)
+register_protocol(
+    "fid10k",
+    kind="gan",
+    extractor="inception-v3-compat",
+    num_gen=10000,
+    reals=10000,
+    metrics=("fid",),
+    description="CoordGAN: 10k generated images against the first 10k real images by sorted name",
+)
+register_protocol(
+    "fid50k_ttur",
+    kind="gan",
+    extractor="inception-v3-compat",
+    num_gen=50000,
+    reals=50000,
+    metrics=("fid",),
+    description="COCO-GAN: TTUR-style statistics of the first 50k real images by "
+    "sorted name (CelebA, LSUN), 50k assembled full images",
+)
+register_protocol(
+    "fid50k_ttur_hq",
+    kind="gan",
+    extractor="inception-v3-compat",
+    num_gen=50000,
+    reals=30000,
+    metrics=("fid",),
+    description="COCO-GAN on CelebA-HQ: TTUR-style statistics of the first 30k real images by sorted name",
+)
+register_protocol(
+    "fg_miou",
+    kind="segmentation",
+    metrics=("fg_miou", "miou"),
+    folds=1,
+    background=False,
+    absent_class="zero",
+    description="LAGM semi-supervised part segmentation: FG-mIoU (background excluded) on the test "
+    "split, absent classes count as IoU 0 (research/lagm.md §5)",
+)
+register_protocol(
+    "miou_cv5",
+    kind="segmentation",
+    metrics=("miou",),
+    folds=5,
+    background=True,
+    absent_class="zero",
+    std_ddof=0,
+    description="LAGM against DatasetGAN: mIoU with background, mean ± std (np.std) over 5 cross-validation folds",
+)
 
 DEFAULT_PROTOCOLS = ("probe2k_full",)
 
@@ -252,7 +319,9 @@ def configured_protocols(metrics_config: Mapping[str, Any], source: str = "confi
         if name in PROTOCOLS:
             raise ConfigError(f"{where}: {name!r} is a registered protocol; give the changed protocol its own name")
         if not isinstance(fields, Mapping) or "base" not in fields:
-            raise ConfigError(f"{where}: missing required key 'base' (a registered protocol{did_you_mean('', PROTOCOLS)})")
+            raise ConfigError(
+                f"{where}: missing required key 'base' (a registered protocol{did_you_mean('', PROTOCOLS)})"
+            )
         overrides = {k: v for k, v in fields.items() if k != "base"}
         custom[name] = derive_protocol(get_protocol(fields["base"], f"{where}.base"), name, where, **overrides)
     chosen: dict[str, Protocol] = {}

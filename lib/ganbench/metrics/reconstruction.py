@@ -24,14 +24,22 @@ from ganbench.metrics.plan import RECONSTRUCTION, RECONSTRUCTION_METRICS
 from ganbench.train.checkpoint import load_checkpoint
 from ganbench.train.inputs import restore_method
 
-def evaluate_reconstruction(checkpoint_path: str | os.PathLike, data_path: str | os.PathLike,
-                            out_dir: str | os.PathLike, annotations_path: str | os.PathLike | None = None,
-                            batch: int = 64, device: str | torch.device = "cpu") -> dict[str, dict]:
+
+def evaluate_reconstruction(
+    checkpoint_path: str | os.PathLike,
+    data_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    annotations_path: str | os.PathLike | None = None,
+    batch: int = 64,
+    device: str | torch.device = "cpu",
+) -> dict[str, dict]:
     """Write ``mse.json`` and ``psnr.json`` to ``out_dir``; returns ``{metric: record}``."""
     ckpt = load_checkpoint(checkpoint_path)
     method = restore_method(ckpt, checkpoint_path, device)
     if not hasattr(method, "reconstruct"):
-        raise GanbenchError(f"{checkpoint_path}: a {ckpt['method']} checkpoint does not reconstruct images (an encoder does)")
+        raise GanbenchError(
+            f"{checkpoint_path}: a {ckpt['method']} checkpoint does not reconstruct images (an encoder does)"
+        )
     dataset = ImageDataset(data_path, resolution=method.resolution)
     if annotations_path is not None:
         is_test = read_annotations(annotations_path).is_test
@@ -54,10 +62,20 @@ def evaluate_reconstruction(checkpoint_path: str | os.PathLike, data_path: str |
     values = {"mse": mse, "psnr": 10 * math.log10(4 / mse) if mse > 0 else math.inf}  # [0, 1] range: mse / 4
     protocol = {"name": RECONSTRUCTION, "split": split, "images": int(len(indices)), "noise_mode": "const"}
     run = {"method": ckpt["method"], "experiment": ckpt["experiment"].get("name"), "kimg": ckpt["nimg"] / 1000}
-    inputs = {"checkpoint": str(checkpoint_path), "checkpoint_sha256": sha256_file(checkpoint_path),
-              "data": str(data_path), "data_sha256": sha256_file(data_path)}
+    inputs = {
+        "checkpoint": str(checkpoint_path),
+        "checkpoint_sha256": sha256_file(checkpoint_path),
+        "data": str(data_path),
+        "data_sha256": sha256_file(data_path),
+    }
     records = {}
     for metric in RECONSTRUCTION_METRICS:
-        records[metric] = {"metric": metric, "value": values[metric], "protocol": protocol, "run": run, "inputs": inputs}
+        records[metric] = {
+            "metric": metric,
+            "value": values[metric],
+            "protocol": protocol,
+            "run": run,
+            "inputs": inputs,
+        }
         write_json(Path(out_dir) / f"{metric}.json", records[metric])
     return records

@@ -52,8 +52,9 @@ def confusion_matrix(pred, target, num_classes: int, ignore_index: int | None = 
 ABSENT = ("skip", "zero")
 
 
-def segmentation_scores(confusion, background: int | None = 0, exclude: Iterable[int] = (),
-                        absent: str = "skip") -> dict[str, Any]:
+def segmentation_scores(
+    confusion, background: int | None = 0, exclude: Iterable[int] = (), absent: str = "skip"
+) -> dict[str, Any]:
     """Scores of a (K, K) confusion matrix ``confusion[target, pred]`` pooled over a whole set.
 
     Returns ``iou`` (list of K floats; NaN for a class absent from both prediction and target with
@@ -108,5 +109,9 @@ def mean_std(values: Sequence[float], ddof: int = 1) -> dict[str, float | int | 
     if ddof not in (0, 1):
         raise GanbenchError(f"mean_std: ddof must be 0 or 1, got {ddof}")
     spread = statistics.stdev if ddof == 1 else statistics.pstdev
-    return {"mean": statistics.fmean(values), "std": spread(values) if len(values) > ddof else None,
-            "n": len(values), "ddof": ddof}
+    return {
+        "mean": statistics.fmean(values),
+        "std": spread(values) if len(values) > ddof else None,
+        "n": len(values),
+        "ddof": ddof,
+    }

@@ -44,8 +44,11 @@ from ganbench.progress import progress
 
 
 def versions() -> dict[str, str]:
-    return {"torch": str(torch.__version__), "torch-fidelity": torch_fidelity.__version__,
-            "ganbench": ganbench.__version__}
+    return {
+        "torch": str(torch.__version__),
+        "torch-fidelity": torch_fidelity.__version__,
+        "ganbench": ganbench.__version__,
+    }
 
 
 def dataset_sha256(path: str | os.PathLike) -> str:
@@ -72,8 +75,9 @@ def iter_batches(source: ImageSource, count: int, batch: int) -> Iterator[torch.
             yield from (torch.from_numpy(im).permute(2, 0, 1)[None].contiguous() for im in images)
 
 
-def extract_features(batches, extractor: FeatureExtractor, total: int | None = None,
-                     desc: str = "features") -> torch.Tensor:
+def extract_features(
+    batches, extractor: FeatureExtractor, total: int | None = None, desc: str = "features"
+) -> torch.Tensor:
     """Concatenated float32 features (N, D) of uint8 image batches."""
     out = []
     with progress(total=total, desc=desc, unit="img") as bar:
@@ -169,14 +173,20 @@ class ReferenceStats:
         is the size of the images compared with them (``what`` renders them)."""
         made = self.attrs.get("statskey"), self.attrs.get("resolution")
         if None in made:
-            raise GanbenchError(f"{self.path}: statistics do not record their protocol and resolution "
-                                f"(made by an older ganbench); recompute them")
+            raise GanbenchError(
+                f"{self.path}: statistics do not record their protocol and resolution "
+                f"(made by an older ganbench); recompute them"
+            )
         if made[0] != protocol.statskey:
-            raise GanbenchError(f"{self.path}: statistics are for {made[0]!r}, but protocol {protocol.name} needs "
-                                f"{protocol.statskey!r} (extractor {protocol.extractor}, reals {protocol.reference})")
+            raise GanbenchError(
+                f"{self.path}: statistics are for {made[0]!r}, but protocol {protocol.name} needs "
+                f"{protocol.statskey!r} (extractor {protocol.extractor}, reals {protocol.reference})"
+            )
         if int(made[1]) != int(resolution):
-            raise GanbenchError(f"{self.path}: statistics of {made[1]} px images, but {what} renders {resolution} px; "
-                                f"use the statistics of the data at {resolution} px")
+            raise GanbenchError(
+                f"{self.path}: statistics of {made[1]} px images, but {what} renders {resolution} px; "
+                f"use the statistics of the data at {resolution} px"
+            )
 
 
 def load_stats(path: str | os.PathLike, with_features: bool = True) -> ReferenceStats:
@@ -197,8 +207,9 @@ def load_stats(path: str | os.PathLike, with_features: bool = True) -> Reference
         raise GanbenchError(f"{path}: not a readable HDF5 file ({exc})") from None
 
 
-def stale_reason(stats_path: str | os.PathLike, dataset_path: str | os.PathLike,
-                 extractor: FeatureExtractor | None = None) -> str | None:
+def stale_reason(
+    stats_path: str | os.PathLike, dataset_path: str | os.PathLike, extractor: FeatureExtractor | None = None
+) -> str | None:
     """Why ``stats_path`` must be recomputed for this dataset (and extractor), or None if it is current."""
     path = Path(stats_path)
     if not path.is_file():
@@ -207,6 +218,8 @@ def stale_reason(stats_path: str | os.PathLike, dataset_path: str | os.PathLike,
     if stats.attrs.get("dataset_sha256") != dataset_sha256(dataset_path):
         return f"{path}: {dataset_path} changed since the statistics were computed"
     if extractor is not None and (stats.attrs.get("extractor"), stats.attrs.get("weights_sha256")) != (
-            extractor.name, extractor.weights_sha256):
+        extractor.name,
+        extractor.weights_sha256,
+    ):
         return f"{path}: computed with other extractor weights"
     return None

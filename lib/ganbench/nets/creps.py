@@ -41,8 +41,9 @@ DEFAULT_CHUNK_PIXELS = CREPS_CHUNK_PIXELS  # batch x pixels per chunk of the per
 # and in malloc's heap (cfg=creps, 512 px output on 2 CPU cores: 2.3x faster, 3.3x less memory than 1 << 18)
 
 
-def modulated_fc(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True,
-                 channels_last: bool = False) -> torch.Tensor:
+def modulated_fc(
+    x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True, channels_last: bool = False
+) -> torch.Tensor:
     """A per-sample 1x1 convolution: ``weight`` [O, I] scaled by ``styles`` [N, I], optionally demodulated.
 
     x is [N, I, P] (``channels_last=False``) or [N, P, I]; the output has the same layout with O channels.
@@ -59,10 +60,12 @@ def modulated_fc(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, de
 
 class ModulatedFC(nn.Module):
     """Style-modulated dense layer applied at every position, + bias, clamped to +-256: demodulated and followed by
-    lrelu (x sqrt 2) in the synthesis layers; neither in :class:`ToRes`. x is [N, I, P], or [N, P, I] if channels_last."""
+    lrelu (x sqrt 2) in the synthesis layers; neither in :class:`ToRes`. x is [N, I, P], or [N, P, I] if
+    channels_last."""
 
-    def __init__(self, in_channels: int, out_channels: int, w_dim: int, channels_last: bool = False,
-                 demodulate: bool = True):
+    def __init__(
+        self, in_channels: int, out_channels: int, w_dim: int, channels_last: bool = False, demodulate: bool = True
+    ):
         super().__init__()
         self.channels_last, self.demodulate = channels_last, demodulate
         self.activation = "lrelu" if demodulate else "linear"
@@ -74,8 +77,9 @@ class ModulatedFC(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         styles = self.affine(w) * self.weight_gain
         x = modulated_fc(x, self.weight, styles, demodulate=self.demodulate, channels_last=self.channels_last)
-        return ops.bias_act(x, self.bias.to(x.dtype), dim=x.ndim - 1 if self.channels_last else 1,
-                            act=self.activation, clamp=FC_CLAMP)
+        return ops.bias_act(
+            x, self.bias.to(x.dtype), dim=x.ndim - 1 if self.channels_last else 1, act=self.activation, clamp=FC_CLAMP
+        )
 
 
 class ToRes(ModulatedFC):
@@ -165,8 +169,17 @@ class SynthesisNetwork(nn.Module):
     (input) and ws[1] (fc1); level k >= 1 reads ws[2k - 1 .. 2k + 1]; the refinement blocks ws[-1].
     """
 
-    def __init__(self, w_dim: int, img_resolution: int, img_channels: int = 3, channel_base: int = 65536,
-                 channel_max: int = 1024, rank: int = 8, bandwidth: float = 10.0, fp16_refine: bool = True):
+    def __init__(
+        self,
+        w_dim: int,
+        img_resolution: int,
+        img_channels: int = 3,
+        channel_base: int = 65536,
+        channel_max: int = 1024,
+        rank: int = 8,
+        bandwidth: float = 10.0,
+        fp16_refine: bool = True,
+    ):
         super().__init__()
         log2 = _log2_resolution(img_resolution)
         if img_resolution < 8:  # the first bi-line level is 8
@@ -189,8 +202,14 @@ class SynthesisNetwork(nn.Module):
     def default_grid(self) -> torch.Tensor:
         return unit_grid(self.img_resolution)
 
-    def forward(self, ws: torch.Tensor, rows: torch.Tensor | None = None, cols: torch.Tensor | None = None,
-                chunk_pixels: int = DEFAULT_CHUNK_PIXELS, **_ignored) -> torch.Tensor:
+    def forward(
+        self,
+        ws: torch.Tensor,
+        rows: torch.Tensor | None = None,
+        cols: torch.Tensor | None = None,
+        chunk_pixels: int = DEFAULT_CHUNK_PIXELS,
+        **_ignored,
+    ) -> torch.Tensor:
         """``rows``/``cols``: 1-D coordinates (default ``linspace(0, 1, R)``, the training grid).
         Further keywords (``noise_mode``, ``rng``) are accepted for StyleGAN2 compatibility; CREPS has no noise."""
         if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
@@ -264,23 +283,47 @@ class Generator(nn.Module):
     ``rows``/``cols`` choose the output grid (default: the R x R training grid); see :func:`scale_grid`.
     """
 
-    def __init__(self, z_dim: int = 512, c_dim: int = 0, w_dim: int = 512, *, img_resolution: int,
-                 img_channels: int = 3, channel_base: int = 65536, channel_max: int = 1024, rank: int = 8,
-                 bandwidth: float = 10.0, fp16_refine: bool = True, mapping_kwargs: dict | None = None):
+    def __init__(
+        self,
+        z_dim: int = 512,
+        c_dim: int = 0,
+        w_dim: int = 512,
+        *,
+        img_resolution: int,
+        img_channels: int = 3,
+        channel_base: int = 65536,
+        channel_max: int = 1024,
+        rank: int = 8,
+        bandwidth: float = 10.0,
+        fp16_refine: bool = True,
+        mapping_kwargs: dict | None = None,
+    ):
         super().__init__()
         self.z_dim, self.c_dim, self.w_dim = z_dim, c_dim, w_dim
         self.img_resolution, self.img_channels = img_resolution, img_channels
-        self.synthesis = SynthesisNetwork(w_dim, img_resolution, img_channels, channel_base, channel_max, rank,
-                                          bandwidth, fp16_refine)
+        self.synthesis = SynthesisNetwork(
+            w_dim, img_resolution, img_channels, channel_base, channel_max, rank, bandwidth, fp16_refine
+        )
         self.num_ws = self.synthesis.num_ws
-        self.mapping = MappingNetwork(z_dim, c_dim, w_dim, num_ws=self.num_ws,
-                                      **{"w_avg_beta": 0.998, **(mapping_kwargs or {})})
+        self.mapping = MappingNetwork(
+            z_dim, c_dim, w_dim, num_ws=self.num_ws, **{"w_avg_beta": 0.998, **(mapping_kwargs or {})}
+        )
 
-    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1,
-                truncation_cutoff: int | None = None, update_emas: bool = False, rows=None, cols=None,
-                chunk_pixels: int = DEFAULT_CHUNK_PIXELS, **synthesis_kwargs) -> torch.Tensor:
-        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
-                          update_emas=update_emas)
+    def forward(
+        self,
+        z: torch.Tensor,
+        c: torch.Tensor | None = None,
+        truncation_psi: float = 1,
+        truncation_cutoff: int | None = None,
+        update_emas: bool = False,
+        rows=None,
+        cols=None,
+        chunk_pixels: int = DEFAULT_CHUNK_PIXELS,
+        **synthesis_kwargs,
+    ) -> torch.Tensor:
+        ws = self.mapping(
+            z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff, update_emas=update_emas
+        )
         return self.synthesis(ws, rows, cols, chunk_pixels=chunk_pixels, **synthesis_kwargs)
 
 

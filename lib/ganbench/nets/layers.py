@@ -47,8 +47,15 @@ class FullyConnectedLayer(nn.Module):
     weight is stored as N(0, 1/lr_mul^2) and multiplied by ``lr_mul/sqrt(in_features)``.
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, activation: str = "linear",
-                 lr_multiplier: float = 1.0, bias_init: float = 0.0):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        activation: str = "linear",
+        lr_multiplier: float = 1.0,
+        bias_init: float = 0.0,
+    ):
         super().__init__()
         self.in_features, self.out_features, self.activation = in_features, out_features, activation
         act_gain(activation)  # validate early
@@ -79,9 +86,18 @@ class Conv2dLayer(nn.Module):
     scales the output and the clamp by ``gain`` (the resnet D uses sqrt(0.5)).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, bias: bool = True,
-                 activation: str = "linear", up: int = 1, down: int = 1,
-                 resample_filter: Sequence[float] = RESAMPLE_FILTER, conv_clamp: float | None = None):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        bias: bool = True,
+        activation: str = "linear",
+        up: int = 1,
+        down: int = 1,
+        resample_filter: Sequence[float] = RESAMPLE_FILTER,
+        conv_clamp: float | None = None,
+    ):
         super().__init__()
         self.activation, self.up, self.down, self.conv_clamp = activation, up, down, conv_clamp
         self.register_buffer("resample_filter", make_filter(resample_filter), persistent=False)
@@ -94,8 +110,9 @@ class Conv2dLayer(nn.Module):
     def forward(self, x: torch.Tensor, gain: float = 1) -> torch.Tensor:
         w = self.weight.to(x.dtype) * self.weight_gain
         b = self.bias.to(x.dtype) if self.bias is not None else None
-        x = ops.conv2d_resample(x, w, f=self.resample_filter, up=self.up, down=self.down, padding=self.padding,
-                                flip_weight=(self.up == 1))
+        x = ops.conv2d_resample(
+            x, w, f=self.resample_filter, up=self.up, down=self.down, padding=self.padding, flip_weight=(self.up == 1)
+        )
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
         b = None if b is None else b.to(x.dtype)  # under autocast the conv output may be narrower
         return ops.bias_act(x, b, act=self.activation, gain=self.act_gain * gain, clamp=clamp)
@@ -133,8 +150,10 @@ def modulated_conv2d(
     N, I = x.shape[0], x.shape[1]
     O, _, kh, kw = weight.shape
     if styles.shape != (N, I) or weight.shape[1] != I:
-        raise ConfigError(f"modulated_conv2d: x {list(x.shape)}, weight {list(weight.shape)} and styles "
-                          f"{list(styles.shape)} do not agree")
+        raise ConfigError(
+            f"modulated_conv2d: x {list(x.shape)}, weight {list(weight.shape)} and styles "
+            f"{list(styles.shape)} do not agree"
+        )
     if x.dtype == torch.float16 and demodulate:
         # Pre-normalize so that the products below cannot overflow fp16 (demodulation undoes it).
         weight = weight * (1 / math.sqrt(I * kh * kw) / weight.norm(float("inf"), dim=[1, 2, 3], keepdim=True))
@@ -145,8 +164,9 @@ def modulated_conv2d(
         dcoefs = (styles.square() @ weight.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()  # [N, O]
     if not fused_modconv:
         x = x * styles.to(x.dtype).reshape(N, I, 1, 1)
-        x = ops.conv2d_resample(x, weight.to(x.dtype), f=resample_filter, up=up, down=down, padding=padding,
-                                flip_weight=flip_weight)
+        x = ops.conv2d_resample(
+            x, weight.to(x.dtype), f=resample_filter, up=up, down=down, padding=padding, flip_weight=flip_weight
+        )
         if dcoefs is not None:
             x = x * dcoefs.to(x.dtype).reshape(N, O, 1, 1)
     else:
@@ -154,8 +174,16 @@ def modulated_conv2d(
         if dcoefs is not None:
             w = w * dcoefs.reshape(N, O, 1, 1, 1)
         x = x.reshape(1, N * I, *x.shape[2:])
-        x = ops.conv2d_resample(x, w.reshape(N * O, I, kh, kw).to(x.dtype), f=resample_filter, up=up,
-                                down=down, padding=padding, groups=N, flip_weight=flip_weight)
+        x = ops.conv2d_resample(
+            x,
+            w.reshape(N * O, I, kh, kw).to(x.dtype),
+            f=resample_filter,
+            up=up,
+            down=down,
+            padding=padding,
+            groups=N,
+            flip_weight=flip_weight,
+        )
         x = x.reshape(N, O, *x.shape[2:])
     if noise is not None:
         x = x + noise.to(x.dtype)
@@ -170,9 +198,19 @@ class SynthesisLayer(nn.Module):
     ``rng.randn`` when an rng is given), the fixed ``noise_const`` buffer ('const'), or off ('none').
     """
 
-    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, kernel_size: int = 3,
-                 up: int = 1, use_noise: bool = True, activation: str = "lrelu",
-                 resample_filter: Sequence[float] = RESAMPLE_FILTER, conv_clamp: float | None = None):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        w_dim: int,
+        resolution: int,
+        kernel_size: int = 3,
+        up: int = 1,
+        use_noise: bool = True,
+        activation: str = "lrelu",
+        resample_filter: Sequence[float] = RESAMPLE_FILTER,
+        conv_clamp: float | None = None,
+    ):
         super().__init__()
         self.resolution, self.up, self.use_noise = resolution, up, use_noise
         self.activation, self.conv_clamp, self.act_gain = activation, conv_clamp, act_gain(activation)
@@ -186,8 +224,15 @@ class SynthesisLayer(nn.Module):
             self.register_buffer("noise_const", torch.randn([resolution, resolution]))
             self.noise_strength = nn.Parameter(torch.zeros([]))
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random", fused_modconv: bool = True,
-                gain: float = 1, rng=None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        w: torch.Tensor,
+        noise_mode: str = "random",
+        fused_modconv: bool = True,
+        gain: float = 1,
+        rng=None,
+    ) -> torch.Tensor:
         """x: [N, I, H, W], w: [N, w_dim]; rng: None or a BatchRandom-like object with ``randn(n, *shape)``."""
         if noise_mode not in NOISE_MODES:
             raise ConfigError(f"noise_mode={noise_mode!r} is not one of {', '.join(NOISE_MODES)}")
@@ -199,9 +244,17 @@ class SynthesisLayer(nn.Module):
             noise = raw.to(device=x.device, dtype=torch.float32) * self.noise_strength
         elif self.use_noise and noise_mode == "const":
             noise = self.noise_const * self.noise_strength
-        x = modulated_conv2d(x, self.weight * self.weight_gain, styles, noise=noise, up=self.up,
-                             padding=self.padding, resample_filter=self.resample_filter,
-                             flip_weight=(self.up == 1), fused_modconv=fused_modconv)
+        x = modulated_conv2d(
+            x,
+            self.weight * self.weight_gain,
+            styles,
+            noise=noise,
+            up=self.up,
+            padding=self.padding,
+            resample_filter=self.resample_filter,
+            flip_weight=(self.up == 1),
+            fused_modconv=fused_modconv,
+        )
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
         return ops.bias_act(x, self.bias.to(x.dtype), act=self.activation, gain=self.act_gain * gain, clamp=clamp)
 
@@ -209,8 +262,9 @@ class SynthesisLayer(nn.Module):
 class ToRGBLayer(nn.Module):
     """Modulated 1x1 conv without demodulation, plus bias: [N, I, H, W] -> [N, img_channels, H, W]."""
 
-    def __init__(self, in_channels: int, out_channels: int, w_dim: int, kernel_size: int = 1,
-                 conv_clamp: float | None = None):
+    def __init__(
+        self, in_channels: int, out_channels: int, w_dim: int, kernel_size: int = 1, conv_clamp: float | None = None
+    ):
         super().__init__()
         self.conv_clamp = conv_clamp
         self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
@@ -235,13 +289,25 @@ class MappingNetwork(nn.Module):
     ``w_avg_beta=None`` disables tracking and truncation (the conditioning map of D).
     """
 
-    def __init__(self, z_dim: int, c_dim: int, w_dim: int, num_ws: int | None, num_layers: int = 8,
-                 embed_features: int | None = None, layer_features: int | None = None, activation: str = "lrelu",
-                 lr_multiplier: float = 0.01, w_avg_beta: float | None = 0.995):
+    def __init__(
+        self,
+        z_dim: int,
+        c_dim: int,
+        w_dim: int,
+        num_ws: int | None,
+        num_layers: int = 8,
+        embed_features: int | None = None,
+        layer_features: int | None = None,
+        activation: str = "lrelu",
+        lr_multiplier: float = 0.01,
+        w_avg_beta: float | None = 0.995,
+    ):
         super().__init__()
         if z_dim + c_dim == 0 or num_layers < 1:
-            raise ConfigError(f"mapping network needs z_dim + c_dim > 0 and num_layers >= 1, "
-                              f"got z_dim={z_dim}, c_dim={c_dim}, num_layers={num_layers}")
+            raise ConfigError(
+                f"mapping network needs z_dim + c_dim > 0 and num_layers >= 1, "
+                f"got z_dim={z_dim}, c_dim={c_dim}, num_layers={num_layers}"
+            )
         self.z_dim, self.c_dim, self.w_dim, self.num_ws, self.w_avg_beta = z_dim, c_dim, w_dim, num_ws, w_avg_beta
         embed_features = (w_dim if embed_features is None else embed_features) if c_dim > 0 else 0
         layer_features = w_dim if layer_features is None else layer_features
@@ -254,8 +320,14 @@ class MappingNetwork(nn.Module):
         if w_avg_beta is not None:
             self.register_buffer("w_avg", torch.zeros([w_dim]))
 
-    def forward(self, z: torch.Tensor | None, c: torch.Tensor | None = None, truncation_psi: float = 1,
-                truncation_cutoff: int | None = None, update_emas: bool = False) -> torch.Tensor:
+    def forward(
+        self,
+        z: torch.Tensor | None,
+        c: torch.Tensor | None = None,
+        truncation_psi: float = 1,
+        truncation_cutoff: int | None = None,
+        update_emas: bool = False,
+    ) -> torch.Tensor:
         """``update_emas=True`` (training) moves w_avg toward the batch mean of w, averaged over
         all DDP ranks when torch.distributed is initialized (so N ranks track what one process would)."""
         parts = []
@@ -315,8 +387,10 @@ class MinibatchStdLayer(nn.Module):
         N, C, H, W = x.shape
         G, F = min(self.group_size, N), self.num_channels
         if N % G or C % F:
-            raise ConfigError(f"mbstd: group size {G} must divide the (local) batch {N} and num_channels {F} "
-                              f"the {C} channels; choose a batch per GPU that is a multiple of mbstd_group_size")
+            raise ConfigError(
+                f"mbstd: group size {G} must divide the (local) batch {N} and num_channels {F} "
+                f"the {C} channels; choose a batch per GPU that is a multiple of mbstd_group_size"
+            )
         y = x.to(torch.float32).reshape(N // G, G, F, C // F, H, W)  # contiguous groups
         y = (y - y.mean(dim=1, keepdim=True)).square().mean(dim=1)  # variance over the group
         y = (y + 1e-8).sqrt().mean(dim=[2, 3, 4])  # [N/G, F]

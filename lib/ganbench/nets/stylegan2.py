@@ -57,24 +57,42 @@ class SynthesisBlock(nn.Module):
     upsampled img of the previous block.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, img_channels: int,
-                 use_fp16: bool = False, conv_clamp: float | None = None, **layer_kwargs: Any):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        w_dim: int,
+        resolution: int,
+        img_channels: int,
+        use_fp16: bool = False,
+        conv_clamp: float | None = None,
+        **layer_kwargs: Any,
+    ):
         super().__init__()
         self.in_channels, self.resolution, self.use_fp16 = in_channels, resolution, use_fp16
         self.register_buffer("resample_filter", make_filter(RESAMPLE_FILTER), persistent=False)
         if in_channels == 0:
             self.const = nn.Parameter(torch.randn([out_channels, resolution, resolution]))
         else:
-            self.conv0 = SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=2, conv_clamp=conv_clamp,
-                                        **layer_kwargs)
-        self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution, conv_clamp=conv_clamp,
-                                    **layer_kwargs)
+            self.conv0 = SynthesisLayer(
+                in_channels, out_channels, w_dim, resolution, up=2, conv_clamp=conv_clamp, **layer_kwargs
+            )
+        self.conv1 = SynthesisLayer(
+            out_channels, out_channels, w_dim, resolution, conv_clamp=conv_clamp, **layer_kwargs
+        )
         self.torgb = ToRGBLayer(out_channels, img_channels, w_dim, conv_clamp=conv_clamp)
         self.num_conv = 1 if in_channels == 0 else 2
         self.num_torgb = 1
 
-    def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor,
-                noise_mode: str = "random", fused_modconv: bool | None = None, rng=None):
+    def forward(
+        self,
+        x: torch.Tensor | None,
+        img: torch.Tensor | None,
+        ws: torch.Tensor,
+        noise_mode: str = "random",
+        fused_modconv: bool | None = None,
+        rng=None,
+    ):
         w_iter = iter(ws.unbind(dim=1))
         dtype = _block_dtype(self.use_fp16, ws.device)
         if fused_modconv is None:  # grouped convs are fast forward but slow to differentiate
@@ -98,9 +116,17 @@ class SynthesisNetwork(nn.Module):
     The top ``num_fp16_res`` resolutions run in fp16 on CUDA (use ``conv_clamp=256`` with it).
     """
 
-    def __init__(self, w_dim: int, img_resolution: int, img_channels: int = 3, channel_base: int = 32768,
-                 channel_max: int = 512, num_fp16_res: int = 0, conv_clamp: float | None = None,
-                 **layer_kwargs: Any):
+    def __init__(
+        self,
+        w_dim: int,
+        img_resolution: int,
+        img_channels: int = 3,
+        channel_base: int = 32768,
+        channel_max: int = 512,
+        num_fp16_res: int = 0,
+        conv_clamp: float | None = None,
+        **layer_kwargs: Any,
+    ):
         super().__init__()
         log2 = _log2_resolution(img_resolution)
         self.w_dim, self.img_resolution, self.img_channels = w_dim, img_resolution, img_channels
@@ -109,8 +135,16 @@ class SynthesisNetwork(nn.Module):
         self.num_ws = 0
         for res in self.block_resolutions:
             in_channels = _channels(res // 2, channel_base, channel_max) if res > 4 else 0
-            block = SynthesisBlock(in_channels, _channels(res, channel_base, channel_max), w_dim, res, img_channels,
-                                   use_fp16=res >= fp16_resolution, conv_clamp=conv_clamp, **layer_kwargs)
+            block = SynthesisBlock(
+                in_channels,
+                _channels(res, channel_base, channel_max),
+                w_dim,
+                res,
+                img_channels,
+                use_fp16=res >= fp16_resolution,
+                conv_clamp=conv_clamp,
+                **layer_kwargs,
+            )
             self.num_ws += block.num_conv
             setattr(self, f"b{res}", block)
         self.num_ws += 1  # the last ToRGB
@@ -118,8 +152,14 @@ class SynthesisNetwork(nn.Module):
     def blocks(self) -> list[SynthesisBlock]:
         return [getattr(self, f"b{res}") for res in self.block_resolutions]
 
-    def forward(self, ws: torch.Tensor, noise_mode: str = "random", fused_modconv: bool | None = None, rng=None,
-                return_features: bool = False):
+    def forward(
+        self,
+        ws: torch.Tensor,
+        noise_mode: str = "random",
+        fused_modconv: bool | None = None,
+        rng=None,
+        return_features: bool = False,
+    ):
         """Returns img, or (img, features) with features = {r: block output [N, C_r, r, r] float32}
         when ``return_features`` (the per-block feature maps LAGM's annotator reads).
 
@@ -150,27 +190,57 @@ class Generator(nn.Module):
     SynthesisLayer arguments, e.g. use_noise).
     """
 
-    def __init__(self, z_dim: int = 512, c_dim: int = 0, w_dim: int = 512, *, img_resolution: int,
-                 img_channels: int = 3, channel_base: int = 32768, channel_max: int = 512, num_fp16_res: int = 0,
-                 conv_clamp: float | None = None, mapping_kwargs: dict | None = None, **synthesis_kwargs: Any):
+    def __init__(
+        self,
+        z_dim: int = 512,
+        c_dim: int = 0,
+        w_dim: int = 512,
+        *,
+        img_resolution: int,
+        img_channels: int = 3,
+        channel_base: int = 32768,
+        channel_max: int = 512,
+        num_fp16_res: int = 0,
+        conv_clamp: float | None = None,
+        mapping_kwargs: dict | None = None,
+        **synthesis_kwargs: Any,
+    ):
         super().__init__()
         self.z_dim, self.c_dim, self.w_dim = z_dim, c_dim, w_dim
         self.img_resolution, self.img_channels = img_resolution, img_channels
-        self.synthesis = SynthesisNetwork(w_dim, img_resolution, img_channels, channel_base=channel_base,
-                                          channel_max=channel_max, num_fp16_res=num_fp16_res, conv_clamp=conv_clamp,
-                                          **synthesis_kwargs)
+        self.synthesis = SynthesisNetwork(
+            w_dim,
+            img_resolution,
+            img_channels,
+            channel_base=channel_base,
+            channel_max=channel_max,
+            num_fp16_res=num_fp16_res,
+            conv_clamp=conv_clamp,
+            **synthesis_kwargs,
+        )
         self.num_ws = self.synthesis.num_ws
         self.mapping = MappingNetwork(z_dim, c_dim, w_dim, num_ws=self.num_ws, **(mapping_kwargs or {}))
 
-    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1,
-                truncation_cutoff: int | None = None, noise_mode: str = "random", rng=None,
-                return_features: bool = False, update_emas: bool = False, fused_modconv: bool | None = None):
+    def forward(
+        self,
+        z: torch.Tensor,
+        c: torch.Tensor | None = None,
+        truncation_psi: float = 1,
+        truncation_cutoff: int | None = None,
+        noise_mode: str = "random",
+        rng=None,
+        return_features: bool = False,
+        update_emas: bool = False,
+        fused_modconv: bool | None = None,
+    ):
         """img [N, img_channels, R, R], or (img, {r: features}) with ``return_features``; see
         :meth:`SynthesisNetwork.forward` for ``rng`` and :class:`MappingNetwork` for ``update_emas``."""
-        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
-                          update_emas=update_emas)
-        return self.synthesis(ws, noise_mode=noise_mode, fused_modconv=fused_modconv, rng=rng,
-                              return_features=return_features)
+        ws = self.mapping(
+            z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff, update_emas=update_emas
+        )
+        return self.synthesis(
+            ws, noise_mode=noise_mode, fused_modconv=fused_modconv, rng=rng, return_features=return_features
+        )
 
 
 class DiscriminatorBlock(nn.Module):
@@ -181,9 +251,17 @@ class DiscriminatorBlock(nn.Module):
     paths downsampled by 2 with the [1,3,3,1] filter.
     """
 
-    def __init__(self, in_channels: int, tmp_channels: int, out_channels: int, resolution: int,
-                 img_channels: int, use_fp16: bool = False, conv_clamp: float | None = None,
-                 activation: str = "lrelu"):
+    def __init__(
+        self,
+        in_channels: int,
+        tmp_channels: int,
+        out_channels: int,
+        resolution: int,
+        img_channels: int,
+        use_fp16: bool = False,
+        conv_clamp: float | None = None,
+        activation: str = "lrelu",
+    ):
         super().__init__()
         self.in_channels, self.resolution, self.use_fp16 = in_channels, resolution, use_fp16
         if in_channels == 0:
@@ -203,13 +281,22 @@ class DiscriminatorBlock(nn.Module):
 class DiscriminatorEpilogue(nn.Module):
     """4x4 head: [N, C, 4, 4] -> mbstd -> conv 3x3 -> fc -> out [N, 1] (or [N, cmap_dim] projected on cmap)."""
 
-    def __init__(self, in_channels: int, cmap_dim: int, resolution: int = 4, mbstd_group_size: int = 4,
-                 mbstd_num_channels: int = 1, activation: str = "lrelu", conv_clamp: float | None = None):
+    def __init__(
+        self,
+        in_channels: int,
+        cmap_dim: int,
+        resolution: int = 4,
+        mbstd_group_size: int = 4,
+        mbstd_num_channels: int = 1,
+        activation: str = "lrelu",
+        conv_clamp: float | None = None,
+    ):
         super().__init__()
         self.cmap_dim = cmap_dim
         self.mbstd = MinibatchStdLayer(mbstd_group_size, mbstd_num_channels) if mbstd_num_channels > 0 else None
-        self.conv = Conv2dLayer(in_channels + mbstd_num_channels, in_channels, 3, activation=activation,
-                                conv_clamp=conv_clamp)
+        self.conv = Conv2dLayer(
+            in_channels + mbstd_num_channels, in_channels, 3, activation=activation, conv_clamp=conv_clamp
+        )
         self.fc = FullyConnectedLayer(in_channels * resolution**2, in_channels, activation=activation)
         self.out = FullyConnectedLayer(in_channels, 1 if cmap_dim == 0 else cmap_dim)
 
@@ -232,10 +319,21 @@ class Discriminator(nn.Module):
     mapping_kwargs (for the c mapping).
     """
 
-    def __init__(self, c_dim: int = 0, *, img_resolution: int, img_channels: int = 3, channel_base: int = 32768,
-                 channel_max: int = 512, num_fp16_res: int = 0, conv_clamp: float | None = None,
-                 mbstd_group_size: int = 4, mbstd_num_channels: int = 1, cmap_dim: int | None = None,
-                 mapping_kwargs: dict | None = None):
+    def __init__(
+        self,
+        c_dim: int = 0,
+        *,
+        img_resolution: int,
+        img_channels: int = 3,
+        channel_base: int = 32768,
+        channel_max: int = 512,
+        num_fp16_res: int = 0,
+        conv_clamp: float | None = None,
+        mbstd_group_size: int = 4,
+        mbstd_num_channels: int = 1,
+        cmap_dim: int | None = None,
+        mapping_kwargs: dict | None = None,
+    ):
         super().__init__()
         log2 = _log2_resolution(img_resolution)
         if img_resolution < 8:
@@ -245,18 +343,30 @@ class Discriminator(nn.Module):
         fp16_resolution = max(2 ** (log2 + 1 - num_fp16_res), 8)
         for res in self.block_resolutions:
             tmp = _channels(res, channel_base, channel_max)
-            block = DiscriminatorBlock(tmp if res < img_resolution else 0, tmp,
-                                       _channels(res // 2, channel_base, channel_max), res, img_channels,
-                                       use_fp16=res >= fp16_resolution, conv_clamp=conv_clamp)
+            block = DiscriminatorBlock(
+                tmp if res < img_resolution else 0,
+                tmp,
+                _channels(res // 2, channel_base, channel_max),
+                res,
+                img_channels,
+                use_fp16=res >= fp16_resolution,
+                conv_clamp=conv_clamp,
+            )
             setattr(self, f"b{res}", block)
         channels_4 = _channels(4, channel_base, channel_max)
         self.cmap_dim = 0 if c_dim == 0 else (channels_4 if cmap_dim is None else cmap_dim)
         self.mapping = None
         if c_dim > 0:
-            self.mapping = MappingNetwork(0, c_dim, self.cmap_dim, num_ws=None, w_avg_beta=None,
-                                          **(mapping_kwargs or {}))
-        self.b4 = DiscriminatorEpilogue(channels_4, self.cmap_dim, mbstd_group_size=mbstd_group_size,
-                                        mbstd_num_channels=mbstd_num_channels, conv_clamp=conv_clamp)
+            self.mapping = MappingNetwork(
+                0, c_dim, self.cmap_dim, num_ws=None, w_avg_beta=None, **(mapping_kwargs or {})
+            )
+        self.b4 = DiscriminatorEpilogue(
+            channels_4,
+            self.cmap_dim,
+            mbstd_group_size=mbstd_group_size,
+            mbstd_num_channels=mbstd_num_channels,
+            conv_clamp=conv_clamp,
+        )
 
     def forward(self, img: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         R = self.img_resolution

@@ -17,8 +17,12 @@ from torch import nn
 def double_conv(cin: int, cout: int, mid: int | None = None) -> nn.Sequential:
     mid = cout if mid is None else mid
     return nn.Sequential(
-        nn.Conv2d(cin, mid, 3, padding=1, bias=False), nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
-        nn.Conv2d(mid, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+        nn.Conv2d(cin, mid, 3, padding=1, bias=False),
+        nn.BatchNorm2d(mid),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(mid, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
     )
 
 
@@ -43,9 +47,13 @@ class UNet(nn.Module):
         super().__init__()
         b = base
         self.inc = double_conv(in_channels, b)
-        self.downs = nn.ModuleList(nn.Sequential(nn.MaxPool2d(2), double_conv(cin, cout))
-                                   for cin, cout in ((b, 2 * b), (2 * b, 4 * b), (4 * b, 8 * b), (8 * b, 8 * b)))
-        self.ups = nn.ModuleList(Up(cin, cout) for cin, cout in ((16 * b, 4 * b), (8 * b, 2 * b), (4 * b, b), (2 * b, b)))
+        self.downs = nn.ModuleList(
+            nn.Sequential(nn.MaxPool2d(2), double_conv(cin, cout))
+            for cin, cout in ((b, 2 * b), (2 * b, 4 * b), (4 * b, 8 * b), (8 * b, 8 * b))
+        )
+        self.ups = nn.ModuleList(
+            Up(cin, cout) for cin, cout in ((16 * b, 4 * b), (8 * b, 2 * b), (4 * b, b), (2 * b, b))
+        )
         self.outc = nn.Conv2d(b, num_classes, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

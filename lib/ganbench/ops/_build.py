@@ -243,7 +243,9 @@ def native_cflags() -> tuple[str, ...]:
         try:
             proc = subprocess.run(
                 [cxx, "-march=native", "-E", "-dM", "-x", "c++", os.devnull],
-                capture_output=True, text=True, timeout=60,
+                capture_output=True,
+                text=True,
+                timeout=60,
             )
             if proc.returncode == 0:
                 macros = "\n".join(sorted(proc.stdout.splitlines()))
@@ -259,8 +261,12 @@ def ops_spec(target: str) -> ExtensionSpec:
     """The spec of the ganbench ops for ``target`` (``cpp`` or ``cuda``)."""
     if target == "cpp":
         return ExtensionSpec(
-            target="cpp", source_dir=kernel_dir(), sources=_CPP_SOURCES, headers=_HEADERS,
-            cflags=_CFLAGS + native_cflags(), ldflags=_LDFLAGS,
+            target="cpp",
+            source_dir=kernel_dir(),
+            sources=_CPP_SOURCES,
+            headers=_HEADERS,
+            cflags=_CFLAGS + native_cflags(),
+            ldflags=_LDFLAGS,
         )
     if target == "cuda":
         if not torch.version.cuda:
@@ -273,9 +279,15 @@ def ops_spec(target: str) -> ExtensionSpec:
                 "no GPU is visible and TORCH_CUDA_ARCH_LIST is unset: no architecture to compile the cuda ops for"
             )
         return ExtensionSpec(
-            target="cuda", source_dir=kernel_dir(), sources=_CPP_SOURCES + _CUDA_SOURCES, headers=_HEADERS,
-            cflags=_CFLAGS + native_cflags() + ("-DGANBENCH_WITH_CUDA",), ldflags=_LDFLAGS,
-            cuda_cflags=_CUDA_CFLAGS + ("-DGANBENCH_WITH_CUDA",), with_cuda=True, cuda_arch=arch,
+            target="cuda",
+            source_dir=kernel_dir(),
+            sources=_CPP_SOURCES + _CUDA_SOURCES,
+            headers=_HEADERS,
+            cflags=_CFLAGS + native_cflags() + ("-DGANBENCH_WITH_CUDA",),
+            ldflags=_LDFLAGS,
+            cuda_cflags=_CUDA_CFLAGS + ("-DGANBENCH_WITH_CUDA",),
+            with_cuda=True,
+            cuda_arch=arch,
         )
     raise OpsError(f"unknown ops build target {target!r}: expected one of {', '.join(TARGETS)}")
 

@@ -46,7 +46,12 @@ _EMPTY: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
 
 
 def _resolve(
-    x: torch.Tensor, b: torch.Tensor | None, dim: int, act: str, alpha: float | None, gain: float | None,
+    x: torch.Tensor,
+    b: torch.Tensor | None,
+    dim: int,
+    act: str,
+    alpha: float | None,
+    gain: float | None,
     clamp: float | None,
 ) -> tuple[Activation, int, float, float, float]:
     """Validate the arguments; fill in the table's defaults. clamp < 0 means no clamping."""
@@ -151,8 +156,17 @@ class _Config(NamedTuple):
     def run(self, mode: int, x, b, dy=None, g=None, want_db: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         empty = _empty(x)
         out, db = self.module.bias_act(
-            x, empty if b is None else b, empty if dy is None else dy, empty if g is None else g,
-            mode, self.spec.kernel, self.alpha, self.gain, self.clamp, self.dim, want_db,
+            x,
+            empty if b is None else b,
+            empty if dy is None else dy,
+            empty if g is None else g,
+            mode,
+            self.spec.kernel,
+            self.alpha,
+            self.gain,
+            self.clamp,
+            self.dim,
+            want_db,
         )
         return out, db
 

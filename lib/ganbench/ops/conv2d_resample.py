@@ -16,8 +16,13 @@ from ganbench.ops.upfirdn2d import Padding, _filter_size, _padding, upfirdn2d
 
 
 def _conv2d(
-    x: torch.Tensor, w: torch.Tensor, stride: int = 1, padding: int | list[int] = 0, groups: int = 1,
-    transpose: bool = False, flip_weight: bool = True,
+    x: torch.Tensor,
+    w: torch.Tensor,
+    stride: int = 1,
+    padding: int | list[int] = 0,
+    groups: int = 1,
+    transpose: bool = False,
+    flip_weight: bool = True,
 ) -> torch.Tensor:
     """conv2d or conv_transpose2d; ``flip_weight=False`` makes it a true convolution."""
     if not flip_weight and (w.shape[2] > 1 or w.shape[3] > 1):
@@ -123,8 +128,9 @@ def conv2d_resample(
         return _conv2d(x, w, padding=[py0, px0], groups=groups, flip_weight=flip_weight)
 
     # Anything else (asymmetric or negative padding): pad through upfirdn2d first.
-    x = upfirdn2d(x, f if up > 1 else None, up=up, padding=[px0, px1, py0, py1], gain=up**2,
-                  flip_filter=flip_filter, impl=impl)
+    x = upfirdn2d(
+        x, f if up > 1 else None, up=up, padding=[px0, px1, py0, py1], gain=up**2, flip_filter=flip_filter, impl=impl
+    )
     x = _conv2d(x, w, groups=groups, flip_weight=flip_weight)
     if down > 1:
         x = upfirdn2d(x, f, down=down, flip_filter=flip_filter, impl=impl)

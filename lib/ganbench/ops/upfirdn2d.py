@@ -158,8 +158,15 @@ def upfirdn2d(
         "upfirdn2d", x, impl, unsupported="the filter requires a gradient" if needs_filter_grad else None
     )
     if module is None:
-        return upfirdn2d_ref(x, f, up=(upx, upy), down=(downx, downy), padding=(padx0, padx1, pady0, pady1),
-                             flip_filter=flip_filter, gain=gain)
+        return upfirdn2d_ref(
+            x,
+            f,
+            up=(upx, upy),
+            down=(downx, downy),
+            padding=(padx0, padx1, pady0, pady1),
+            flip_filter=flip_filter,
+            gain=gain,
+        )
     fk = _kernel_filter(f, x, flip_filter, gain)
     cfg = _Config(module, upx, upy, downx, downy, padx0, padx1, pady0, pady1)
     return _Upfirdn2d.apply(x, fk, cfg)

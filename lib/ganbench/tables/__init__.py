@@ -10,16 +10,61 @@
   its own: matplotlib stays out of every Snakemake start, which imports the table specs).
 """
 
-from ganbench.tables.published import (PUBLISHED_PATH, PublishedRecord, load_published, published_candidates,
-                                       published_value)
+from ganbench.tables.published import (
+    PUBLISHED_PATH,
+    PublishedRecord,
+    load_published,
+    published_candidates,
+    published_value,
+)
 from ganbench.tables.formats import to_csv, to_html, to_latex, to_markdown
-from ganbench.tables.render import (METHOD_LABELS, METRICS, Column, Row, Table, TableSpec, build_table, load_result,
-                                    render_table)
-from ganbench.tables.specs import (TABLES, baseline, configured_specs, creps_tables, cross_method, cross_method_specs,
-                                   protocol_columns, register_table)
+from ganbench.tables.render import (
+    METHOD_LABELS,
+    METRICS,
+    Column,
+    Row,
+    Table,
+    TableSpec,
+    build_table,
+    load_result,
+    render_table,
+)
+from ganbench.tables.specs import (
+    TABLES,
+    baseline,
+    configured_specs,
+    creps_tables,
+    cross_method,
+    cross_method_specs,
+    protocol_columns,
+    register_table,
+)
 
 __all__ = [
-    "PUBLISHED_PATH", "PublishedRecord", "load_published", "published_candidates", "published_value",
-    "METHOD_LABELS", "METRICS", "TABLES", "protocol_columns", "register_table", "Column", "Row", "Table", "TableSpec", "baseline", "build_table", "cross_method", "cross_method_specs",
-    "configured_specs", "creps_tables", "load_result", "render_table", "to_csv", "to_html", "to_latex", "to_markdown",
+    "PUBLISHED_PATH",
+    "PublishedRecord",
+    "load_published",
+    "published_candidates",
+    "published_value",
+    "METHOD_LABELS",
+    "METRICS",
+    "TABLES",
+    "protocol_columns",
+    "register_table",
+    "Column",
+    "Row",
+    "Table",
+    "TableSpec",
+    "baseline",
+    "build_table",
+    "cross_method",
+    "cross_method_specs",
+    "configured_specs",
+    "creps_tables",
+    "load_result",
+    "render_table",
+    "to_csv",
+    "to_html",
+    "to_latex",
+    "to_markdown",
 ]

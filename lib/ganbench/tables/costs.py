@@ -76,11 +76,14 @@ def read_benchmark(path: str | os.PathLike, root: str | os.PathLike) -> JobCost:
         raise DataError(f"{path}: not a Snakemake benchmark file (no 's' and 'max_rss' columns)")
     walls = [_number(r["s"]) for r in rows]
     if any(w is None for w in walls):
-        raise DataError(f"{path}: column s: expected seconds, got {next(r['s'] for r in rows if _number(r['s']) is None)!r}")
+        raise DataError(
+            f"{path}: column s: expected seconds, got {next(r['s'] for r in rows if _number(r['s']) is None)!r}"
+        )
     rss = [v for v in (_number(r["max_rss"]) for r in rows) if v is not None]
     cpu = [v for v in (_number(r.get("cpu_time")) for r in rows) if v is not None]
-    return JobCost(path, rule, wildcards, sum(walls) / len(walls), max(rss) if rss else None,
-                   sum(cpu) / len(cpu) if cpu else None)
+    return JobCost(
+        path, rule, wildcards, sum(walls) / len(walls), max(rss) if rss else None, sum(cpu) / len(cpu) if cpu else None
+    )
 
 
 def read_benchmarks(root: str | os.PathLike = "benchmarks") -> list[JobCost]:
@@ -106,8 +109,9 @@ def paper_of(job: JobCost, experiments: Mapping[str, Mapping[str, Any]]) -> str:
     return BASELINE if entry.kind == "gan" else entry.name  # a stage of no paper yet: its method
 
 
-def configured(jobs: Iterable[JobCost], experiments: Iterable[Mapping[str, Any]],
-               datasets: Iterable[str] | None = None) -> list[JobCost]:
+def configured(
+    jobs: Iterable[JobCost], experiments: Iterable[Mapping[str, Any]], datasets: Iterable[str] | None = None
+) -> list[JobCost]:
     """The jobs of this configuration: drop the benchmark files left by experiments (and datasets) no longer in it."""
     names, datasets = {e["name"] for e in experiments}, None if datasets is None else set(datasets)
     keep = []
@@ -124,12 +128,18 @@ def configured(jobs: Iterable[JobCost], experiments: Iterable[Mapping[str, Any]]
 def _row(jobs: list[JobCost]) -> list[Cell]:
     rss = [j.max_rss_mb for j in jobs if j.max_rss_mb is not None]
     cpu = [j.cpu_s for j in jobs if j.cpu_s is not None]
-    return [Cell([float(len(jobs))]), Cell([sum(j.wall_s for j in jobs)]), Cell([max(j.wall_s for j in jobs)]),
-            Cell([sum(cpu)] if cpu else []), Cell([max(rss)] if rss else [])]
+    return [
+        Cell([float(len(jobs))]),
+        Cell([sum(j.wall_s for j in jobs)]),
+        Cell([max(j.wall_s for j in jobs)]),
+        Cell([sum(cpu)] if cpu else []),
+        Cell([max(rss)] if rss else []),
+    ]
 
 
-def cost_table(jobs: list[JobCost], experiments: Iterable[Mapping[str, Any]], name: str = "job_costs",
-               where: str = "") -> Table:
+def cost_table(
+    jobs: list[JobCost], experiments: Iterable[Mapping[str, Any]], name: str = "job_costs", where: str = ""
+) -> Table:
     """One row per (paper, stage), then a total per paper and one over everything; wall and CPU seconds summed
     over the stage's jobs, the longest job, the largest peak RSS of one job."""
     by_name = {e["name"]: e for e in experiments}
@@ -149,17 +159,23 @@ def cost_table(jobs: list[JobCost], experiments: Iterable[Mapping[str, Any]], na
         labels.append("all / all stages")
         cells.append(_row(jobs))
     spec = TableSpec(name=name, title="Job costs", columns=COLUMNS, rows=(), row_header="paper / stage")
-    caption = (f"Job costs{f' ({where})' if where else ''}: Snakemake benchmark files of {len(jobs)} jobs "
-               "(benchmarks/RULE/...), measured on the machine that ran each job (the node, on a cluster; queueing "
-               "not included). wall s and CPU s are summed over a stage's jobs; peak RSS is the largest resident "
-               "memory of one job's process tree. A job belongs to a paper through its experiment's method "
-               "(the method catalog's paper; baseline: StyleGAN2-ADA); shared: data, statistics, probe, ops, tables.")
+    caption = (
+        f"Job costs{f' ({where})' if where else ''}: Snakemake benchmark files of {len(jobs)} jobs "
+        "(benchmarks/RULE/...), measured on the machine that ran each job (the node, on a cluster; queueing "
+        "not included). wall s and CPU s are summed over a stage's jobs; peak RSS is the largest resident "
+        "memory of one job's process tree. A job belongs to a paper through its experiment's method "
+        "(the method catalog's paper; baseline: StyleGAN2-ADA); shared: data, statistics, probe, ops, tables."
+    )
     return Table(spec, labels, cells, caption)
 
 
-def write_cost_table(root: str | os.PathLike, out: Mapping[str, str | os.PathLike],
-                     experiments: Iterable[Mapping[str, Any]], datasets: Iterable[str] | None = None,
-                     where: str = "") -> Table:
+def write_cost_table(
+    root: str | os.PathLike,
+    out: Mapping[str, str | os.PathLike],
+    experiments: Iterable[Mapping[str, Any]],
+    datasets: Iterable[str] | None = None,
+    where: str = "",
+) -> Table:
     """Read ``root``'s benchmark files of this configuration and write the table to ``out`` (format -> path:
     ``md``, ``csv``, ``html``), each atomically."""
     experiments = list(experiments)

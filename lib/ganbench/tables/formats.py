@@ -43,8 +43,10 @@ def to_markdown(table: Table) -> str:
     def esc(text: str) -> str:
         return text.replace("|", "\\|")
 
-    lines = ["| " + " | ".join(esc(h) for h in table.header) + " |",
-             "|" + "|".join([":---"] + ["---:"] * len(table.spec.columns)) + "|"]
+    lines = [
+        "| " + " | ".join(esc(h) for h in table.header) + " |",
+        "|" + "|".join([":---"] + ["---:"] * len(table.spec.columns)) + "|",
+    ]
     for label, line in zip(table.row_labels, table.cells):
         texts = [cell_text(c, col) for c, col in zip(line, table.spec.columns)]
         lines.append("| " + " | ".join(esc(t) for t in [label] + texts) + " |")
@@ -74,11 +76,27 @@ def to_csv(table: Table) -> str:
     return buf.getvalue()
 
 
-_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-                  "±": r"$\pm$", "–": "--", "×": r"$\times$", "ψ": r"$\psi$", "↑": r"$\uparrow$",
-                  "↓": r"$\downarrow$", "·": r"$\cdot$", "⁻": r"$^{-}$",
-                  **{sup: f"$^{{{d}}}$" for d, sup in zip("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")}}
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "±": r"$\pm$",
+    "–": "--",
+    "×": r"$\times$",
+    "ψ": r"$\psi$",
+    "↑": r"$\uparrow$",
+    "↓": r"$\downarrow$",
+    "·": r"$\cdot$",
+    "⁻": r"$^{-}$",
+    **{sup: f"$^{{{d}}}$" for d, sup in zip("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")},
+}
 
 
 def latex_escape(text: str) -> str:
@@ -88,13 +106,16 @@ def latex_escape(text: str) -> str:
 def to_latex(table: Table) -> str:
     """A booktabs table (needs ``\\usepackage{booktabs}``) with caption and label."""
     spec = table.spec
-    lines = [r"\begin{table}[t]", r"  \centering",
-             r"  \caption{" + latex_escape(table.caption) + "}",
-             r"  \label{tab:" + spec.name + "}",
-             r"  \begin{tabular}{l" + "r" * len(spec.columns) + "}",
-             r"    \toprule",
-             "    " + " & ".join(latex_escape(h) for h in table.header) + r" \\",
-             r"    \midrule"]
+    lines = [
+        r"\begin{table}[t]",
+        r"  \centering",
+        r"  \caption{" + latex_escape(table.caption) + "}",
+        r"  \label{tab:" + spec.name + "}",
+        r"  \begin{tabular}{l" + "r" * len(spec.columns) + "}",
+        r"    \toprule",
+        "    " + " & ".join(latex_escape(h) for h in table.header) + r" \\",
+        r"    \midrule",
+    ]
     for label, line in zip(table.row_labels, table.cells):
         texts = [cell_text(c, col) for c, col in zip(line, spec.columns)]
         lines.append("    " + " & ".join(latex_escape(t) for t in [label] + texts) + r" \\")
@@ -112,7 +133,7 @@ def to_html(table: Table) -> str:
         texts = [cell_text(c, col) for c, col in zip(line, table.spec.columns)]
         body.append("<tr><th>" + escape(label) + "</th>" + "".join(f"<td>{escape(t)}</td>" for t in texts) + "</tr>")
     return (
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><style>"
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><style>'
         "body{font-family:sans-serif;margin:1em}table{border-collapse:collapse}"
         "th,td{padding:4px 10px;border-bottom:1px solid #ccc}td{text-align:right}caption{caption-side:bottom;"
         "text-align:left;color:#444;padding-top:8px;max-width:60em}</style></head><body>\n"

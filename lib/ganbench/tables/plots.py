@@ -108,8 +108,12 @@ def plot_training_curves(log_path: str | os.PathLike, out_path: str | os.PathLik
     return _save(fig, out_path)
 
 
-def plot_metric_curve(series: Sequence[tuple[float, float]] | Mapping[str, Sequence[tuple[float, float]]],
-                      out_path: str | os.PathLike, metric: str = "FID", title: str | None = None) -> Path:
+def plot_metric_curve(
+    series: Sequence[tuple[float, float]] | Mapping[str, Sequence[tuple[float, float]]],
+    out_path: str | os.PathLike,
+    metric: str = "FID",
+    title: str | None = None,
+) -> Path:
     """A metric over training: ``series`` is a list of (kimg, value), or {label: list of (kimg, value)}."""
     named = dict(series) if isinstance(series, Mapping) else {None: series}
     fig = Figure(figsize=(6, 3.6), layout="constrained")
@@ -129,9 +133,13 @@ def plot_metric_curve(series: Sequence[tuple[float, float]] | Mapping[str, Seque
     return _save(fig, out_path)
 
 
-
-def plot_samples(checkpoint_path: str | os.PathLike, out_path: str | os.PathLike, seeds: Sequence[int] = range(32),
-                 cols: int = 8, min_tile: int = 96) -> Path:
+def plot_samples(
+    checkpoint_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    seeds: Sequence[int] = range(32),
+    cols: int = 8,
+    min_tile: int = 96,
+) -> Path:
     """A GAN's EMA generator images for fixed seeds, or a stage's preview of the first images of its training
     data (an encoder's reconstructions), magnified to at least ``min_tile`` px per image."""
     from ganbench.metrics.gan_metrics import load_method
@@ -156,8 +164,13 @@ def scale_titles(resolution: int, scales: Sequence[int], shown: Sequence[int]) -
     return [f"{s}x: {n} px shown\nFID at {resolution * s} px" for s, n in zip(scales, shown)]
 
 
-def plot_scale_montage(checkpoint_path: str | os.PathLike, out_path: str | os.PathLike, scales: Sequence[int] = (1, 2, 4),
-                       seeds: Sequence[int] = range(4), zoom: float = 4.0) -> Path:
+def plot_scale_montage(
+    checkpoint_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    scales: Sequence[int] = (1, 2, 4),
+    seeds: Sequence[int] = range(4),
+    zoom: float = 4.0,
+) -> Path:
     """One row per seed: the any-scale generator's image at each scale (nested grids, shown at the same size with
     nearest-neighbour magnification, so finer grids show as finer detail), then a zoom into the image centre
     rendered natively at the largest scale's size (the coordinates of the centre 1/``zoom`` of the field)."""
@@ -185,8 +198,14 @@ def plot_scale_montage(checkpoint_path: str | os.PathLike, out_path: str | os.Pa
         images = ((images.float().clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).cpu()
         for i in range(len(seeds)):
             ax = axes[i][j]
-            ax.imshow(torch.nn.functional.interpolate(images[i : i + 1].permute(0, 3, 1, 2), size=(size, size),
-                                                      mode="nearest")[0].permute(1, 2, 0).numpy(), interpolation="nearest")
+            ax.imshow(
+                torch.nn.functional.interpolate(
+                    images[i : i + 1].permute(0, 3, 1, 2), size=(size, size), mode="nearest"
+                )[0]
+                .permute(1, 2, 0)
+                .numpy(),
+                interpolation="nearest",
+            )
             ax.set_xticks([]), ax.set_yticks([])
             if i == 0:
                 ax.set_title(title, fontsize=8)

@@ -34,8 +34,22 @@ SOURCE_KINDS = ("readme", "figure", "aggregator", "ext", "not-found")
 UNITS = {"x1e3": 1e-3}  # a unit names the factor that turns the published value into the plain metric
 
 _TOP_KEYS = ("protocols", "sources", "records", "not_found")
-_RECORD_KEYS = ("paper", "table", "metric", "method", "dataset", "resolution", "setting", "value", "std", "unit",
-                "protocol", "inferred", "source", "notes")
+_RECORD_KEYS = (
+    "paper",
+    "table",
+    "metric",
+    "method",
+    "dataset",
+    "resolution",
+    "setting",
+    "value",
+    "std",
+    "unit",
+    "protocol",
+    "inferred",
+    "source",
+    "notes",
+)
 _REQUIRED = ("paper", "table", "metric", "method", "dataset", "resolution", "value", "protocol", "source")
 _SOURCE_KEYS = ("kind", "cite", "report")
 _NOT_FOUND_KEYS = ("paper", "what", "report")
@@ -94,6 +108,7 @@ def _settings_equal(published: Mapping[str, Any], ours: Mapping[str, Any]) -> bo
 
 # ------------------------------------------------------------------------------------------------------- loading
 
+
 class _Where:
     """Builds one-line messages that name the file and the key at fault."""
 
@@ -149,7 +164,9 @@ def _source(where: _Where, key: str, value: Any) -> dict[str, str]:
     for name in _SOURCE_KEYS:
         where.string(f"{key}.{name}", source[name])
     if source["kind"] not in SOURCE_KINDS:
-        raise where.error(f"{key}.kind", f"unknown value {source['kind']!r} (expected one of: {', '.join(SOURCE_KINDS)})")
+        raise where.error(
+            f"{key}.kind", f"unknown value {source['kind']!r} (expected one of: {', '.join(SOURCE_KINDS)})"
+        )
     return dict(source)
 
 
@@ -226,12 +243,20 @@ def _check_duplicates(where: _Where, records: list[PublishedRecord]) -> None:
     for rec in records:
         if any(v is None for v in rec.protocol.values()) or rec.resolution is None:
             continue
-        ident = (rec.paper, rec.metric, rec.method, rec.dataset, rec.resolution,
-                 tuple(sorted((k, repr(v)) for k, v in rec.setting.items())),
-                 tuple(sorted((k, repr(v)) for k, v in rec.protocol.items())))
+        ident = (
+            rec.paper,
+            rec.metric,
+            rec.method,
+            rec.dataset,
+            rec.resolution,
+            tuple(sorted((k, repr(v)) for k, v in rec.setting.items())),
+            tuple(sorted((k, repr(v)) for k, v in rec.protocol.items())),
+        )
         if ident in seen:
-            raise where.error(f"records.{rec.index}", f"same paper, metric, method, dataset, resolution, setting and "
-                                                      f"protocol as records.{seen[ident]}")
+            raise where.error(
+                f"records.{rec.index}",
+                f"same paper, metric, method, dataset, resolution, setting and protocol as records.{seen[ident]}",
+            )
         seen[ident] = rec.index
 
 
@@ -265,8 +290,10 @@ def _load_cached(path_str: str, _mtime: int, _size: int) -> tuple[PublishedRecor
     protocols = {}
     for name, proto in where.mapping("protocols", doc.get("protocols") or {}).items():
         protocols[name] = where.scalars(f"protocols.{name}", proto)
-    sources = {name: _source(where, f"sources.{name}", src)
-               for name, src in where.mapping("sources", doc.get("sources") or {}).items()}
+    sources = {
+        name: _source(where, f"sources.{name}", src)
+        for name, src in where.mapping("sources", doc.get("sources") or {}).items()
+    }
 
     raw_records = doc["records"]
     if not isinstance(raw_records, list):
@@ -288,23 +315,45 @@ def _load_cached(path_str: str, _mtime: int, _size: int) -> tuple[PublishedRecor
 
 # ------------------------------------------------------------------------------------------------------ queries
 
-def published_candidates(metric: str, method: str, dataset: str, resolution: int | None,
-                         setting: Mapping[str, Any] | None = None, paper: str | None = None,
-                         records: tuple[PublishedRecord, ...] | None = None,
-                         path: str | os.PathLike = PUBLISHED_PATH) -> list[PublishedRecord]:
+
+def published_candidates(
+    metric: str,
+    method: str,
+    dataset: str,
+    resolution: int | None,
+    setting: Mapping[str, Any] | None = None,
+    paper: str | None = None,
+    records: tuple[PublishedRecord, ...] | None = None,
+    path: str | os.PathLike = PUBLISHED_PATH,
+) -> list[PublishedRecord]:
     """Every record for this metric, method, dataset, resolution and setting, whatever its protocol."""
     records = load_published(path) if records is None else records
     setting = dict(setting or {})
-    return [r for r in records
-            if (paper is None or r.paper == paper) and r.metric == metric and r.method == method
-            and r.dataset == dataset and r.resolution is not None and r.resolution == resolution
-            and _settings_equal(r.setting, setting)]
+    return [
+        r
+        for r in records
+        if (paper is None or r.paper == paper)
+        and r.metric == metric
+        and r.method == method
+        and r.dataset == dataset
+        and r.resolution is not None
+        and r.resolution == resolution
+        and _settings_equal(r.setting, setting)
+    ]
 
 
-def published_value(paper: str | None, metric: str, method: str, dataset: str, resolution: int | None,
-                    protocol: Mapping[str, Any], setting: Mapping[str, Any] | None = None, *,
-                    records: tuple[PublishedRecord, ...] | None = None,
-                    path: str | os.PathLike = PUBLISHED_PATH) -> PublishedRecord | None:
+def published_value(
+    paper: str | None,
+    metric: str,
+    method: str,
+    dataset: str,
+    resolution: int | None,
+    protocol: Mapping[str, Any],
+    setting: Mapping[str, Any] | None = None,
+    *,
+    records: tuple[PublishedRecord, ...] | None = None,
+    path: str | os.PathLike = PUBLISHED_PATH,
+) -> PublishedRecord | None:
     """The published record comparable with our measurement, or None.
 
     Args:

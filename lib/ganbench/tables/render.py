@@ -3,7 +3,8 @@
 A table is described by a :class:`TableSpec`: which experiments it covers, what its rows are (one per run
 group, method, dataset, or explicit :class:`Row`), and its :class:`Column` s (one metric each, optionally
 restricted to a dataset or resolution). :func:`build_table` reads the measurements, ``results/eval/{experiment}/
-{metric}.json``, and :func:`render_table` writes ``{name}.md``, ``.csv``, ``.tex`` and ``.html`` (:mod:`ganbench.tables.formats`).
+{metric}.json``, and :func:`render_table` writes ``{name}.md``, ``.csv``, ``.tex`` and ``.html``
+(:mod:`ganbench.tables.formats`).
 
 Rules the tables follow:
 
@@ -34,8 +35,13 @@ from ganbench.errors import ConfigError, DataError
 from ganbench.fileio import atomic_path
 from ganbench.metrics.paths import eval_path, floor_path
 from ganbench.tables.formats import FORMATS
-from ganbench.tables.published import (PUBLISHED_PATH, PublishedRecord, load_published,
-                                       published_candidates, published_value)
+from ganbench.tables.published import (
+    PUBLISHED_PATH,
+    PublishedRecord,
+    load_published,
+    published_candidates,
+    published_value,
+)
 
 # The one table of metric properties: metric id -> (column header, decimals, which way is better:
 # "↓" lower is better, "↑" higher is better, "" no direction, e.g. a size).
@@ -48,7 +54,11 @@ METRICS: dict[str, tuple[str, int, str]] = {
     "miou": ("mIoU", 2, "↑"),
     "pixel_accuracy": ("pixel accuracy", 3, "↑"),
     "label_prop_miou": ("mIoU (label propagation)", 2, "↑"),
-    "swap_lpips": ("LPIPS (texture swap)", 3, ""),  # direction depends on what the swap must keep (research/coordgan.md)
+    "swap_lpips": (
+        "LPIPS (texture swap)",
+        3,
+        "",
+    ),  # direction depends on what the swap must keep (research/coordgan.md)
     "struc_swap_lpips": ("LPIPS (structure swap)", 3, ""),
     "swap_id": ("ID (texture swap)", 3, ""),
     "struc_swap_id": ("ID (structure swap)", 3, ""),
@@ -90,8 +100,19 @@ def _superscript(n: int) -> str:
 
 
 # protocol key -> how the caption says it
-_PROTOCOL_ORDER = ("name", "extractor", "num_gen", "num_real", "reference", "truncation", "images", "grid", "device",
-                   "threads", "repeats")
+_PROTOCOL_ORDER = (
+    "name",
+    "extractor",
+    "num_gen",
+    "num_real",
+    "reference",
+    "truncation",
+    "images",
+    "grid",
+    "device",
+    "threads",
+    "repeats",
+)
 _PROTOCOL_PHRASES = {
     "name": "{}",
     "extractor": "extractor {}",
@@ -146,8 +167,9 @@ class Column:
         return int(self.setting.get("scale", 1))
 
     def selects(self, exp: Mapping[str, Any]) -> bool:
-        return ((self.dataset is None or exp["dataset"] == self.dataset)
-                and (self.resolution is None or exp["resolution"] == self.resolution))
+        return (self.dataset is None or exp["dataset"] == self.dataset) and (
+            self.resolution is None or exp["resolution"] == self.resolution
+        )
 
 
 @dataclass(frozen=True)
@@ -164,10 +186,12 @@ class Row:
     metric_prefix: str = ""  # read ``{prefix}{metric}.json``: a reference model measured in the same job
 
     def selects(self, exp: Mapping[str, Any]) -> bool:
-        return ((not self.experiments or exp["name"] in self.experiments)
-                and (self.method is None or exp["method"] == self.method)
-                and (self.dataset is None or exp["dataset"] == self.dataset)
-                and (self.resolution is None or exp["resolution"] == self.resolution))
+        return (
+            (not self.experiments or exp["name"] in self.experiments)
+            and (self.method is None or exp["method"] == self.method)
+            and (self.dataset is None or exp["dataset"] == self.dataset)
+            and (self.resolution is None or exp["resolution"] == self.resolution)
+        )
 
 
 @dataclass(frozen=True)
@@ -204,12 +228,15 @@ class TableSpec:
     floor: bool = False
 
     def selects(self, exp: Mapping[str, Any]) -> bool:
-        return ((self.methods is None or exp["method"] in self.methods)
-                and (self.datasets is None or exp["dataset"] in self.datasets)
-                and (self.resolutions is None or exp["resolution"] in self.resolutions))
+        return (
+            (self.methods is None or exp["method"] in self.methods)
+            and (self.datasets is None or exp["dataset"] in self.datasets)
+            and (self.resolutions is None or exp["resolution"] in self.resolutions)
+        )
 
 
 # ---------------------------------------------------------------------------------------------------- results
+
 
 @dataclass(frozen=True)
 class Result:
@@ -306,15 +333,23 @@ def _default_row_header(spec: TableSpec) -> str:
     return {"group": "Method", "method": "Method", "dataset": "Dataset", "experiment": "Experiment"}[spec.rows]
 
 
-def _rows(spec: TableSpec, experiments: list[Mapping[str, Any]]) -> list[tuple[str, list[Mapping[str, Any]], Row | None]]:
+def _rows(
+    spec: TableSpec, experiments: list[Mapping[str, Any]]
+) -> list[tuple[str, list[Mapping[str, Any]], Row | None]]:
     """(label, experiments, explicit row) for every row, in the order experiments first appear."""
     if isinstance(spec.rows, tuple):
         return [(row.label, [e for e in experiments if row.selects(e)], row) for row in spec.rows]
     if spec.rows not in _ROW_KINDS:
-        raise ConfigError(f"table {spec.name}: rows: unknown value {spec.rows!r} (expected one of: "
-                          f"{', '.join(_ROW_KINDS)} or a tuple of Row)")
-    key = {"group": _group_key, "method": lambda e: e["method"], "experiment": lambda e: e["name"],
-           "dataset": lambda e: (e["dataset"], e["resolution"])}[spec.rows]
+        raise ConfigError(
+            f"table {spec.name}: rows: unknown value {spec.rows!r} (expected one of: "
+            f"{', '.join(_ROW_KINDS)} or a tuple of Row)"
+        )
+    key = {
+        "group": _group_key,
+        "method": lambda e: e["method"],
+        "experiment": lambda e: e["name"],
+        "dataset": lambda e: (e["dataset"], e["resolution"]),
+    }[spec.rows]
     grouped: dict[Any, list[Mapping[str, Any]]] = {}
     for exp in experiments:
         grouped.setdefault(key(exp), []).append(exp)
@@ -343,13 +378,19 @@ def _cell_groups(spec: TableSpec, label: str, col: Column, members: list[Mapping
     keys = {_group_key(e) for e in chosen}
     if len(keys) > 1:
         names = ", ".join(sorted(e["name"] for e in chosen))
-        raise ConfigError(f"table {spec.name}: row {label!r}, column {col.header!r}: experiments {names} differ in "
-                          f"more than the seed; split the row or restrict the column")
+        raise ConfigError(
+            f"table {spec.name}: row {label!r}, column {col.header!r}: experiments {names} differ in "
+            f"more than the seed; split the row or restrict the column"
+        )
     return sorted(chosen, key=lambda e: (e.get("seed", 0), e["name"]))
 
 
-def build_table(spec: TableSpec, experiments: Iterable[Mapping[str, Any]], eval_dir: str | os.PathLike,
-                published_path: str | os.PathLike = PUBLISHED_PATH) -> Table:
+def build_table(
+    spec: TableSpec,
+    experiments: Iterable[Mapping[str, Any]],
+    eval_dir: str | os.PathLike,
+    published_path: str | os.PathLike = PUBLISHED_PATH,
+) -> Table:
     """Read the measurements of ``experiments`` and lay them out as ``spec`` says."""
     eval_dir = Path(eval_dir)
     experiments = [e for e in experiments if spec.selects(e)]
@@ -363,15 +404,19 @@ def build_table(spec: TableSpec, experiments: Iterable[Mapping[str, Any]], eval_
             chosen = _cell_groups(spec, label, col, members)
             first_path = None
             for exp in chosen:
-                path = _result_path(eval_dir, exp["name"], (row.metric_prefix if row else "") + col.metric, col.protocol)
+                path = _result_path(
+                    eval_dir, exp["name"], (row.metric_prefix if row else "") + col.metric, col.protocol
+                )
                 if not path.exists():
                     continue
                 result = load_result(path)
                 if cell.protocol is None:
                     cell.protocol, first_path = result.protocol, path
                 elif dict(result.protocol) != dict(cell.protocol):
-                    raise DataError(f"{path}: protocol {_protocol_text(result.protocol)} differs from "
-                                    f"{first_path} ({_protocol_text(cell.protocol)}); seeds of one cell must share it")
+                    raise DataError(
+                        f"{path}: protocol {_protocol_text(result.protocol)} differs from "
+                        f"{first_path} ({_protocol_text(cell.protocol)}); seeds of one cell must share it"
+                    )
                 cell.values.append(result.value * col.multiplier)
                 folds = result.protocol.get("folds", 1)
                 if isinstance(folds, int) and folds > 1 and result.std is not None:
@@ -403,19 +448,31 @@ def _floor_cell(eval_dir: Path, col: Column, dataset: str, res: int) -> Cell:
     return cell
 
 
-def _attach_published(spec: TableSpec, row: Row | None, col: Column, exp: Mapping[str, Any], cell: Cell,
-                      records: tuple[PublishedRecord, ...]) -> None:
+def _attach_published(
+    spec: TableSpec,
+    row: Row | None,
+    col: Column,
+    exp: Mapping[str, Any],
+    cell: Cell,
+    records: tuple[PublishedRecord, ...],
+) -> None:
     dataset = spec.published_datasets.get(exp["dataset"], exp["dataset"])
     setting = {**(row.setting if row else {}), **col.setting}
     paper = (row.paper if row and row.paper else None) or spec.paper
     metric = col.published_metric or col.metric
-    cell.published = published_value(paper, metric, exp["method"], dataset, exp["resolution"], cell.protocol,
-                                     setting, records=records)
+    cell.published = published_value(
+        paper, metric, exp["method"], dataset, exp["resolution"], cell.protocol, setting, records=records
+    )
     if cell.published is not None and cell.published.value is None:
         cell.published = None  # comparable, but the number is not known
     if cell.published is None:
-        cell.hidden = sum(1 for r in published_candidates(metric, exp["method"], dataset, exp["resolution"], setting,
-                                                          paper, records=records) if r.value is not None)
+        cell.hidden = sum(
+            1
+            for r in published_candidates(
+                metric, exp["method"], dataset, exp["resolution"], setting, paper, records=records
+            )
+            if r.value is not None
+        )
 
 
 def _check_same_protocol(spec: TableSpec, rows, cells: list[list[Cell]]) -> None:
@@ -430,12 +487,15 @@ def _check_same_protocol(spec: TableSpec, rows, cells: list[list[Cell]]) -> None
             if seen is None:
                 seen = (label, proto)
             elif dict(proto) != dict(seen[1]):
-                raise DataError(f"table {spec.name}: column {col.header!r}: row {label!r} was measured with "
-                                f"{_protocol_text(proto)}, row {seen[0]!r} with {_protocol_text(seen[1])}; "
-                                f"a comparison table needs one protocol")
+                raise DataError(
+                    f"table {spec.name}: column {col.header!r}: row {label!r} was measured with "
+                    f"{_protocol_text(proto)}, row {seen[0]!r} with {_protocol_text(seen[1])}; "
+                    f"a comparison table needs one protocol"
+                )
 
 
 # ---------------------------------------------------------------------------------------------------- caption
+
 
 def _protocol_text(protocol: Mapping[str, Any]) -> str:
     return "{" + ", ".join(f"{k}: {protocol[k]}" for k in sorted(protocol)) + "}"
@@ -481,26 +541,33 @@ def _caption(spec: TableSpec, experiments: list[Mapping[str, Any]], labels: list
             columns_by_text: dict[str, list[str]] = {}
             for name, text in phrases.items():
                 columns_by_text.setdefault(text, []).append(name)
-            sentences.append("Protocol: " + "; ".join(f"{', '.join(names)}: {text}"
-                                                      for text, names in columns_by_text.items()) + ".")
+            sentences.append(
+                "Protocol: " + "; ".join(f"{', '.join(names)}: {text}" for text, names in columns_by_text.items()) + "."
+            )
     floors = [c for line in cells for c in line if c.floor and c.protocol is not None]
     if floors:
         halves = sorted({f"{c.protocol.get('num_a')} vs {c.protocol.get('num_b')}" for c in floors})
-        sentences.append(f"{FLOOR_LABEL}: the same metric between two disjoint halves of the reference set "
-                         f"(even and odd positions by sorted name, {', '.join(halves)} images), same extractor and "
-                         f"protocol: how far a method is from real data. Being computed on half-size sets it is "
-                         f"biased upward for FID relative to the rows above.")
+        sentences.append(
+            f"{FLOOR_LABEL}: the same metric between two disjoint halves of the reference set "
+            f"(even and odd positions by sorted name, {', '.join(halves)} images), same extractor and "
+            f"protocol: how far a method is from real data. Being computed on half-size sets it is "
+            f"biased upward for FID relative to the rows above."
+        )
     extractors = {c.protocol.get("extractor") for line in cells for c in line if c.protocol is not None}
     if "probe" in extractors:
-        sentences.append("Probe values are distances in the probe network's feature space (trained on the synthetic "
-                         "data), not comparable with Inception FID/KID; read them beside the real-data floor.")
+        sentences.append(
+            "Probe values are distances in the probe network's feature space (trained on the synthetic "
+            "data), not comparable with Inception FID/KID; read them beside the real-data floor."
+        )
     folded = sorted({c.folds for line in cells for c in line if c.n == 1 and c.folds > 1})
     if folded:
         sentences.append(f"A single seed measured over {'/'.join(map(str, folded))} folds: mean ± std over the folds.")
     counts = sorted({c.n for line in cells for c in line if c.n and not c.floor})
     if counts and counts[-1] > 1:
         span = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
-        sentences.append(f"Ours: mean ± sample std over {span} seeds" + (" (one seed: its value)." if counts[0] == 1 else "."))
+        sentences.append(
+            f"Ours: mean ± sample std over {span} seeds" + (" (one seed: its value)." if counts[0] == 1 else ".")
+        )
     elif counts:
         sentences.append("Ours: one seed.")
     else:
@@ -519,10 +586,13 @@ def _caption(spec: TableSpec, experiments: list[Mapping[str, Any]], labels: list
     return " ".join(sentences)
 
 
-
-
-def render_table(spec: TableSpec, experiments: Iterable[Mapping[str, Any]], eval_dir: str | os.PathLike,
-                 out_dir: str | os.PathLike, published_path: str | os.PathLike = PUBLISHED_PATH) -> dict[str, Path]:
+def render_table(
+    spec: TableSpec,
+    experiments: Iterable[Mapping[str, Any]],
+    eval_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    published_path: str | os.PathLike = PUBLISHED_PATH,
+) -> dict[str, Path]:
     """Build the table and write ``{out_dir}/{spec.name}.{md,csv,tex}``; returns the paths by format.
 
     Everything is built before anything is written, and each file is written atomically, so bad input

@@ -31,8 +31,9 @@ class TableContext:
 
     def pairs(self, method: str | None = None) -> list[tuple[str, int]]:
         """(dataset, resolution) pairs the experiments (of ``method``) train on."""
-        return sorted({(e["dataset"], e["resolution"]) for e in self.experiments
-                       if method is None or e["method"] == method})
+        return sorted(
+            {(e["dataset"], e["resolution"]) for e in self.experiments if method is None or e["method"] == method}
+        )
 
 
 TABLES: dict[str, Callable[[TableContext], list[TableSpec]]] = {}
@@ -50,6 +51,7 @@ def register_table(name: str):
             raise ConfigError(f"table {name!r}: not a function")
         TABLES[name] = fn
         return fn
+
     return decorate
 
 
@@ -57,20 +59,27 @@ def _protocols(protocols: Iterable[Protocol | str]) -> tuple[Protocol, ...]:
     return tuple(get_protocol(p, "tables") if isinstance(p, str) else p for p in protocols)
 
 
-def protocol_columns(protocols: Iterable[Protocol | str] = DEFAULT_PROTOCOLS,
-                     metrics: Sequence[str] | None = None) -> tuple[Column, ...]:
+def protocol_columns(
+    protocols: Iterable[Protocol | str] = DEFAULT_PROTOCOLS, metrics: Sequence[str] | None = None
+) -> tuple[Column, ...]:
     """One column per (protocol, result), in order, keeping only ``metrics`` (result names) if given; the header
     names the protocol when there are several."""
     protocols = [p for p in _protocols(protocols) if p.kind == "gan"]
     several = len(protocols) > 1
-    return tuple(Column(name, protocol=p.name, show_protocol=several,
-                        multiplier=p.kid_scale if name == "kid" else 1.0)
-                 for p in protocols for name in p.result_names if metrics is None or name in metrics)
+    return tuple(
+        Column(name, protocol=p.name, show_protocol=several, multiplier=p.kid_scale if name == "kid" else 1.0)
+        for p in protocols
+        for name in p.result_names
+        if metrics is None or name in metrics
+    )
 
 
-def configured_specs(names: Sequence[str], experiments: Iterable[Mapping[str, Any]],
-                     protocols: Iterable[Protocol | str] = DEFAULT_PROTOCOLS, scales: Sequence[int] = (1, 2, 4)
-                     ) -> list[TableSpec]:
+def configured_specs(
+    names: Sequence[str],
+    experiments: Iterable[Mapping[str, Any]],
+    protocols: Iterable[Protocol | str] = DEFAULT_PROTOCOLS,
+    scales: Sequence[int] = (1, 2, 4),
+) -> list[TableSpec]:
     """The tables a configuration's ``tables`` list names, under its GAN protocols."""
     context = TableContext(tuple(experiments), _protocols(protocols), tuple(scales))
     specs = []
@@ -84,15 +93,26 @@ def configured_specs(names: Sequence[str], experiments: Iterable[Mapping[str, An
 # --- generic tables --------------------------------------------------------------------------------------------
 
 
-def cross_method(dataset: str, resolution: int, protocols: Iterable[Protocol | str] = DEFAULT_PROTOCOLS,
-                 deviations: Sequence[str] = (), published_datasets: Mapping[str, str] | None = None,
-                 metrics: Sequence[str] | None = None) -> TableSpec:
+def cross_method(
+    dataset: str,
+    resolution: int,
+    protocols: Iterable[Protocol | str] = DEFAULT_PROTOCOLS,
+    deviations: Sequence[str] = (),
+    published_datasets: Mapping[str, str] | None = None,
+    metrics: Sequence[str] | None = None,
+) -> TableSpec:
     """Every method trained on ``dataset`` at ``resolution``, side by side, one row per run group, and the floor."""
-    return TableSpec(name=f"cross_method-{dataset}-{resolution}",
-                     title="All methods side by side",
-                     columns=protocol_columns(protocols, metrics), rows="group",
-                     datasets=(dataset,), resolutions=(resolution,), deviations=tuple(deviations),
-                     published_datasets=dict(published_datasets or {}), floor=True)
+    return TableSpec(
+        name=f"cross_method-{dataset}-{resolution}",
+        title="All methods side by side",
+        columns=protocol_columns(protocols, metrics),
+        rows="group",
+        datasets=(dataset,),
+        resolutions=(resolution,),
+        deviations=tuple(deviations),
+        published_datasets=dict(published_datasets or {}),
+        floor=True,
+    )
 
 
 def cross_method_specs(experiments: Iterable[Mapping[str, Any]], **kwargs) -> list[TableSpec]:
@@ -101,14 +121,26 @@ def cross_method_specs(experiments: Iterable[Mapping[str, Any]], **kwargs) -> li
     return [cross_method(dataset, res, **kwargs) for dataset, res in pairs]
 
 
-def baseline(protocols: Iterable[Protocol | str] = DEFAULT_PROTOCOLS, method: str = "stylegan2",
-             deviations: Sequence[str] = (), published_datasets: Mapping[str, str] | None = None,
-             metrics: Sequence[str] | None = None) -> TableSpec:
+def baseline(
+    protocols: Iterable[Protocol | str] = DEFAULT_PROTOCOLS,
+    method: str = "stylegan2",
+    deviations: Sequence[str] = (),
+    published_datasets: Mapping[str, str] | None = None,
+    metrics: Sequence[str] | None = None,
+) -> TableSpec:
     """The StyleGAN2 baseline on each dataset and resolution: one row per dataset, and one floor per dataset."""
-    return TableSpec(name="baseline", title=f"Baseline ({method_label(method)}) on every dataset",
-                     columns=protocol_columns(protocols, metrics), rows="dataset", methods=(method,),
-                     deviations=tuple(deviations), same_protocol=False,
-                     published_datasets=dict(published_datasets or {}), row_header="Dataset", floor=True)
+    return TableSpec(
+        name="baseline",
+        title=f"Baseline ({method_label(method)}) on every dataset",
+        columns=protocol_columns(protocols, metrics),
+        rows="dataset",
+        methods=(method,),
+        deviations=tuple(deviations),
+        same_protocol=False,
+        published_datasets=dict(published_datasets or {}),
+        row_header="Dataset",
+        floor=True,
+    )
 
 
 @register_table("baseline")
@@ -124,8 +156,12 @@ def _cross_method_tables(ctx: TableContext) -> list[TableSpec]:
 # --- CREPS ----------------------------------------------------------------------------------------------------
 
 
-def creps_tables(dataset: str, resolution: int, scales: Sequence[int] = (1, 2, 4),
-                 protocols: Iterable[Protocol | str] = DEFAULT_PROTOCOLS) -> list[TableSpec]:
+def creps_tables(
+    dataset: str,
+    resolution: int,
+    scales: Sequence[int] = (1, 2, 4),
+    protocols: Iterable[Protocol | str] = DEFAULT_PROTOCOLS,
+) -> list[TableSpec]:
     """CREPS on one dataset and resolution: quality per output scale, and the cost of rendering each scale.
 
     FID at scale s compares images rendered on the official ``--scale`` grid (int(R s) points, research
@@ -138,36 +174,75 @@ def creps_tables(dataset: str, resolution: int, scales: Sequence[int] = (1, 2, 4
     above = [s for s in scales if s > 1]
     fid_protocols = [p for p in _protocols(protocols) if p.kind == "gan" and "fid" in p.metrics]
     several = len(fid_protocols) > 1
-    fid = tuple(Column("fid" if s == 1 else f"fid-scale{s}", label=f"FID {s}x ({resolution * s} px)",
-                       published_metric="fid", setting={} if s == 1 else {"scale": s}, protocol=p.name,
-                       show_protocol=several)
-                for p in fid_protocols for s in scales)
-    consistency = tuple(Column(f"{m}-scale{s}", label=f"{label} {s}x", decimals=digits) for m, label, digits in
-                        (("psnr", "PSNR", 2), ("subgrid_err", "subgrid err", 6)) for s in above)
+    fid = tuple(
+        Column(
+            "fid" if s == 1 else f"fid-scale{s}",
+            label=f"FID {s}x ({resolution * s} px)",
+            published_metric="fid",
+            setting={} if s == 1 else {"scale": s},
+            protocol=p.name,
+            show_protocol=several,
+        )
+        for p in fid_protocols
+        for s in scales
+    )
+    consistency = tuple(
+        Column(f"{m}-scale{s}", label=f"{label} {s}x", decimals=digits)
+        for m, label, digits in (("psnr", "PSNR", 2), ("subgrid_err", "subgrid err", 6))
+        for s in above
+    )
     where = f"{dataset}-{resolution}"
     quality = TableSpec(
-        name=f"creps-{where}", title=f"CREPS at several output scales ({dataset}, trained at {resolution} px)",
-        columns=fid + consistency, rows="group", methods=("creps",), datasets=(dataset,), resolutions=(resolution,),
-        paper="creps", same_protocol=False, floor=True,
-        deviations=("FID at scale s against the real data prepared at R s, as the official calc_metrics --scale "
-                    "(the paper's tables could not be read, so no published multi-scale FID exists)",
-                    "PSNR and subgrid error are ours (the official code has no consistency metric): nested grids "
-                    "s(R-1)+1, PSNR of the s-scale image downsampled to R against the 1x image"))
-    cost_columns = (Column("params_m"),
-                    *(Column(f"time_ms-scale{s}", label=f"ms/img {s}x", decimals=1) for s in scales),
-                    *(Column(f"peak_mb-scale{s}", label=f"peak MB {s}x", decimals=1) for s in scales))
+        name=f"creps-{where}",
+        title=f"CREPS at several output scales ({dataset}, trained at {resolution} px)",
+        columns=fid + consistency,
+        rows="group",
+        methods=("creps",),
+        datasets=(dataset,),
+        resolutions=(resolution,),
+        paper="creps",
+        same_protocol=False,
+        floor=True,
+        deviations=(
+            "FID at scale s against the real data prepared at R s, as the official calc_metrics --scale "
+            "(the paper's tables could not be read, so no published multi-scale FID exists)",
+            "PSNR and subgrid error are ours (the official code has no consistency metric): nested grids "
+            "s(R-1)+1, PSNR of the s-scale image downsampled to R against the 1x image",
+        ),
+    )
+    cost_columns = (
+        Column("params_m"),
+        *(Column(f"time_ms-scale{s}", label=f"ms/img {s}x", decimals=1) for s in scales),
+        *(Column(f"peak_mb-scale{s}", label=f"peak MB {s}x", decimals=1) for s in scales),
+    )
     cost = TableSpec(
-        name=f"creps_cost-{where}", title=f"Rendering cost per image at each output scale ({dataset}, {resolution} px)",
+        name=f"creps_cost-{where}",
+        title=f"Rendering cost per image at each output scale ({dataset}, {resolution} px)",
         columns=cost_columns,
-        rows=(Row(method_label("creps"), method="creps", dataset=dataset, resolution=resolution),
-              Row(f"{method_label('stylegan2')} at R·s (untrained, same job)", method="creps", dataset=dataset,
-                  resolution=resolution, metric_prefix="stylegan2-")),
-        methods=("creps",), datasets=(dataset,), resolutions=(resolution,), paper="creps",
-        deviations=("batch 1, median of repeats; StyleGAN2 untrained at R s with the baseline experiment's options "
-                    "(cost does not depend on weights); the paper's speed table could not be read",))
+        rows=(
+            Row(method_label("creps"), method="creps", dataset=dataset, resolution=resolution),
+            Row(
+                f"{method_label('stylegan2')} at R·s (untrained, same job)",
+                method="creps",
+                dataset=dataset,
+                resolution=resolution,
+                metric_prefix="stylegan2-",
+            ),
+        ),
+        methods=("creps",),
+        datasets=(dataset,),
+        resolutions=(resolution,),
+        paper="creps",
+        deviations=(
+            "batch 1, median of repeats; StyleGAN2 untrained at R s with the baseline experiment's options "
+            "(cost does not depend on weights); the paper's speed table could not be read",
+        ),
+    )
     return [quality, cost]
 
 
 @register_table("creps")
 def _creps_tables(ctx: TableContext) -> list[TableSpec]:
-    return [spec for dataset, res in ctx.pairs("creps") for spec in creps_tables(dataset, res, ctx.scales, ctx.protocols)]
+    return [
+        spec for dataset, res in ctx.pairs("creps") for spec in creps_tables(dataset, res, ctx.scales, ctx.protocols)
+    ]

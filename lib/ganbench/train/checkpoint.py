@@ -39,8 +39,12 @@ def rng_state() -> dict:
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": {"key": torch.from_numpy(np_state["state"]["key"].astype(np.int64)), "pos": np_state["state"]["pos"],
-                  "has_gauss": np_state["has_gauss"], "gauss": np_state["gauss"]},
+        "numpy": {
+            "key": torch.from_numpy(np_state["state"]["key"].astype(np.int64)),
+            "pos": np_state["state"]["pos"],
+            "has_gauss": np_state["has_gauss"],
+            "gauss": np_state["gauss"],
+        },
         "python": random.getstate(),
     }
 
@@ -50,8 +54,14 @@ def set_rng_state(state: dict) -> None:
     if state["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
     n = state["numpy"]
-    np.random.set_state({"bit_generator": "MT19937", "state": {"key": n["key"].numpy().astype(np.uint32), "pos": n["pos"]},
-                         "has_gauss": n["has_gauss"], "gauss": n["gauss"]})
+    np.random.set_state(
+        {
+            "bit_generator": "MT19937",
+            "state": {"key": n["key"].numpy().astype(np.uint32), "pos": n["pos"]},
+            "has_gauss": n["has_gauss"],
+            "gauss": n["gauss"],
+        }
+    )
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
 
@@ -81,14 +91,17 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu", mmap: bool = Fa
     if not path.is_file():
         raise GanbenchError(f"{path}: checkpoint not found")
     if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; anything else is not a checkpoint
-        raise GanbenchError(f"{path}: not a ganbench checkpoint (not a torch.save archive; {path.stat().st_size} bytes)")
+        raise GanbenchError(
+            f"{path}: not a ganbench checkpoint (not a torch.save archive; {path.stat().st_size} bytes)"
+        )
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as exc:  # torch raises a zoo of types for a damaged file
         if isinstance(exc, pickle.UnpicklingError) or "weights_only" in str(exc):
             # torch's advice (rerun with weights_only=False) would execute arbitrary code from the file
-            raise GanbenchError(f"{path}: not a ganbench checkpoint (it pickles objects other than tensors and "
-                                f"plain values)") from None
+            raise GanbenchError(
+                f"{path}: not a ganbench checkpoint (it pickles objects other than tensors and plain values)"
+            ) from None
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise GanbenchError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {first})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:

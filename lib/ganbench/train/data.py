@@ -33,8 +33,17 @@ class TrainingData(torch.utils.data.Dataset):
     Items are dicts of arrays; :func:`to_batch` turns a collated dict into a :class:`Batch`.
     """
 
-    def __init__(self, path: str | os.PathLike, fields=("images",), *, xflip=False, resolution=None,
-                 annotations: str | os.PathLike | None = None, split: str = "all", limit: int | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        fields=("images",),
+        *,
+        xflip=False,
+        resolution=None,
+        annotations: str | os.PathLike | None = None,
+        split: str = "all",
+        limit: int | None = None,
+    ):
         unknown = [f for f in fields if f not in BATCH_FIELDS]
         if unknown:
             raise ValueError(f"unknown batch field {unknown[0]!r}")
@@ -45,7 +54,9 @@ class TrainingData(torch.utils.data.Dataset):
         subset = None
         if needs:
             if annotations is None:
-                raise DataError(f"{path}: the method trains on {', '.join(needs)}, which need the dataset's annotations.h5")
+                raise DataError(
+                    f"{path}: the method trains on {', '.join(needs)}, which need the dataset's annotations.h5"
+                )
             count = len(self._file()["label"])
             total = len(open_source(path))
             if count != total:
@@ -57,7 +68,9 @@ class TrainingData(torch.utils.data.Dataset):
             if limit > available:
                 raise DataError(f"{path}: train_images {limit} is more than the {available} training images")
             subset = (subset if subset is not None else np.arange(available))[:limit]
-        self.images = ImageDataset(path, xflip=xflip, use_labels="labels" in fields, resolution=resolution, subset=subset)
+        self.images = ImageDataset(
+            path, xflip=xflip, use_labels="labels" in fields, resolution=resolution, subset=subset
+        )
 
     @property
     def image_shape(self):
@@ -105,8 +118,13 @@ def training_data_of(ckpt: dict) -> TrainingData:
 
     inputs = ckpt["inputs"]
     annotations = inputs["annotations"]["path"] if "annotations" in inputs else None
-    return TrainingData(inputs["data"]["path"], CATALOG[ckpt["method"]].batch_fields, resolution=ckpt["resolution"],
-                        annotations=annotations, split=CATALOG[ckpt["method"]].train_split)
+    return TrainingData(
+        inputs["data"]["path"],
+        CATALOG[ckpt["method"]].batch_fields,
+        resolution=ckpt["resolution"],
+        annotations=annotations,
+        split=CATALOG[ckpt["method"]].train_split,
+    )
 
 
 def to_batch(items: dict[str, torch.Tensor], device) -> Batch:
@@ -130,7 +148,9 @@ class ShardedBatchSampler(torch.utils.data.Sampler):
         self.seed, self.start = seed, start
 
     def _permutation(self, epoch: int) -> torch.Tensor:
-        return torch.randperm(self.size, generator=torch.Generator().manual_seed(derive_seed(self.seed, "epoch", epoch)))
+        return torch.randperm(
+            self.size, generator=torch.Generator().manual_seed(derive_seed(self.seed, "epoch", epoch))
+        )
 
     def __iter__(self) -> Iterator[list[int]]:
         local = self.batch // self.world

@@ -32,7 +32,9 @@ class InputFile:
     sha256: str
 
 
-def describe_inputs(experiment: dict, dataset_path, inputs: dict[str, str | os.PathLike] | None) -> dict[str, InputFile]:
+def describe_inputs(
+    experiment: dict, dataset_path, inputs: dict[str, str | os.PathLike] | None
+) -> dict[str, InputFile]:
     """The experiment's input files by role (``data`` for the training images), with their sha256.
     ``inputs`` maps each configured role to its file; a missing or unconfigured role is a one-line error."""
     given = {role: Path(p) for role, p in (inputs or {}).items()}
@@ -42,7 +44,9 @@ def describe_inputs(experiment: dict, dataset_path, inputs: dict[str, str | os.P
         if role not in given:
             raise GanbenchError(f"experiments.{name}.inputs.{role}: no file given for this input")
         (source,) = spec
-        records[role] = InputFile(role, source, str(given[role]), _sha256(given[role], f"experiments.{name}.inputs.{role}"))
+        records[role] = InputFile(
+            role, source, str(given[role]), _sha256(given[role], f"experiments.{name}.inputs.{role}")
+        )
     extra = set(given) - set(records)
     if extra:
         raise GanbenchError(f"experiments.{name}: input {sorted(extra)[0]!r} is not configured under inputs")
@@ -69,8 +73,13 @@ def parent_infos(records: dict[str, InputFile]) -> dict[str, InputInfo]:
     for role, r in records.items():
         if r.source in ("run", "checkpoint"):
             ckpt = load_checkpoint(r.path, mmap=True)
-            infos[role] = InputInfo(ckpt["method"], ckpt["experiment"].get("options", {}), ckpt["resolution"],
-                                    ckpt.get("img_channels", 3), ckpt.get("label_dim", 0))
+            infos[role] = InputInfo(
+                ckpt["method"],
+                ckpt["experiment"].get("options", {}),
+                ckpt["resolution"],
+                ckpt.get("img_channels", 3),
+                ckpt.get("label_dim", 0),
+            )
         elif r.source == "annotations":
             from ganbench.data.annotations import read_annotation_attrs
 
@@ -111,7 +120,7 @@ def _with_prefix(state: dict, prefix: str | None) -> dict:
     if not prefix or prefix == WHOLE:
         return dict(state)
     head = prefix + "."
-    return {k[len(head):]: v for k, v in state.items() if k.startswith(head)}
+    return {k[len(head) :]: v for k, v in state.items() if k.startswith(head)}
 
 
 def init_parts(method: Method, init_from: dict[str, str], records: dict[str, InputFile], where: str) -> list[str]:
@@ -131,8 +140,10 @@ def _load_part(method: Method, part: str, source: dict, where: str) -> str:
     target = module.state_dict()
     for key, value in source.items():
         if key in target and target[key].shape != value.shape:
-            raise GanbenchError(f"{where}.init_from.{part}: {key} has shape {tuple(value.shape)} in the input, "
-                                f"{tuple(target[key].shape)} here")
+            raise GanbenchError(
+                f"{where}.init_from.{part}: {key} has shape {tuple(value.shape)} in the input, "
+                f"{tuple(target[key].shape)} here"
+            )
     missing = [k for k in target if k not in source]
     unexpected = [k for k in source if k not in target]
     module.load_state_dict({k: v for k, v in source.items() if k in target}, strict=False)
@@ -162,8 +173,14 @@ def frozen_from_inputs(experiment: dict, records: dict[str, InputFile]) -> dict[
         if owner is None:
             continue
         role, source_part = split_source(init_from[owner])
-        out[part] = {"init_part": owner, "role": role, "source": records[role].source,
-                     "source_part": source_part or owner, "path": records[role].path, "sha256": records[role].sha256}
+        out[part] = {
+            "init_part": owner,
+            "role": role,
+            "source": records[role].source,
+            "source_part": source_part or owner,
+            "path": records[role].path,
+            "sha256": records[role].sha256,
+        }
     return out
 
 
@@ -180,7 +197,9 @@ def load_saved_state(method: Method, state: dict, frozen_inputs: dict[str, dict]
     missing = [k for k in result.missing_keys if not k.startswith(prefixes)]
     if missing or result.unexpected_keys:
         bad = (missing or result.unexpected_keys)[0]
-        raise GanbenchError(f"{where}: the checkpoint does not fit the method ({'missing' if missing else 'unexpected'} {bad})")
+        raise GanbenchError(
+            f"{where}: the checkpoint does not fit the method ({'missing' if missing else 'unexpected'} {bad})"
+        )
 
 
 def full_state(ckpt: dict, path: str | os.PathLike) -> dict[str, torch.Tensor]:
@@ -190,9 +209,9 @@ def full_state(ckpt: dict, path: str | os.PathLike) -> dict[str, torch.Tensor]:
         source = _checked_input(info, path)
         owner, source_part = info["init_part"], info["source_part"]
         offered = _with_prefix(source_state(source), source_part)
-        sub = part[len(owner):].lstrip(".")
+        sub = part[len(owner) :].lstrip(".")
         head = sub + "." if sub else ""
-        state.update({f"{part}.{k[len(head):]}": v for k, v in offered.items() if k.startswith(head)})
+        state.update({f"{part}.{k[len(head) :]}": v for k, v in offered.items() if k.startswith(head)})
     return state
 
 
@@ -202,8 +221,10 @@ def _checked_input(info: dict, ckpt_path) -> InputFile:
         raise GanbenchError(f"{ckpt_path}: its frozen part comes from {path}, which is missing")
     sha = sha256_file(path)
     if sha != info["sha256"]:
-        raise GanbenchError(f"{ckpt_path}: was trained on {path} with sha256 {info['sha256'][:12]}, "
-                            f"but that file now has {sha[:12]} (another {info['role']})")
+        raise GanbenchError(
+            f"{ckpt_path}: was trained on {path} with sha256 {info['sha256'][:12]}, "
+            f"but that file now has {sha[:12]} (another {info['role']})"
+        )
     return InputFile(info["role"], info["source"], str(path), sha)
 
 
@@ -213,9 +234,15 @@ def restore_method(ckpt: dict, path: str | os.PathLike, device: str | torch.devi
     exp = ckpt["experiment"]
     where = f"{path}"
     parents = {role: InputInfo(**info) for role, info in ckpt.get("parents", {}).items()}
-    method = build_method(ckpt["method"], exp.get("options", {}), ckpt["resolution"], ckpt.get("img_channels", 3),
-                          ckpt.get("label_dim", 0), where=f"experiments.{exp.get('name', '?')}.options",
-                          parents=parents)
+    method = build_method(
+        ckpt["method"],
+        exp.get("options", {}),
+        ckpt["resolution"],
+        ckpt.get("img_channels", 3),
+        ckpt.get("label_dim", 0),
+        where=f"experiments.{exp.get('name', '?')}.options",
+        parents=parents,
+    )
     frozen = ckpt.get("frozen_inputs", {})
     if frozen:
         method.load_state_dict(full_state(ckpt, path))

@@ -24,8 +24,16 @@ from ganbench.fileio import write_json
 from ganbench.train.loop import training_loop
 
 
-def train_experiment(experiment: dict, dataset_path, run_dir, resume: bool = True, device: str | None = None,
-                     deterministic: bool = False, nodes: int = 1, inputs: dict | None = None) -> Path:
+def train_experiment(
+    experiment: dict,
+    dataset_path,
+    run_dir,
+    resume: bool = True,
+    device: str | None = None,
+    deterministic: bool = False,
+    nodes: int = 1,
+    inputs: dict | None = None,
+) -> Path:
     """Train a validated experiment. With ``gpus`` > 1 and no process group yet, start ``torchrun``
     with that many ranks (gloo on CPU, nccl on GPU), each running this same function; with
     ``nodes`` > 1 (only inside a Slurm allocation of that many nodes) spread them over the nodes.
@@ -34,17 +42,28 @@ def train_experiment(experiment: dict, dataset_path, run_dir, resume: bool = Tru
     ranks = experiment["gpus"]
     inputs = {role: str(path) for role, path in (inputs or {}).items()}
     if "WORLD_SIZE" in os.environ:  # a rank started by torchrun
-        return training_loop(experiment, dataset_path, run_dir, resume=resume, device=device,
-                             deterministic=deterministic, inputs=inputs)
+        return training_loop(
+            experiment, dataset_path, run_dir, resume=resume, device=device, deterministic=deterministic, inputs=inputs
+        )
     _check_layout(experiment, nodes)
     if ranks == 1:
-        return training_loop(experiment, dataset_path, run_dir, resume=resume, device=device,
-                             deterministic=deterministic, inputs=inputs)
+        return training_loop(
+            experiment, dataset_path, run_dir, resume=resume, device=device, deterministic=deterministic, inputs=inputs
+        )
     run_dir.mkdir(parents=True, exist_ok=True)
     spec = run_dir / "experiment.json"
     write_json(spec, experiment)
-    args = ["-m", "ganbench.cli", "train", "--experiment-json", str(spec), "--data", str(dataset_path),
-            "--out", str(run_dir)]
+    args = [
+        "-m",
+        "ganbench.cli",
+        "train",
+        "--experiment-json",
+        str(spec),
+        "--data",
+        str(dataset_path),
+        "--out",
+        str(run_dir),
+    ]
     args += [] if resume else ["--no-resume"]
     args += [] if device is None else ["--device", device]
     args += ["--deterministic"] if deterministic else []
@@ -53,8 +72,9 @@ def train_experiment(experiment: dict, dataset_path, run_dir, resume: bool = Tru
     if nodes == 1:
         cmd = torchrun_command(ranks, args)
     else:
-        cmd = multinode_command(ranks, nodes, args, endpoint=f"{socket.gethostname()}:{_free_port()}",
-                                job_id=os.environ["SLURM_JOB_ID"])
+        cmd = multinode_command(
+            ranks, nodes, args, endpoint=f"{socket.gethostname()}:{_free_port()}", job_id=os.environ["SLURM_JOB_ID"]
+        )
     where = f"{nodes} nodes x {ranks // nodes}" if nodes > 1 else f"{ranks}"
     print(f"{experiment['name']}: starting {where} ranks: {' '.join(cmd)}", flush=True)
     sys.stderr.flush()
@@ -74,9 +94,21 @@ def multinode_command(ranks: int, nodes: int, args: list[str], endpoint: str, jo
     each, meeting at ``endpoint`` (host:port of this node) under the rendezvous id ``job_id``.
     ``--whole`` gives each torchrun all CPUs and GPUs the job holds on its node."""
     return [
-        "srun", f"--nodes={nodes}", f"--ntasks={nodes}", "--ntasks-per-node=1", "--whole", "--kill-on-bad-exit=1",
-        sys.executable, "-m", "torch.distributed.run", f"--nnodes={nodes}", f"--nproc_per_node={ranks // nodes}",
-        "--rdzv_backend=c10d", f"--rdzv_endpoint={endpoint}", f"--rdzv_id=ganbench-{job_id}", *args,
+        "srun",
+        f"--nodes={nodes}",
+        f"--ntasks={nodes}",
+        "--ntasks-per-node=1",
+        "--whole",
+        "--kill-on-bad-exit=1",
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        f"--nnodes={nodes}",
+        f"--nproc_per_node={ranks // nodes}",
+        "--rdzv_backend=c10d",
+        f"--rdzv_endpoint={endpoint}",
+        f"--rdzv_id=ganbench-{job_id}",
+        *args,
     ]
 
 

@@ -30,8 +30,14 @@ from ganbench.methods.base import Batch, Method, Phase, StepContext
 from ganbench.methods.catalog import CATALOG
 from ganbench.train import inputs as stage_inputs
 from ganbench.train.batch_random import BatchRandom, derive_seed
-from ganbench.train.checkpoint import (checkpoint_name, load_checkpoint, resume_candidates, rng_state,
-                                       save_checkpoint, set_rng_state)
+from ganbench.train.checkpoint import (
+    checkpoint_name,
+    load_checkpoint,
+    resume_candidates,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from ganbench.train.data import TrainingData, batch_iterator, to_batch
 from ganbench.train.distributed import World, init_world, shutdown_world
 
@@ -94,8 +100,15 @@ def save_image_grid(images: torch.Tensor, path: str | os.PathLike, cols: int = 8
 class _Phases:
     """Runs one phase: zero grads, accumulate over micro-batches, average over ranks, check, step."""
 
-    def __init__(self, method: Method, optimizers: dict, world: World, seed: int, precision: str,
-                 frozen: list[torch.nn.Parameter] = ()):
+    def __init__(
+        self,
+        method: Method,
+        optimizers: dict,
+        world: World,
+        seed: int,
+        precision: str,
+        frozen: list[torch.nn.Parameter] = (),
+    ):
         self.method, self.optimizers, self.world, self.seed = method, optimizers, world, seed
         self.params = trained_parameters(method, frozen)
         self.autocast = precision == "bf16"
@@ -112,10 +125,18 @@ class _Phases:
         logged: dict[str, float] = {}
         for round_index, batch in enumerate(micro):
             ctx = StepContext(
-                rng=BatchRandom(derive_seed(self.seed, step, phase.name, round_index), self.world.rank,
-                                self.world.size, self.world.device),
-                step=step, nimg=nimg, rank=self.world.rank, world_size=self.world.size,
-                device=self.world.device, all_reduce_mean=self.world.all_reduce_mean,
+                rng=BatchRandom(
+                    derive_seed(self.seed, step, phase.name, round_index),
+                    self.world.rank,
+                    self.world.size,
+                    self.world.device,
+                ),
+                step=step,
+                nimg=nimg,
+                rank=self.world.rank,
+                world_size=self.world.size,
+                device=self.world.device,
+                all_reduce_mean=self.world.all_reduce_mean,
             )
             with torch.autocast(self.world.device.type, dtype=torch.bfloat16, enabled=self.autocast):
                 losses = self.method.accumulate_gradients(phase, batch, ctx)
@@ -142,9 +163,15 @@ class _Phases:
             )
 
 
-def training_loop(experiment: dict, dataset_path: str | os.PathLike, run_dir: str | os.PathLike,
-                  resume: bool = True, device: str | None = None, deterministic: bool = False,
-                  inputs: dict[str, str | os.PathLike] | None = None) -> Path:
+def training_loop(
+    experiment: dict,
+    dataset_path: str | os.PathLike,
+    run_dir: str | os.PathLike,
+    resume: bool = True,
+    device: str | None = None,
+    deterministic: bool = False,
+    inputs: dict[str, str | os.PathLike] | None = None,
+) -> Path:
     """Train ``experiment`` (a validated config entry) on ``dataset_path``; return the path of ``final.pt``.
 
     ``inputs`` maps each role under the experiment's ``inputs:`` to its file (a parent's ``final.pt``, a
@@ -176,8 +203,9 @@ def _resume_point(run_dir: Path, exp: dict, hashes: dict[str, str], world: World
     return None
 
 
-def _train(exp: dict, dataset_path: Path, run_dir: Path, resume: bool, world: World, deterministic: bool,
-           inputs: dict | None) -> Path:
+def _train(
+    exp: dict, dataset_path: Path, run_dir: Path, resume: bool, world: World, deterministic: bool, inputs: dict | None
+) -> Path:
     if deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
     if world.device.type == "cpu":
@@ -190,12 +218,25 @@ def _train(exp: dict, dataset_path: Path, run_dir: Path, resume: bool, world: Wo
     records = stage_inputs.describe_inputs(exp, dataset_path, inputs)
     hashes = stage_inputs.input_hashes(records)
     entry = CATALOG[exp["method"]]
-    data = TrainingData(dataset_path, entry.batch_fields, xflip=exp["mirror"], resolution=exp["resolution"],
-                        annotations=records["annotations"].path if "annotations" in records else None,
-                        split=entry.train_split, limit=exp.get("train_images"))
+    data = TrainingData(
+        dataset_path,
+        entry.batch_fields,
+        xflip=exp["mirror"],
+        resolution=exp["resolution"],
+        annotations=records["annotations"].path if "annotations" in records else None,
+        split=entry.train_split,
+        limit=exp.get("train_images"),
+    )
     parents = stage_inputs.parent_infos(records)
-    method = build_method(exp["method"], exp["options"], exp["resolution"], data.image_shape[0], data.label_dim,
-                          where=f"{where}.options", parents=parents).to(world.device)
+    method = build_method(
+        exp["method"],
+        exp["options"],
+        exp["resolution"],
+        data.image_shape[0],
+        data.label_dim,
+        where=f"{where}.options",
+        parents=parents,
+    ).to(world.device)
     stage_inputs.check_parts(method, exp)
     frozen_inputs = stage_inputs.frozen_from_inputs(exp, records)
     frozen = stage_inputs.freeze(method, exp.get("frozen", []))
@@ -229,8 +270,14 @@ def _train(exp: dict, dataset_path: Path, run_dir: Path, resume: bool, world: Wo
     sums: dict[str, float] = {}
     counts: dict[str, int] = {}
     tick_start, tick_nimg = time.time(), nimg
-    bar = tqdm(total=exp["kimg"], initial=nimg / 1000, unit="kimg", desc=exp["name"],
-               disable=None if world.is_main else True, bar_format="{l_bar}{bar}| {n:.2f}/{total:g} kimg [{elapsed}<{remaining}] {postfix}")
+    bar = tqdm(
+        total=exp["kimg"],
+        initial=nimg / 1000,
+        unit="kimg",
+        desc=exp["name"],
+        disable=None if world.is_main else True,
+        bar_format="{l_bar}{bar}| {n:.2f}/{total:g} kimg [{elapsed}<{remaining}] {postfix}",
+    )
 
     while nimg < total_nimg:
         micro = to_batch(next(batches), world.device).chunk(rounds)
@@ -242,9 +289,15 @@ def _train(exp: dict, dataset_path: Path, run_dir: Path, resume: bool, world: Wo
         nimg += batch
         step += 1
         update_ema(method, nimg, batch, ema_kimg, exp["ema_rampup"])
-        end_ctx = StepContext(rng=BatchRandom(derive_seed(exp["seed"], step, "end"), world.rank, world.size, world.device),
-                              step=step, nimg=nimg, rank=world.rank, world_size=world.size, device=world.device,
-                              all_reduce_mean=world.all_reduce_mean)
+        end_ctx = StepContext(
+            rng=BatchRandom(derive_seed(exp["seed"], step, "end"), world.rank, world.size, world.device),
+            step=step,
+            nimg=nimg,
+            rank=world.rank,
+            world_size=world.size,
+            device=world.device,
+            all_reduce_mean=world.all_reduce_mean,
+        )
         extras = method.end_step(end_ctx, batch)
         bar.update(batch / 1000)
 
@@ -252,10 +305,15 @@ def _train(exp: dict, dataset_path: Path, run_dir: Path, resume: bool, world: Wo
         if nimg >= next_tick or done:
             elapsed = time.time() - tick_start
             sec_per_kimg = elapsed / max((nimg - tick_nimg) / 1000, 1e-9)
-            record = {"kimg": round(nimg / 1000, 3), "step": step,
-                      "kimg_per_s": round(1 / max(sec_per_kimg, 1e-9), 4), "sec_per_kimg": round(sec_per_kimg, 2),
-                      "eta_s": round(sec_per_kimg * (total_nimg - nimg) / 1000),
-                      **{k: round(sums[k] / counts[k], 6) for k in sums}, **extras}
+            record = {
+                "kimg": round(nimg / 1000, 3),
+                "step": step,
+                "kimg_per_s": round(1 / max(sec_per_kimg, 1e-9), 4),
+                "sec_per_kimg": round(sec_per_kimg, 2),
+                "eta_s": round(sec_per_kimg * (total_nimg - nimg) / 1000),
+                **{k: round(sums[k] / counts[k], 6) for k in sums},
+                **extras,
+            }
             bar.set_postfix_str(" ".join(f"{k}={v:.3g}" for k, v in record.items() if k not in ("kimg", "step")))
             if world.is_main:
                 _append_jsonl(log_path, record)
@@ -276,12 +334,16 @@ def _train(exp: dict, dataset_path: Path, run_dir: Path, resume: bool, world: Wo
 def _tick_line(record: dict, total_kimg: float) -> str:
     """``kimg 4.000/24  sec/kimg 21.30  eta 7m06s  loss_G 1.02 ...``"""
     eta = record["eta_s"]
-    head = (f"kimg {record['kimg']:.3f}/{total_kimg:g}  sec/kimg {record['sec_per_kimg']:.2f}  "
-            f"eta {eta // 3600:d}h{eta % 3600 // 60:02d}m" if eta >= 3600 else
-            f"kimg {record['kimg']:.3f}/{total_kimg:g}  sec/kimg {record['sec_per_kimg']:.2f}  "
-            f"eta {eta // 60:d}m{eta % 60:02d}s")
-    rest = "  ".join(f"{k} {v:.4g}" for k, v in record.items()
-                     if k not in ("kimg", "step", "kimg_per_s", "sec_per_kimg", "eta_s"))
+    head = (
+        f"kimg {record['kimg']:.3f}/{total_kimg:g}  sec/kimg {record['sec_per_kimg']:.2f}  "
+        f"eta {eta // 3600:d}h{eta % 3600 // 60:02d}m"
+        if eta >= 3600
+        else f"kimg {record['kimg']:.3f}/{total_kimg:g}  sec/kimg {record['sec_per_kimg']:.2f}  "
+        f"eta {eta // 60:d}m{eta % 60:02d}s"
+    )
+    rest = "  ".join(
+        f"{k} {v:.4g}" for k, v in record.items() if k not in ("kimg", "step", "kimg_per_s", "sec_per_kimg", "eta_s")
+    )
     return f"{head}  {rest}"
 
 
@@ -291,7 +353,8 @@ def _batch_layout(exp: dict, world: World) -> tuple[int, int]:
     per_gpu = exp["batch_per_gpu"] or batch // world.size
     if batch % (per_gpu * world.size):
         raise GanbenchError(
-            f"experiments.{exp['name']}: batch {batch} is not a multiple of batch_per_gpu {per_gpu} x {world.size} ranks"
+            f"experiments.{exp['name']}: batch {batch} is not a multiple of "
+            f"batch_per_gpu {per_gpu} x {world.size} ranks"
         )
     return batch, batch // (per_gpu * world.size)
 
@@ -317,8 +380,18 @@ def _append_jsonl(path: Path, record: dict) -> None:
 class _Snapshot:
     """Preview grid and checkpoint (and ``final.pt`` at the end); every rank contributes its RNG state."""
 
-    def __init__(self, method, optimizers, exp, world: World, run_dir: Path, preview_batch: Batch, records: dict,
-                 frozen_inputs: dict, parents: dict):
+    def __init__(
+        self,
+        method,
+        optimizers,
+        exp,
+        world: World,
+        run_dir: Path,
+        preview_batch: Batch,
+        records: dict,
+        frozen_inputs: dict,
+        parents: dict,
+    ):
         self.method, self.optimizers, self.exp, self.world, self.run_dir = method, optimizers, exp, world, run_dir
         self.preview_batch, self.frozen_inputs = preview_batch, frozen_inputs
         self.inputs = {role: {"source": r.source, "path": r.path, "sha256": r.sha256} for role, r in records.items()}
@@ -334,12 +407,20 @@ class _Snapshot:
                 preview = method.preview(self.preview_batch)
             save_image_grid(preview, self.run_dir / f"samples-{int(kimg):06d}.png")
             payload = {
-                "method": self.exp["method"], "experiment": self.exp, "resolution": method.resolution,
-                "img_channels": method.img_channels, "label_dim": method.label_dim,
+                "method": self.exp["method"],
+                "experiment": self.exp,
+                "resolution": method.resolution,
+                "img_channels": method.img_channels,
+                "label_dim": method.label_dim,
                 "state": stage_inputs.saved_state(method, self.frozen_inputs),
                 "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
-                "nimg": nimg, "step": step, "rng": rngs, "torch_version": str(torch.__version__),
-                "inputs": self.inputs, "input_sha256": self.hashes, "frozen_inputs": self.frozen_inputs,
+                "nimg": nimg,
+                "step": step,
+                "rng": rngs,
+                "torch_version": str(torch.__version__),
+                "inputs": self.inputs,
+                "input_sha256": self.hashes,
+                "frozen_inputs": self.frozen_inputs,
                 "parents": self.parents,
             }
             paths = [self.run_dir / checkpoint_name(kimg)] + ([self.run_dir / "final.pt"] if final else [])

@@ -44,8 +44,9 @@ def import_network(path: str | os.PathLike) -> ImportedNetworks:
     if is_tf_pickle(obj):
         return convert_tf(obj, str(path))
     kind = type(obj).__name__ + (f" with keys {', '.join(map(str, list(obj)[:4]))}" if isinstance(obj, dict) else "")
-    raise GanbenchError(f"{path}: not a released network pickle (a {kind}; expected persistent G/D/G_ema or a TF "
-                        f"(G, D, Gs) tuple)")
+    raise GanbenchError(
+        f"{path}: not a released network pickle (a {kind}; expected persistent G/D/G_ema or a TF (G, D, Gs) tuple)"
+    )
 
 
 def _experiment(imported: ImportedNetworks, path: Path) -> dict:
@@ -53,10 +54,16 @@ def _experiment(imported: ImportedNetworks, path: Path) -> dict:
     from ganbench.config import validate_config
 
     stem = re.sub(r"[^A-Za-z0-9_.-]", "-", path.stem).strip("-.") or "network"
-    experiment = {"name": f"imported-{stem}", "method": imported.method, "dataset": "imported",
-                  "resolution": imported.resolution, "options": dict(imported.options)}
-    config = validate_config({"datasets": {"imported": {"source": "folder", "path": "."}}, "experiments": [experiment]},
-                             f"{path} (imported)")
+    experiment = {
+        "name": f"imported-{stem}",
+        "method": imported.method,
+        "dataset": "imported",
+        "resolution": imported.resolution,
+        "options": dict(imported.options),
+    }
+    config = validate_config(
+        {"datasets": {"imported": {"source": "folder", "path": "."}}, "experiments": [experiment]}, f"{path} (imported)"
+    )
     return config["experiments"][0]
 
 
@@ -72,23 +79,44 @@ def imported_checkpoint(path: str | os.PathLike, method: str | None = None, reso
     if method is not None and method != imported.method:
         raise GanbenchError(f"{path}: holds a {imported.method} generator, not {method}")
     if resolution is not None and resolution != imported.resolution:
-        raise GanbenchError(f"{path}: the networks are {imported.resolution}x{imported.resolution}, "
-                            f"not --resolution {resolution}")
+        raise GanbenchError(
+            f"{path}: the networks are {imported.resolution}x{imported.resolution}, not --resolution {resolution}"
+        )
     if imported.resolution < 8 or imported.resolution > 1024:
         raise GanbenchError(f"{path}: resolution {imported.resolution} is outside what experiments take (8 to 1024)")
     experiment = _experiment(imported, path)
-    net = build_method(imported.method, experiment["options"], imported.resolution, imported.img_channels,
-                       imported.label_dim, where=f"{path}: options")
+    net = build_method(
+        imported.method,
+        experiment["options"],
+        imported.resolution,
+        imported.img_channels,
+        imported.label_dim,
+        where=f"{path}: options",
+    )
     for part in ("G", "G_ema", "D"):
         _load_exact(getattr(net, part), getattr(imported, part), f"{path}: {part}")
     return {
-        "method": imported.method, "experiment": experiment, "resolution": imported.resolution,
-        "img_channels": imported.img_channels, "label_dim": imported.label_dim,
+        "method": imported.method,
+        "experiment": experiment,
+        "resolution": imported.resolution,
+        "img_channels": imported.img_channels,
+        "label_dim": imported.label_dim,
         "state": net.state_dict(),
-        "optimizers": {}, "nimg": 0, "step": 0, "rng": [], "torch_version": str(torch.__version__),
-        "inputs": {}, "input_sha256": {}, "frozen_inputs": {}, "parents": {},
-        "source": {"path": str(path.resolve()), "sha256": sha256_file(path), "format": imported.format,
-                   "notes": list(imported.notes)},
+        "optimizers": {},
+        "nimg": 0,
+        "step": 0,
+        "rng": [],
+        "torch_version": str(torch.__version__),
+        "inputs": {},
+        "input_sha256": {},
+        "frozen_inputs": {},
+        "parents": {},
+        "source": {
+            "path": str(path.resolve()),
+            "sha256": sha256_file(path),
+            "format": imported.format,
+            "notes": list(imported.notes),
+        },
     }
 
 
@@ -102,13 +130,16 @@ def _load_exact(module: torch.nn.Module, state: dict, where: str) -> None:
         raise GanbenchError(f"{where}: {what} ({len(missing)} missing, {len(extra)} unexpected tensors)")
     for key, value in state.items():
         if tuple(value.shape) != tuple(target[key].shape):
-            raise GanbenchError(f"{where}: {key} has shape {list(value.shape)} in the file, "
-                                f"{list(target[key].shape)} in ganbench's network")
+            raise GanbenchError(
+                f"{where}: {key} has shape {list(value.shape)} in the file, "
+                f"{list(target[key].shape)} in ganbench's network"
+            )
     module.load_state_dict({k: v.to(target[k].dtype) for k, v in state.items()}, strict=True)
 
 
-def write_imported_checkpoint(source: str | os.PathLike, out: str | os.PathLike, method: str | None = None,
-                              resolution: int | None = None) -> dict:
+def write_imported_checkpoint(
+    source: str | os.PathLike, out: str | os.PathLike, method: str | None = None, resolution: int | None = None
+) -> dict:
     """Import ``source`` and write the checkpoint to ``out`` atomically; returns the checkpoint dict."""
     from ganbench.train.checkpoint import save_checkpoint
 

@@ -81,8 +81,10 @@ def block_resolutions(stub, where: str, first: int) -> list[int]:
         return []
     expected = [2**i for i in range(int(math.log2(first)), int(math.log2(found[-1])) + 1)]
     if found != expected:
-        raise GanbenchError(f"{where}: blocks {', '.join(f'b{r}' for r in found)} are not the sequence "
-                            f"b{first} ... b{found[-1]} doubling each time")
+        raise GanbenchError(
+            f"{where}: blocks {', '.join(f'b{r}' for r in found)} are not the sequence "
+            f"b{first} ... b{found[-1]} doubling each time"
+        )
     return found
 
 

@@ -33,8 +33,13 @@ from ganbench.nets.layers import RESAMPLE_FILTER
 
 # Class defaults per repository where the kwargs leave a value out (research/checkpoints.md §1.2).
 REPO_DEFAULTS = {
-    "stylegan2-ada-pytorch": {"channel_base": 32768, "channel_max": 512, "num_fp16_res": 0, "conv_clamp": None,
-                              "w_avg_beta": 0.995},
+    "stylegan2-ada-pytorch": {
+        "channel_base": 32768,
+        "channel_max": 512,
+        "num_fp16_res": 0,
+        "conv_clamp": None,
+        "w_avg_beta": 0.995,
+    },
     "stylegan3": {"channel_base": 32768, "channel_max": 512, "num_fp16_res": 4, "conv_clamp": 256, "w_avg_beta": 0.998},
     "creps": {"channel_base": 65536, "channel_max": 1024, "num_fp16_res": 0, "conv_clamp": 256, "w_avg_beta": 0.998},
 }
@@ -57,8 +62,10 @@ def classify_generator(G, where: str) -> str:
     if "b4" in names and "const" in (children(mods["synthesis"])["b4"].state.get("_parameters") or {}):
         return "stylegan2"
     if "input" in names or any(re.match(r"L\d+_\d+_\d+$", n) for n in names):
-        raise GanbenchError(f"{where}: the generator is a StyleGAN3 synthesis network (layers "
-                            f"{', '.join(sorted(names)[:3])}, ...); ganbench has no StyleGAN3 generator")
+        raise GanbenchError(
+            f"{where}: the generator is a StyleGAN3 synthesis network (layers "
+            f"{', '.join(sorted(names)[:3])}, ...); ganbench has no StyleGAN3 generator"
+        )
     raise GanbenchError(f"{where}: unknown synthesis network (modules {', '.join(sorted(names)[:4]) or 'none'})")
 
 
@@ -67,8 +74,9 @@ def convert_persistence(top: dict, where: str) -> ImportedNetworks:
     missing = [k for k in ("G_ema", "D") if not isinstance(top.get(k), PersistentStub)]
     if missing:
         present = ", ".join(sorted(k for k, v in top.items() if isinstance(v, PersistentStub))) or "none"
-        raise GanbenchError(f"{where}: no {missing[0]} network in the pickle (networks: {present}); an import "
-                            f"needs G_ema and D")
+        raise GanbenchError(
+            f"{where}: no {missing[0]} network in the pickle (networks: {present}); an import needs G_ema and D"
+        )
     method = classify_generator(top["G_ema"], where)
     G_ema = top["G_ema"]
     kwargs = dict(G_ema.state.get("_init_kwargs") or {})
@@ -88,20 +96,44 @@ def convert_persistence(top: dict, where: str) -> ImportedNetworks:
         require(g_arch[key] == d_arch[key], where, f"G_ema has {key} {g_arch[key]} but D {d_arch[key]}")
     options = {k: g_arch[k] for k in ("z_dim", "w_dim", "mapping_layers")}
     if method == "creps":
-        options.update(channel_base=g_arch["channel_base"], channel_max=g_arch["channel_max"],
-                       d_channel_base=d_arch["channel_base"], d_channel_max=d_arch["channel_max"],
-                       conv_clamp=d_arch["conv_clamp"], mbstd_group=d_arch["mbstd_group"], rank=g_arch["rank"])
+        options.update(
+            channel_base=g_arch["channel_base"],
+            channel_max=g_arch["channel_max"],
+            d_channel_base=d_arch["channel_base"],
+            d_channel_max=d_arch["channel_max"],
+            conv_clamp=d_arch["conv_clamp"],
+            mbstd_group=d_arch["mbstd_group"],
+            rank=g_arch["rank"],
+        )
     else:
         for key in ("channel_base", "channel_max", "conv_clamp"):
-            require(g_arch[key] == d_arch[key], where, f"G_ema has {key} {g_arch[key]} but D {d_arch[key]}; ganbench's "
-                                                       f"StyleGAN2 shares it between G and D")
-        options.update(channel_base=g_arch["channel_base"], channel_max=g_arch["channel_max"],
-                       conv_clamp=g_arch["conv_clamp"], mbstd_group=d_arch["mbstd_group"])
-    return ImportedNetworks(method, repo, options, g_arch["resolution"], g_arch["img_channels"], g_arch["label_dim"],
-                            G=g, G_ema=g_ema, D=d, notes=notes)
+            require(
+                g_arch[key] == d_arch[key],
+                where,
+                f"G_ema has {key} {g_arch[key]} but D {d_arch[key]}; ganbench's StyleGAN2 shares it between G and D",
+            )
+        options.update(
+            channel_base=g_arch["channel_base"],
+            channel_max=g_arch["channel_max"],
+            conv_clamp=g_arch["conv_clamp"],
+            mbstd_group=d_arch["mbstd_group"],
+        )
+    return ImportedNetworks(
+        method,
+        repo,
+        options,
+        g_arch["resolution"],
+        g_arch["img_channels"],
+        g_arch["label_dim"],
+        G=g,
+        G_ema=g_ema,
+        D=d,
+        notes=notes,
+    )
 
 
 # --- generators ---------------------------------------------------------------------------------------------
+
 
 def _kwarg(kwargs: dict, key: str, repo: str, nested: str | None = None):
     """A constructor argument: flat, or under ``nested`` (ADA's ``synthesis_kwargs``), else the repo default."""
@@ -127,8 +159,11 @@ def _mapping(G, state: dict, where: str, repo: str, method: str) -> dict:
     require(len(fcs) == 1 or fc0_out == w_dim, where, f"the mapping layers are {fc0_out} wide, not w_dim {w_dim}")
     for i in fcs:
         fc = children(mapping)[f"fc{i}"]
-        require(attr(fc, "activation", "lrelu") == "lrelu", where, f"mapping.fc{i} uses activation "
-                                                                    f"{attr(fc, 'activation')!r}, not lrelu")
+        require(
+            attr(fc, "activation", "lrelu") == "lrelu",
+            where,
+            f"mapping.fc{i} uses activation {attr(fc, 'activation')!r}, not lrelu",
+        )
         gain = attr(fc, "bias_gain", 0.01)
         require(abs(float(gain) - 0.01) < 1e-9, where, f"mapping.fc{i} has learning-rate multiplier {gain}, not 0.01")
     kwargs = G.state.get("_init_kwargs") or {}
@@ -144,14 +179,17 @@ def _mapping(G, state: dict, where: str, repo: str, method: str) -> dict:
 
 def _fp16_note(blocks: dict, where: str) -> list[str]:
     n = sum(1 for b in blocks.values() if attr(b, "use_fp16", False))
-    return [f"{where.split(': ')[-1]}: {n} fp16 block(s) in the source (ganbench's options run them in fp32)"] if n else []
+    return (
+        [f"{where.split(': ')[-1]}: {n} fp16 block(s) in the source (ganbench's options run them in fp32)"] if n else []
+    )
 
 
 def _check_filters(state: dict, where: str) -> None:
     ours = np.outer(RESAMPLE_FILTER, RESAMPLE_FILTER) / np.sum(RESAMPLE_FILTER) ** 2
     for key, value in state.items():
-        if key.endswith("resample_filter") and (tuple(value.shape) != ours.shape
-                                                or not np.allclose(value.double().numpy(), ours, atol=1e-6)):
+        if key.endswith("resample_filter") and (
+            tuple(value.shape) != ours.shape or not np.allclose(value.double().numpy(), ours, atol=1e-6)
+        ):
             raise GanbenchError(f"{where}: {key} is not the [1, 3, 3, 1] filter ganbench uses")
 
 
@@ -173,16 +211,25 @@ def _stylegan2_generator(G, repo: str, where: str) -> tuple[dict, dict]:
     R = resolutions[-1]
     kwargs = G.state.get("_init_kwargs") or {}
     for r, block in blocks.items():
-        require(attr(block, "architecture", "skip") == "skip", where,
-                f"synthesis.b{r} has architecture {attr(block, 'architecture')!r}; ganbench's generator is 'skip'")
-        require(set(children(block)) == ({"conv1", "torgb"} | ({"conv0"} if r > 4 else set())), where,
-                f"synthesis.b{r} has modules {', '.join(sorted(children(block)))}, not conv0, conv1, torgb")
+        require(
+            attr(block, "architecture", "skip") == "skip",
+            where,
+            f"synthesis.b{r} has architecture {attr(block, 'architecture')!r}; ganbench's generator is 'skip'",
+        )
+        require(
+            set(children(block)) == ({"conv1", "torgb"} | ({"conv0"} if r > 4 else set())),
+            where,
+            f"synthesis.b{r} has modules {', '.join(sorted(children(block)))}, not conv0, conv1, torgb",
+        )
         for name in ("conv0", "conv1") if r > 4 else ("conv1",):
             layer = children(block)[name]
             require(attr(layer, "activation", "lrelu") == "lrelu", where, f"synthesis.b{r}.{name} is not lrelu")
             require(attr(layer, "use_noise", True), where, f"synthesis.b{r}.{name} has no noise input")
     channels = {r: shape_of(state, f"synthesis.b{r}.conv1.weight", where)[0] for r in resolutions}
-    hint = (_kwarg(kwargs, "channel_base", repo, "synthesis_kwargs"), _kwarg(kwargs, "channel_max", repo, "synthesis_kwargs"))
+    hint = (
+        _kwarg(kwargs, "channel_base", repo, "synthesis_kwargs"),
+        _kwarg(kwargs, "channel_max", repo, "synthesis_kwargs"),
+    )
     base, cmax = channel_params(channels, hint, where)
     img_channels = shape_of(state, f"synthesis.b{R}.torgb.weight", where)[0]
     for key, value in (("img_resolution", R), ("img_channels", img_channels)):
@@ -191,8 +238,13 @@ def _stylegan2_generator(G, repo: str, where: str) -> tuple[dict, dict]:
     _check_filters(state, where)
     clamp = attr(children(blocks[R])["conv1"], "conv_clamp", _kwarg(kwargs, "conv_clamp", repo, "synthesis_kwargs"))
     arch["notes"] += _fp16_note(blocks, where)
-    arch.update(resolution=R, img_channels=img_channels, channel_base=base, channel_max=cmax,
-                conv_clamp=None if clamp is None else float(clamp))
+    arch.update(
+        resolution=R,
+        img_channels=img_channels,
+        channel_base=base,
+        channel_max=cmax,
+        conv_clamp=None if clamp is None else float(clamp),
+    )
     return _our_names(state), arch
 
 
@@ -204,19 +256,26 @@ def _creps_generator(G, repo: str, where: str) -> tuple[dict, dict]:
     R = resolutions[-1]
     key_w, key_f = "synthesis.b4.input.weight", "synthesis.b4.input.freqs"
     one, C, one_b, slots = (shape_of(state, key_w, where) + (0, 0, 0, 0))[:4]
-    require(len(state[key_w].shape) == 4 and one == one_b == 1 and slots % 2 == 0, where,
-            f"{key_w} has shape {list(state[key_w].shape)}, not [1, C, 1, 2 rank]")
+    require(
+        len(state[key_w].shape) == 4 and one == one_b == 1 and slots % 2 == 0,
+        where,
+        f"{key_w} has shape {list(state[key_w].shape)}, not [1, C, 1, 2 rank]",
+    )
     rank = slots // 2
-    require(shape_of(state, key_f, where) == (1, C // 2 * rank), where,
-            f"{key_f} has shape {list(state[key_f].shape)}, not [1, {C // 2 * rank}]")
+    require(
+        shape_of(state, key_f, where) == (1, C // 2 * rank),
+        where,
+        f"{key_f} has shape {list(state[key_f].shape)}, not [1, {C // 2 * rank}]",
+    )
     state[key_w] = state[key_w].reshape(C, 2, rank)
     state[key_f] = state[key_f].reshape(C // 2, rank)
     state.pop("synthesis.b4.input.coords", None)
     channels = {r: shape_of(state, f"synthesis.b{r}.fc1.weight", where)[0] for r in resolutions}
     require(channels[4] == C, where, f"the bi-line input has {C} channels but b4.fc1 {channels[4]}")
     kwargs = G.state.get("_init_kwargs") or {}
-    base, cmax = channel_params(channels, (_kwarg(kwargs, "channel_base", repo), _kwarg(kwargs, "channel_max", repo)),
-                                where)
+    base, cmax = channel_params(
+        channels, (_kwarg(kwargs, "channel_base", repo), _kwarg(kwargs, "channel_max", repo)), where
+    )
     img_channels = shape_of(state, "synthesis.decoder_img.weight", where)[0]
     for key, value in (("img_resolution", R), ("img_channels", img_channels)):
         if key in kwargs:
@@ -227,6 +286,7 @@ def _creps_generator(G, repo: str, where: str) -> tuple[dict, dict]:
 
 # --- discriminator ------------------------------------------------------------------------------------------
 
+
 def _discriminator(D, repo: str, where: str) -> tuple[dict, dict]:
     require(D.class_name == "Discriminator", where, f"is a {D.class_name}, not a Discriminator")
     state = flatten(D, where)
@@ -235,11 +295,17 @@ def _discriminator(D, repo: str, where: str) -> tuple[dict, dict]:
     R = resolutions[-1]
     for r in resolutions[1:]:
         block = children(D)[f"b{r}"]
-        require(attr(block, "architecture", "resnet") == "resnet", where,
-                f"b{r} has architecture {attr(block, 'architecture')!r}; ganbench's discriminator is 'resnet'")
+        require(
+            attr(block, "architecture", "resnet") == "resnet",
+            where,
+            f"b{r} has architecture {attr(block, 'architecture')!r}; ganbench's discriminator is 'resnet'",
+        )
         expected = {"conv0", "conv1", "skip"} | ({"fromrgb"} if r == R else set())
-        require(set(children(block)) == expected, where,
-                f"b{r} has modules {', '.join(sorted(children(block)))}, not {', '.join(sorted(expected))}")
+        require(
+            set(children(block)) == expected,
+            where,
+            f"b{r} has modules {', '.join(sorted(children(block)))}, not {', '.join(sorted(expected))}",
+        )
     epilogue = children(D)["b4"]
     mbstd = children(epilogue).get("mbstd")
     require(mbstd is not None, where, "b4 has no minibatch-stddev layer")
@@ -250,21 +316,36 @@ def _discriminator(D, repo: str, where: str) -> tuple[dict, dict]:
     channels[4] = shape_of(state, "b4.conv.weight", where)[0]
     kwargs = D.state.get("_init_kwargs") or {}
     defaults = REPO_DEFAULTS["stylegan2-ada-pytorch" if repo == "creps" else repo]
-    base, cmax = channel_params(channels, (kwargs.get("channel_base", defaults["channel_base"]),
-                                           kwargs.get("channel_max", defaults["channel_max"])), where)
+    base, cmax = channel_params(
+        channels,
+        (kwargs.get("channel_base", defaults["channel_base"]), kwargs.get("channel_max", defaults["channel_max"])),
+        where,
+    )
     img_channels = shape_of(state, f"b{R}.fromrgb.weight", where)[1]
     c_dim = shape_of(state, "mapping.embed.weight", where)[1] if "mapping.embed.weight" in state else 0
     if c_dim:
         fcs = [k for k in children(submodule(D, "mapping", where)) if re.fullmatch(r"fc\d+", k)]
         require(len(fcs) == 8, where, f"the label mapping has {len(fcs)} layers; ganbench's has 8")
-        require(shape_of(state, "b4.out.weight", where)[0] == channels[4], where,
-                "cmap_dim differs from the 4x4 channels (ganbench's default)")
+        require(
+            shape_of(state, "b4.out.weight", where)[0] == channels[4],
+            where,
+            "cmap_dim differs from the 4x4 channels (ganbench's default)",
+        )
     for key, value in (("img_resolution", R), ("img_channels", img_channels), ("c_dim", c_dim)):
         if key in kwargs:
             require(kwargs[key] == value, where, f"_init_kwargs.{key} is {kwargs[key]} but the networks give {value}")
     _check_filters(state, where)
-    clamp = attr(children(children(D)[f"b{R}"])["conv0"], "conv_clamp", kwargs.get("conv_clamp", defaults["conv_clamp"]))
+    clamp = attr(
+        children(children(D)[f"b{R}"])["conv0"], "conv_clamp", kwargs.get("conv_clamp", defaults["conv_clamp"])
+    )
     blocks = {r: children(D)[f"b{r}"] for r in resolutions[1:]}
-    return _our_names(state), {"resolution": R, "img_channels": img_channels, "label_dim": c_dim, "channel_base": base,
-                               "channel_max": cmax, "conv_clamp": None if clamp is None else float(clamp),
-                               "mbstd_group": int(group), "notes": _fp16_note(blocks, where)}
+    return _our_names(state), {
+        "resolution": R,
+        "img_channels": img_channels,
+        "label_dim": c_dim,
+        "channel_base": base,
+        "channel_max": cmax,
+        "conv_clamp": None if clamp is None else float(clamp),
+        "mbstd_group": int(group),
+        "notes": _fp16_note(blocks, where),
+    }

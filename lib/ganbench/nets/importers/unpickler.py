@@ -84,8 +84,9 @@ def _reconstruct_persistent_obj(meta):
     if not isinstance(meta, dict) or meta.get("type") != "class" or "state" not in meta:
         raise _Refused("a persistent object record without type 'class' and a state")
     if meta.get("version") != PERSISTENT_VERSION:
-        raise _Refused(f"a persistent object of format version {meta.get('version')!r} "
-                       f"(only {PERSISTENT_VERSION} is known)")
+        raise _Refused(
+            f"a persistent object of format version {meta.get('version')!r} (only {PERSISTENT_VERSION} is known)"
+        )
     src = meta.get("module_src") or ""
     digest = hashlib.sha256(src.encode("utf-8", "surrogateescape") if isinstance(src, str) else bytes(src)).hexdigest()
     return PersistentStub(str(meta.get("class_name")), meta["state"], digest)
@@ -106,8 +107,10 @@ def _numpy_attr(name: str):
     return getattr(multiarray, name)
 
 
-_TORCH_DTYPES = {f"torch.{n}": getattr(torch, n) for n in
-                 ("float32", "float16", "bfloat16", "float64", "int64", "int32", "int16", "int8", "uint8", "bool")}
+_TORCH_DTYPES = {
+    f"torch.{n}": getattr(torch, n)
+    for n in ("float32", "float16", "bfloat16", "float64", "int64", "int32", "int16", "int8", "uint8", "bool")
+}
 
 # module.name -> the object the unpickler returns (research/checkpoints.md §1.1)
 ALLOWED: dict[str, object] = {
@@ -121,18 +124,32 @@ ALLOWED: dict[str, object] = {
     "torch._utils._rebuild_parameter_with_state": torch._utils._rebuild_parameter_with_state,
     "torch.storage._load_from_bytes": _load_from_bytes,
     "torch.Size": torch.Size,
-    "builtins.set": set, "__builtin__.set": set, "builtins.frozenset": frozenset, "__builtin__.frozenset": frozenset,
-    "numpy.dtype": np.dtype, "numpy.ndarray": np.ndarray,
-    **{f"{mod}.multiarray.{name}": _numpy_attr(name) for mod in ("numpy.core", "numpy._core")
-       for name in ("scalar", "_reconstruct")},
+    "builtins.set": set,
+    "__builtin__.set": set,
+    "builtins.frozenset": frozenset,
+    "__builtin__.frozenset": frozenset,
+    "numpy.dtype": np.dtype,
+    "numpy.ndarray": np.ndarray,
+    **{
+        f"{mod}.multiarray.{name}": _numpy_attr(name)
+        for mod in ("numpy.core", "numpy._core")
+        for name in ("scalar", "_reconstruct")
+    },
     **_TORCH_DTYPES,
 }
 
 # Classes pickled by reference that become inert stubs: the CREPS input layer and decoders, and the foreign
 # modules some releases carry beside the networks (Vision-aided's cvD backbones, re-pickled exec'ed classes).
 STUB_CLASSES = ("training.networks_creps.SynthesisInput", "torch.nn.modules.container.Sequential")
-STUB_PREFIXES = ("_imported_module_", "vision_module.", "vision_aided_loss.", "clip.model.", "torch.nn.modules.",
-                 "timm.models.", "torchvision.models.")
+STUB_PREFIXES = (
+    "_imported_module_",
+    "vision_module.",
+    "vision_aided_loss.",
+    "clip.model.",
+    "torch.nn.modules.",
+    "timm.models.",
+    "torchvision.models.",
+)
 
 
 class RestrictedUnpickler(pickle.Unpickler):
@@ -162,8 +179,10 @@ def load_network_pickle(path: str | os.PathLike):
 
     path = Path(path)
     if zipfile.is_zipfile(path):
-        raise GanbenchError(f"{path}: a torch.save archive (a checkpoint or state dict), not a released network "
-                            f"pickle; StyleGAN1 .for_g_all.pt state dicts are not converted")
+        raise GanbenchError(
+            f"{path}: a torch.save archive (a checkpoint or state dict), not a released network "
+            f"pickle; StyleGAN1 .for_g_all.pt state dicts are not converted"
+        )
     try:
         with open(path, "rb") as f:
             return RestrictedUnpickler(f, str(path)).load()
@@ -173,7 +192,16 @@ def load_network_pickle(path: str | os.PathLike):
         raise
     except EOFError:
         raise GanbenchError(f"{path}: truncated pickle (the file ends inside an object)") from None
-    except (pickle.UnpicklingError, ValueError, TypeError, AttributeError, KeyError, IndexError, RuntimeError,
-            UnicodeDecodeError, MemoryError) as exc:
+    except (
+        pickle.UnpicklingError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        KeyError,
+        IndexError,
+        RuntimeError,
+        UnicodeDecodeError,
+        MemoryError,
+    ) as exc:
         first = (str(exc).strip().splitlines() or [""])[0][:120]
         raise GanbenchError(f"{path}: not a readable network pickle ({type(exc).__name__}: {first})") from None
