@@ -93,6 +93,25 @@ class InputInfo:
     extra: dict = field(default_factory=dict)
 
 
+def parent_generator(method: str, parents: dict[str, InputInfo], resolution: int, role: str = "generator"):
+    """The EMA generator of a stage's GAN input, built with the parent's architecture (its weights arrive through
+    ``init_from``; the rest of the parent method is dropped). One-line errors for a missing input or a generator
+    of another resolution."""
+    from ganbench.errors import GanbenchError
+    from ganbench.methods import build_method
+
+    parent = parents.get(role)
+    if parent is None:
+        raise GanbenchError(f"method {method}: needs the input {role!r} (a trained GAN)")
+    if parent.resolution != resolution:
+        raise GanbenchError(
+            f"method {method}: the generator makes {parent.resolution} px images, the experiment trains at "
+            f"{resolution} px"
+        )
+    gan = build_method(parent.method, parent.options, parent.resolution, parent.img_channels, parent.label_dim)
+    return gan.G_ema
+
+
 @dataclass
 class StepContext:
     """What the loop gives a method for one phase on one micro-batch."""

@@ -21,9 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganbench.errors import GanbenchError
-from ganbench.methods import build_method, register
-from ganbench.methods.base import Batch, Method, OptimizerSpec, Phase, StepContext
+from ganbench.methods import register
+from ganbench.methods.base import Batch, Method, OptimizerSpec, Phase, StepContext, parent_generator
 from ganbench.methods.options import EncoderOptions
 from ganbench.nets.layers import Conv2dLayer, FullyConnectedLayer
 
@@ -58,18 +57,7 @@ class Encoder(Method):
         self, options: EncoderOptions, resolution: int, img_channels: int = 3, label_dim: int = 0, parents=None
     ):
         super().__init__(options, resolution, img_channels, label_dim, parents)
-        parent = self.parents.get("generator")
-        if parent is None:
-            raise GanbenchError("method encoder: needs the input 'generator' (a trained GAN)")
-        if parent.resolution != resolution:
-            raise GanbenchError(
-                f"method encoder: the generator makes {parent.resolution} px images, "
-                f"the encoder is trained at {resolution} px"
-            )
-        # The parent method is built only to take its generator's architecture; its weights come
-        # through init_from, and the rest of it (D, the second G) is dropped here.
-        gan = build_method(parent.method, parent.options, parent.resolution, parent.img_channels, parent.label_dim)
-        self.G = gan.G_ema
+        self.G = parent_generator("encoder", self.parents, resolution)  # weights through init_from, frozen
         self.E = ImageEncoder(resolution, img_channels, self.G.w_dim, options.channels, options.channel_max)
 
     def trainable(self):

@@ -41,8 +41,8 @@ from torch import nn
 
 from ganbench.data.preview import PALETTE
 from ganbench.errors import GanbenchError
-from ganbench.methods import build_method, register
-from ganbench.methods.base import Batch, Method, OptimizerSpec, Phase, StepContext
+from ganbench.methods import register
+from ganbench.methods.base import Batch, Method, OptimizerSpec, Phase, StepContext, parent_generator
 from ganbench.methods.options import LAGMOptions
 from ganbench.nets.deeplab import DeepLabV3
 from ganbench.nets.unet import UNet
@@ -141,14 +141,8 @@ class LAGM(Method):
 
     def __init__(self, options: LAGMOptions, resolution: int, img_channels: int = 3, label_dim: int = 0, parents=None):
         super().__init__(options, resolution, img_channels, label_dim, parents)
-        parent = self.parents.get("generator")
-        if parent is None:
-            raise GanbenchError("method lagm: needs the input 'generator' (a trained GAN)")
-        if parent.resolution != resolution:
-            raise GanbenchError(
-                f"method lagm: the generator makes {parent.resolution} px images, "
-                f"the experiment trains at {resolution} px"
-            )
+        self.G = parent_generator("lagm", self.parents, resolution)  # weights through init_from, frozen
+        parent = self.parents["generator"]
         if parent.label_dim:
             raise GanbenchError(
                 f"method lagm: the generator is conditional ({parent.label_dim} labels); "
@@ -164,8 +158,6 @@ class LAGM(Method):
             raise GanbenchError("method lagm: needs the input 'annotations' (the labelled part masks)")
         self.classes = list(annotations.extra["classes"])
         self.num_classes = len(self.classes)
-        gan = build_method(parent.method, parent.options, parent.resolution, parent.img_channels, 0)
-        self.G = gan.G_ema  # weights through init_from, frozen
         channels = [block.conv1.weight.shape[0] for block in self.G.synthesis.blocks()]
         self.A = FPNLabelBranch(channels, self.num_classes, options.tmp_channels)
         if options.student == "unet":
