@@ -58,6 +58,8 @@ rule download_network:
         "results/networks/{name}.{ext}",
     log:
         "logs/train/download_network-{name}-{ext}.log",
+    benchmark:
+        "benchmarks/download_network/name={name}/ext={ext}.tsv"
     wildcard_constraints:
         name="|".join(re.escape(n) for n in NETWORKS) or "(?!)",
         ext="pkl|pt",
@@ -77,6 +79,8 @@ rule import_network:
         "results/networks/{name}.ckpt.pt",
     log:
         "logs/train/import_network-{name}.log",
+    benchmark:
+        "benchmarks/import_network/name={name}.tsv"
     wildcard_constraints:
         name="|".join(re.escape(n) for n, e in NETWORKS.items() if e.get("method")) or "(?!)",
     conda:

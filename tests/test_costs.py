@@ -134,7 +134,8 @@ def test_every_rule_writes_a_benchmark_file():
         starts = [m for m in re.finditer(r"^\s*rule(?: (\w+))?:\s*$", text, re.MULTILINE)]
         for m, nxt in zip(starts, [*starts[1:], None]):
             block = text[m.end() : nxt.start() if nxt else len(text)]
-            name = m.group(1) or re.search(r'name:\s*f"(\w+)\{', block).group(1) + "{_protocol.name}"
+            # a rule made in a loop is named f"prefix{_variable...}": keep that template
+            name = m.group(1) or re.search(r'name:\s*f"(\w+\{[\w.]+\})"', block).group(1)
             bench_line = re.search(r"^\s*benchmark:\s*\n\s*f?\"([^\"]+)\"", block, re.MULTILINE)
             assert bench_line, f"{smk.name}: rule {name} has no benchmark"
             path = bench_line.group(1)
