@@ -347,6 +347,7 @@ def _as_sg2(method):
         G=method.G,
         G_ema=method.G_ema,
         D=method.D,
+        label_dim=method.label_dim,
     )
     view.D_state = method.D.state_dict()
     return view
