@@ -14,175 +14,32 @@ is an existing file, is an error.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
 import warnings
 from pathlib import Path
 
+from ganbench.cli.args import (
+    NEW_DIRS,
+    OVERWRITE,
+    POSITIVE,
+    SEED,
+    check_device,
+    checkpoint_method,
+    float_in,
+    input_dir,
+    input_file,
+    int_at_least,
+    output_dir,
+    output_file,
+    remove_new_dirs,
+)
 from ganbench.errors import ConfigError, GanbenchError
 
-OVERWRITE = "replaced atomically if it exists"
-
-
-# ---------------------------------------------------------------------------------------------
-# Argument types and path checks, shared by every subcommand
-# ---------------------------------------------------------------------------------------------
-
-
-def int_at_least(minimum: int, what: str = "", maximum: int | None = None):
-    """An argparse type: an integer >= ``minimum`` (and <= ``maximum``); ``what`` says why, in the error."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{value} is less than {minimum}{f' ({what})' if what else ''}")
-        if maximum is not None and value > maximum:
-            raise argparse.ArgumentTypeError(f"{value} is more than {maximum}{f' ({what})' if what else ''}")
-        return value
-
-    parse.__name__ = f"integer >= {minimum}"
-    return parse
-
-
-def float_in(low: float | None = None, high: float | None = None):
-    """An argparse type: a finite float in [low, high] (either end open when None)."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if value != value or value in (float("inf"), float("-inf")):
-            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-        if (low is not None and value < low) or (high is not None and value > high):
-            shown = f"[{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}]"
-            raise argparse.ArgumentTypeError(f"{value:g} is outside {shown}")
-        return value
-
-    parse.__name__ = "number"
-    return parse
-
-
-POSITIVE = int_at_least(1)
-SEED = int_at_least(0, "seeds are non-negative")
-
-
-def input_file(path: str | os.PathLike, what: str = "file") -> Path:
-    """``path`` as a Path; raise one line unless it is an existing file."""
-    path = Path(path)
-    if path.is_dir():
-        raise GanbenchError(f"{path}: is a folder; expected a {what}")
-    if not path.is_file():
-        raise GanbenchError(f"{path}: {what} not found")
-    return path
-
-
-def input_dir(path: str | os.PathLike, what: str = "folder") -> Path:
-    path = Path(path)
-    if not path.is_dir():
-        raise GanbenchError(f"{path}: {what} not found" if not path.exists() else f"{path}: is not a folder ({what})")
-    return path
-
-
-# Folders a command is about to create (the outermost missing one of each output path): removed again,
-# where still empty, when the command fails, so that bad input leaves nothing behind.
-_NEW_DIRS: list[Path] = []
-
-
-def _remove_new_dirs() -> None:
-    for top in _NEW_DIRS:
-        if not top.is_dir():
-            continue
-        for folder in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
-            if not any(folder.iterdir()):
-                folder.rmdir()
-        if not any(top.iterdir()):
-            top.rmdir()
-
-
-def _check_creatable(path: Path, folder: bool) -> None:
-    """Raise unless ``path`` (a file, or a ``folder``) and its missing parents can be created: the nearest
-    existing ancestor is a writable folder."""
-    ancestor, outermost = path.parent, path
-    while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor, outermost = ancestor.parent, ancestor
-    if not ancestor.is_dir():
-        raise GanbenchError(f"{path}: cannot be created: {ancestor} is a file, not a folder")
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise GanbenchError(f"{path}: cannot be created: {ancestor} is not writable")
-    if folder or outermost != path:  # a folder will be made: the output folder, or a file's missing parent
-        _NEW_DIRS.append(outermost)
-
-
-def output_file(path: str | os.PathLike, suffixes: tuple[str, ...] = ()) -> Path:
-    """Check a file destination before any work: not a folder, creatable, with one of ``suffixes``."""
-    path = Path(path)
-    if path.is_dir():
-        raise GanbenchError(f"{path}: is a folder; expected a file path to write")
-    if suffixes and path.suffix.lower() not in suffixes:
-        raise GanbenchError(
-            f"{path}: unknown destination type {path.suffix or '(no suffix)'!r}; expected {', '.join(suffixes)}"
-        )
-    if path.exists() and not os.access(path.parent, os.W_OK | os.X_OK):
-        raise GanbenchError(f"{path}: cannot be replaced: {path.parent} is not writable")
-    _check_creatable(path, folder=False)
-    return path
-
-
-def output_dir(path: str | os.PathLike) -> Path:
-    """Check a folder destination before any work: an existing folder, or creatable."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise GanbenchError(f"{path}: exists and is not a folder; expected a folder to write into")
-    if path.is_dir():
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise GanbenchError(f"{path}: folder is not writable")
-    else:
-        _check_creatable(path, folder=True)
-    return path
-
-
-def check_device(device: str | None) -> str | None:
-    """``--device``: a torch device this machine has (None: the default)."""
-    if device is None:
-        return None
-    import torch
-
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise GanbenchError(f"--device {device!r}: not a device name (expected cpu, cuda or cuda:N)") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise GanbenchError(f"--device {device}: no CUDA GPU is visible on this machine (use --device cpu)")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise GanbenchError(f"--device {device}: this machine has {torch.cuda.device_count()} GPU(s)")
-    elif dev.type != "cpu":
-        raise GanbenchError(f"--device {device!r}: unsupported device type (expected cpu or cuda)")
-    return device
-
-
-def checkpoint_method(path: str | os.PathLike, scales=(1,)) -> dict:
-    """Check a training checkpoint before any work (metadata only): a GAN's (the catalog's kind), whose method
-    renders ``scales`` (an any-scale method for scales other than 1); return it (tensors memory-mapped)."""
-    from ganbench.methods.catalog import CATALOG, methods_with
-    from ganbench.train.checkpoint import load_checkpoint
-
-    ckpt = load_checkpoint(input_file(path, "checkpoint"), mmap=True)
-    entry = CATALOG.get(ckpt["method"])
-    if entry is None or entry.kind != "gan":
-        what = f"a {entry.display} stage" if entry else f"method {ckpt['method']!r}"
-        raise GanbenchError(f"{path}: {what} generates no images from seeds; this needs a GAN checkpoint")
-    if any(s != 1 for s in scales) and ckpt["method"] not in methods_with("any_scale"):
-        raise GanbenchError(
-            f"{path}: method {ckpt['method']!r} renders only its training grid; scales other than 1 "
-            f"need an any-scale method ({', '.join(methods_with('any_scale')) or 'none registered'})"
-        )
-    return ckpt
+# The papers' own subcommands: each module's add_commands(command) adds them with the same ``command`` helper.
+COMMAND_MODULES = ("ganbench.cli.lagm",)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -391,28 +248,6 @@ def _eval_segmenter(args) -> None:
     for protocol, records in results.items():
         for name, record in records.items():
             print(f"{protocol} {name}: {record['value']:.4f}")
-
-
-def _pairs(args) -> None:
-    from ganbench.data.generated_pairs import generate_pairs
-
-    checkpoint = input_file(args.checkpoint, "checkpoint")
-    generator = input_file(args.generator, "generator checkpoint") if args.generator else None
-    out = output_dir(args.out)
-    for name in ("images.zip", "annotations.h5"):
-        output_file(out / name)
-    device = check_device(args.device) or "cpu"
-    n = generate_pairs(
-        checkpoint,
-        out / "images.zip",
-        out / "annotations.h5",
-        args.count,
-        args.seed,
-        args.batch,
-        generator=generator,
-        device=device,
-    )
-    print(f"wrote {n} generated images with their annotator labels to {out}/images.zip and annotations.h5")
 
 
 def _consistency(args) -> None:
@@ -730,27 +565,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", required=True, help=f"folder for {{protocol}}/{{metric}}.json (each {OVERWRITE})")
 
-    p = command(
-        "pairs",
-        "LAGM: generated images with the annotator's hard labels (images.zip + annotations.h5), "
-        "the dataset of a downstream segmenter",
-        _pairs,
-    )
-    p.add_argument(
-        "checkpoint",
-        help="a LAGM stage's training checkpoint (its generator is read from the file it records, checked by sha256)",
-    )
-    p.add_argument(
-        "--generator",
-        help="the generator checkpoint, where it has moved from the path the annotator "
-        "records (the same file: its sha256 is checked)",
-    )
-    p.add_argument("--count", type=POSITIVE, default=10000, help="number of generated pairs (the paper's 10,000)")
-    p.add_argument("--seed", type=SEED, default=0, help="first seed; image i comes from seed + i alone")
-    p.add_argument("--batch", type=POSITIVE, default=16, help="images per forward pass (does not change the output)")
-    p.add_argument("--device", help="cpu, cuda or cuda:N (default: cpu)")
-    p.add_argument("--out", required=True, help=f"output folder for images.zip and annotations.h5 (each {OVERWRITE})")
-
     p = command("consistency", "any-scale methods: PSNR and subgrid error across output scales", _consistency)
     p.add_argument("checkpoint", help="training checkpoint of an any-scale method")
     p.add_argument(
@@ -855,6 +669,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("check-config", "validate a pipeline configuration against config/schema.yaml", _check_config)
     p.add_argument("path", help="configuration YAML file")
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).add_commands(command)
     return parser
 
 
@@ -863,7 +680,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error already printed in one line
         return exc.code if isinstance(exc.code, int) else 2
-    _NEW_DIRS.clear()
+    NEW_DIRS.clear()
     formatwarning = warnings.formatwarning
     try:
         with warnings.catch_warnings():  # notes as one line each, and the caller's warning state kept
@@ -878,7 +695,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         warnings.formatwarning = formatwarning
-    _remove_new_dirs()
+    remove_new_dirs()
     print(f"ganbench: error: {message}", file=sys.stderr)
     return 2
 
