@@ -44,7 +44,19 @@ TINY = {  # the smallest options of each catalog method, for the contract test
     "encoder": {"channels": 8, "channel_max": 16, "preview_images": 4},
     "segmenter": {"base_channels": 4, "preview_images": 4},
     "lagm": {"base_channels": 4, "tmp_channels": 8, "preview_images": 4},
+    "cocogan": {"macro_size": 8, "micro_size": 4, "ngf": 2, "ndf": 2, "z_dim": 8, "aux_dim": 8, "code_loss_w": 100},
+    "cocogan_extrap": {
+        "macro_size": 8,
+        "micro_size": 4,
+        "ngf": 2,
+        "ndf": 2,
+        "z_dim": 8,
+        "aux_dim": 8,
+        "code_loss_w": 1,
+    },
 }
+# Stages whose required ``parent`` input is a run of another method: that method, trained tiny below.
+PARENT_METHODS = {"cocogan_extrap": "cocogan"}
 
 
 def fixture_inputs(exp, faces):
@@ -104,6 +116,25 @@ def trained_gan(faces, tmp_path_factory):
     return training_loop(exp, faces / "images.zip", run, device="cpu")
 
 
+@pytest.fixture(scope="module")
+def trained_parents(faces, tmp_path_factory):
+    """A tiny run of each method in PARENT_METHODS: the required ``parent`` of those stages."""
+    out = {}
+    for child, method in PARENT_METHODS.items():
+        spec = {"name": method, "method": method, "options": dict(TINY[method]), "kimg": 0.004}
+        exp = validate_config(config_with(spec))["experiments"][0]
+        out[child] = training_loop(exp, faces / "images.zip", tmp_path_factory.mktemp(method), device="cpu")
+    return out
+
+
+def with_required_inputs(spec, entry, trained_gan, trained_parents):
+    if entry.inputs.get("generator", None) is not None and entry.inputs["generator"].required:
+        spec["inputs"] = {"generator": {"checkpoint": str(trained_gan)}}
+    if entry.inputs.get("parent", None) is not None and entry.inputs["parent"].required:
+        spec["inputs"] = {"parent": {"checkpoint": str(trained_parents[entry.name])}}
+    return spec
+
+
 # --- the catalog's contract -----------------------------------------------------------------------
 
 
@@ -127,12 +158,11 @@ def test_catalog_entry_matches_its_method(name):
 
 
 @pytest.mark.parametrize("name", sorted(n for n in CATALOG if not n.endswith("-test-method")))
-def test_every_method_builds_steps_checkpoints_resumes_and_shows(name, faces, trained_gan, tmp_path):
+def test_every_method_builds_steps_checkpoints_resumes_and_shows(name, faces, trained_gan, trained_parents, tmp_path):
     """Build, one step, checkpoint, resume for one more step, then sample (GANs) or preview (stages)."""
     entry = CATALOG[name]
     spec = {"name": name, "method": name, "options": dict(TINY[name]), "kimg": 0.004}
-    if entry.inputs.get("generator", None) is not None and entry.inputs["generator"].required:
-        spec["inputs"] = {"generator": {"checkpoint": str(trained_gan)}}
+    spec = with_required_inputs(spec, entry, trained_gan, trained_parents)
     exp = validate_config(config_with(spec))["experiments"][0]
     inputs = fixture_inputs(exp, faces)
     run = tmp_path / "run"
@@ -150,13 +180,14 @@ def test_every_method_builds_steps_checkpoints_resumes_and_shows(name, faces, tr
     assert images.shape[1:] == (3, 16, 16) and torch.isfinite(images).all()
 
 
-def test_catalog_parts_are_the_methods_networks(faces, trained_gan):
+def test_catalog_parts_are_the_methods_networks(faces, trained_gan, trained_parents):
     for name, entry in CATALOG.items():
         if name.endswith("-test-method"):
             continue
         spec = {"name": name, "method": name, "options": dict(TINY[name])}
         if "generator" in entry.inputs:
             spec["inputs"] = {"generator": {"checkpoint": str(trained_gan)}}
+        spec = with_required_inputs(spec, entry, trained_gan, trained_parents)
         exp = validate_config(config_with(spec))["experiments"][0]
         records = describe_inputs(exp, faces / "images.zip", fixture_inputs(exp, faces))
         method = build_method(name, exp["options"], 16, parents=parent_infos(records))

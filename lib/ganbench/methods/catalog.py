@@ -180,6 +180,40 @@ CATALOG: dict[str, MethodEntry] = {
             evaluations=("segmentation",),
             figures=("curves", "preview"),
         ),
+        MethodEntry(
+            name="cocogan",
+            display="COCO-GAN",
+            module="ganbench.methods.cocogan",
+            options=opts.COCOGANOptions,
+            kind="gan",
+            parts=("G", "D", "C", "Q"),
+            paper="cocogan",
+            provides=("generator",),
+            inputs={"parent": _PARENT},
+            evaluations=("gan",),
+            figures=("curves", "samples"),
+        ),
+        MethodEntry(
+            name="cocogan_extrap",
+            display="COCO-GAN extrapolation",
+            module="ganbench.methods.cocogan",
+            options=opts.COCOGANExtrapOptions,
+            kind="gan",
+            parts=("G", "D", "C", "Q"),
+            paper="cocogan",
+            provides=("generator",),
+            inputs={
+                "parent": InputSpec(
+                    ("run", "checkpoint"),
+                    provides="generator",
+                    required=True,
+                    help="the trained COCO-GAN that the extrapolation stage fine-tunes",
+                )
+            },
+            init_from={"G": "parent:G", "D": "parent:D", "C": "parent:C"},
+            evaluations=("gan",),
+            figures=("curves", "samples"),
+        ),
     )
 }
 

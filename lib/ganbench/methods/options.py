@@ -260,3 +260,113 @@ class LAGMOptions:
         if micro_batch < 2:
             return "batch: LAGM needs at least 2 images per micro-batch (train-mode batch norm in the student)"
         return None
+
+
+def check_patch_sizes(full: tuple[int, int], macro: tuple[int, int], micro: int, cylindrical: bool) -> None:
+    """COCO-GAN's lattice (research cocogan.md §2.1, §2.8) needs macro patches made of whole micro patches,
+    images tiled by micro patches and larger than a macro patch, and a panorama width that the macro step
+    (one micro patch) divides; each failure is a one-line ConfigError. (Torch-free, for config validation;
+    ``ganbench.nets.coco_coords.PatchLattice`` calls it.)"""
+    if micro < 1:
+        raise ConfigError(f"micro_size: expected a positive number, got {micro}")
+    for axis, name in ((0, "height"), (1, "width")):
+        if macro[axis] % micro:
+            raise ConfigError(
+                f"macro_size: the macro patch {name} {macro[axis]} is not a multiple of micro_size {micro}"
+            )
+        if axis == 1 and cylindrical and full[1] % micro:
+            raise ConfigError(
+                f"width: panorama width {full[1]} is not a multiple of the macro step {micro} "
+                "(the cylindrical lattice moves the macro patch by one micro patch)"
+            )
+        if full[axis] % micro or full[axis] <= macro[axis]:
+            raise ConfigError(
+                f"resolution: an image {name} of {full[axis]} px is not tiled by the {macro[axis] // micro}x{micro} "
+                f"px lattice (it must be a multiple of micro_size {micro} and larger than the macro patch "
+                f"{macro[axis]})"
+            )
+
+
+COCOGAN_COORDINATE_SYSTEMS = ("euclidean", "cylindrical")
+COCOGAN_CBN_FORMS = ("fixed", "official")  # ganbench.nets.cocogan.CBN_FORMS
+COCOGAN_GP_FORMS = ("official", "per_sample")
+
+
+@dataclass(frozen=True)
+class COCOGANOptions:
+    """COCO-GAN (``ganbench.methods.cocogan``, research cocogan.md §1.3, §2.5). Defaults are the official
+    configs': z 128 ~ U(-1, 1), ngf = ndf = 64, aux 128, WGAN-GP lambda 10, coordinate loss x100, TTUR Adam
+    (G 1e-4, D 4e-4, Q 1e-4, betas (0, 0.999)), one D step per G step. ``macro_size`` (the S of N2M2S32) and
+    ``micro_size`` give N = M = S / micro; ``width`` makes the full image wider than ``resolution`` (a
+    panorama; default square). ``code_loss_w`` > 0 adds Q (patch-guided generation, official 100)."""
+
+    macro_size: int = 32
+    micro_size: int = 16
+    width: int | None = None
+    coordinate_system: str = "euclidean"
+    z_dim: int = 128
+    ngf: int = 64
+    ndf: int = 64
+    g_extra_layers: int = 0
+    d_extra_layers: int = 0
+    aux_dim: int = 128
+    cbn: str = "fixed"  # fixed: textbook CBN (a deviation); official: the TF code's var**2 and no +1 on gamma
+    gp_form: str = "official"  # official: per-element alpha, norm over the height axis; per_sample: WGAN-GP's
+    gp_lambda: float = 10.0
+    coord_loss_w: float = 100.0
+    code_loss_w: float = 0.0
+    g_lr: float = 1e-4
+    d_lr: float = 4e-4
+    q_lr: float = 1e-4
+    betas: tuple[float, float] = (0.0, 0.999)
+    extrap_steps: int = 0  # macro steps past each border in the extrapolation phases (the extrapolation stage)
+    roll_augment: bool = True  # cylindrical only: one random circular roll of the real batch per step
+    preview_images: int = 8  # patch-guided reconstructions in the preview (with Q)
+
+    def __post_init__(self):
+        _choice("coordinate_system", self.coordinate_system, COCOGAN_COORDINATE_SYSTEMS)
+        _choice("cbn", self.cbn, COCOGAN_CBN_FORMS)
+        _choice("gp_form", self.gp_form, COCOGAN_GP_FORMS)
+        _positive(self, "macro_size", "micro_size", "z_dim", "ngf", "ndf", "aux_dim", "g_lr", "d_lr", "q_lr")
+        _positive(self, "preview_images")
+        _positive(self, "g_extra_layers", "d_extra_layers", "gp_lambda", "coord_loss_w", "code_loss_w", allow_zero=True)
+        _positive(self, "extrap_steps", allow_zero=True)
+        if self.width is not None:
+            _positive(self, "width")
+        if not is_power_of_two(self.micro_size):
+            raise ConfigError(f"micro_size: {self.micro_size} is not a power of two >= 4 (G upsamples from 2x2)")
+        if self.macro_size % self.micro_size:
+            raise ConfigError(f"macro_size: {self.macro_size} is not a multiple of micro_size {self.micro_size}")
+        if not is_power_of_two(self.macro_size) or self.macro_size < 8:
+            raise ConfigError(f"macro_size: {self.macro_size} is not a power of two >= 8 (D pools it down to 4x4)")
+        if self.extrap_steps and self.coordinate_system == "cylindrical":
+            raise ConfigError("extrap_steps: the cylindrical system has no border to extrapolate past")
+
+    def check_experiment(self, resolution: int, micro_batch: int) -> str | None:
+        """Why the N x M x S lattice cannot train at ``resolution`` (key: reason), or None."""
+        try:
+            check_patch_sizes(
+                (resolution, self.width or resolution),
+                (self.macro_size, self.macro_size),
+                self.micro_size,
+                self.coordinate_system == "cylindrical",
+            )
+        except ConfigError as exc:
+            return str(exc)
+        if micro_batch < 2:
+            return "batch: COCO-GAN needs at least 2 images per micro-batch (batch norm in its prediction heads)"
+        return None
+
+
+@dataclass(frozen=True)
+class COCOGANExtrapOptions(COCOGANOptions):
+    """The beyond-boundary extrapolation stage (§2.7): one extra macro step past every border and the
+    coordinate loss weight 1e4 of the official LSUN extrapolation config; the architecture must be the parent's."""
+
+    extrap_steps: int = 1
+    coord_loss_w: float = 10000.0
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.extrap_steps < 1:
+            raise ConfigError("extrap_steps: the extrapolation stage needs at least 1")

@@ -114,9 +114,12 @@ class _Phases:
         self.autocast = precision == "bf16"
 
     def _train_only(self, network: str | None) -> None:
-        for name, params in self.params.items():
+        # by identity: networks may share parameters (COCO-GAN's coordinate head is in G's and D's
+        # optimisers), and a shared parameter trains in either network's phase
+        on = {id(p) for p in self.params[network]} if network is not None else set()
+        for params in self.params.values():
             for p in params:
-                p.requires_grad_(name == network)
+                p.requires_grad_(id(p) in on)
 
     def run(self, phase: Phase, step: int, nimg: int, micro: list[Batch]) -> dict:
         self._train_only(phase.network)
