@@ -9,7 +9,7 @@ from ganbench.config import (
     probe_datasets,
 )
 from ganbench.data.registry import archive_name
-from ganbench.methods.catalog import FIGURES, experiment_figures, methods_with
+from ganbench.methods.catalog import FIGURES, experiment_figures, methods_with, train_data_file
 from ganbench.metrics import paths, plan
 from ganbench.metrics.weights import load_weights_registry, network_file
 from ganbench.tables.specs import configured_specs

@@ -15,7 +15,7 @@ rule train:
     input:
         unpack(
             lambda wc: {
-                "data": f"{data_dir(EXPERIMENTS[wc.experiment]['dataset'], EXPERIMENTS[wc.experiment]['resolution'])}/images.zip",
+                "data": f"{data_dir(EXPERIMENTS[wc.experiment]['dataset'], EXPERIMENTS[wc.experiment]['resolution'])}/{train_data_file(EXPERIMENTS[wc.experiment])}",
                 "ops": "results/ops/build.json",
                 # the experiment's inputs by role: a parent's final.pt, a checkpoint, weights, annotations
                 **{f"input_{role}": path for role, path in input_files(config, EXPERIMENTS[wc.experiment]).items()},

@@ -20,7 +20,8 @@ class ImageDataset(torch.utils.data.Dataset):
             otherwise each label is an empty float32 vector.
         xflip: double the dataset with horizontally mirrored copies (``--mirror``).
         max_size: keep a random subset of this many images, drawn with ``seed``.
-        resolution: if given, the images must have this size (it is checked on the first image).
+        resolution: if given, the images must have this size (it is checked on the first image): a side, or
+            (height, width) for images that are not square (COCO-GAN's panoramas).
         subset: if given, only these images (indices into the source, in this order).
     """
 
@@ -35,7 +36,8 @@ class ImageDataset(torch.utils.data.Dataset):
         resolution=None,
         subset=None,
     ):
-        self.source: ImageSource = open_source(path)
+        size = None if resolution is None else (resolution, resolution) if isinstance(resolution, int) else resolution
+        self.source: ImageSource = open_source(path, height=None if size is None else size[0])
         indices = np.arange(len(self.source)) if subset is None else np.asarray(subset, dtype=np.int64)
         if max_size is not None and max_size < len(indices):
             indices = np.sort(np.random.default_rng(seed).choice(indices, max_size, replace=False))
@@ -45,8 +47,8 @@ class ImageDataset(torch.utils.data.Dataset):
         self._labels = self._label_matrix() if use_labels else None
         first = self.source.read_image(0)
         self.image_shape = (3, first.shape[0], first.shape[1])
-        if resolution is not None and first.shape[:2] != (resolution, resolution):
-            raise DataError(f"{path}: images are {first.shape[1]}x{first.shape[0]}, expected {resolution}x{resolution}")
+        if size is not None and first.shape[:2] != tuple(size):
+            raise DataError(f"{path}: images are {first.shape[1]}x{first.shape[0]}, expected {size[1]}x{size[0]}")
 
     def _label_matrix(self) -> np.ndarray:
         labels = self.source.labels

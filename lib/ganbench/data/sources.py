@@ -176,15 +176,29 @@ class TarSource(EncodedImageSource):
 class TFRecordSource(ImageSource):
     """A COCO-GAN TFRecord: one ``img`` feature of raw uint8 HWC bytes per record.
 
-    The format stores no shape; square RGB is assumed unless ``shape=(H, W)`` is given
-    (COCO-GAN's Matterport panoramas are 256x768).
+    The format stores no shape; square RGB is assumed unless ``shape=(H, W)`` or the ``height`` is given
+    (COCO-GAN's Matterport panoramas are 256x768: the width follows from the byte count). Every record must
+    hold an image of one size (COCO-GAN reshapes them all to one shape): records of another payload length
+    are a one-line DataError when the file is opened, not mid-training.
     """
 
-    def __init__(self, path, shape: tuple[int, int] | None = None):
+    def __init__(self, path, shape: tuple[int, int] | None = None, height: int | None = None):
         super().__init__(path)
-        self._offsets = tfrecord_io.index_records(self.path)
+        self._offsets, lengths = tfrecord_io.index_records_with_lengths(self.path)
         self.names = [f"record{i:08d}" for i in range(len(self._offsets))]
         self._require_images()
+        other = next((i for i, n in enumerate(lengths) if n != lengths[0]), None)
+        if other is not None:
+            sizes = [len(tfrecord_io.read_record(self.path, self._offsets[i], "img")) for i in (0, other)]
+            raise DataError(
+                f"{self.path}: the images differ in size (record 0 holds {sizes[0]} bytes, record {other} "
+                f"{sizes[1]}); a COCO-GAN TFRecord stores no shape, so all its images must have one size"
+            )
+        if shape is None and height is not None:
+            nbytes = len(tfrecord_io.read_record(self.path, self._offsets[0], "img"))
+            if nbytes % (3 * height):
+                raise DataError(f"{self.path}: {nbytes} bytes per record do not make RGB images {height} px high")
+            shape = (height, nbytes // (3 * height))
         self._shape = shape
 
     def verify(self):
@@ -212,8 +226,9 @@ def _square_rgb_shape(nbytes: int, name: str) -> tuple[int, int]:
     return side, side
 
 
-def open_source(path: str | os.PathLike, pattern: str | None = None) -> ImageSource:
-    """Open a folder, zip, tar or TFRecord by what ``path`` is."""
+def open_source(path: str | os.PathLike, pattern: str | None = None, height: int | None = None) -> ImageSource:
+    """Open a folder, zip, tar or TFRecord by what ``path`` is; ``height`` tells a TFRecord (which stores no
+    shape) how high its images are, for images that are not square."""
     path = Path(path)
     if path.is_dir():
         return FolderSource(path)
@@ -221,7 +236,7 @@ def open_source(path: str | os.PathLike, pattern: str | None = None) -> ImageSou
         raise DataError(f"{path}: file or folder not found")
     name = path.name.lower()
     if name.endswith((".tfrecord", ".tfrecords")):
-        return TFRecordSource(path)
+        return TFRecordSource(path, height=height)
     if name.endswith(".zip"):
         return ZipSource(path, pattern)
     if name.endswith((".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")):

@@ -41,8 +41,13 @@ def write_tfrecord(images: Iterable[np.ndarray], dest: str | os.PathLike) -> int
 
 def index_records(path: str | os.PathLike) -> list[int]:
     """Byte offsets of every record, checking the framing and the length CRCs."""
+    return index_records_with_lengths(path)[0]
+
+
+def index_records_with_lengths(path: str | os.PathLike) -> tuple[list[int], list[int]]:
+    """Byte offsets and payload lengths of every record, checking the framing and the length CRCs."""
     path = Path(path)
-    offsets = []
+    offsets, lengths = [], []
     try:
         size = path.stat().st_size
         with open(path, "rb") as f:
@@ -59,11 +64,12 @@ def index_records(path: str | os.PathLike) -> list[int]:
                 if end > size:
                     raise DataError(f"{path}: record {len(offsets)} at byte {pos} is truncated")
                 offsets.append(pos)
+                lengths.append(length)
                 pos = end
                 f.seek(pos)
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
-    return offsets
+    return offsets, lengths
 
 
 def read_record(path: str | os.PathLike, offset: int, feature: str = FEATURE) -> bytes:

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from ganbench.errors import ConfigError, did_you_mean
 from ganbench.methods import options as opts
 
+TRAIN_FORMATS = {"zip": "images.zip", "tfrecord": "images.tfrecord"}  # -> the file in results/data/{dataset}-{res}/
 SOURCE_KINDS = ("run", "checkpoint", "weights", "annotations")
 EVALUATIONS = ("gan", "any_scale", "reconstruction", "segmentation")
 # Figure -> the report category it is filed under: reports/figures/{experiment}-{figure}.png
@@ -70,6 +71,8 @@ class MethodEntry:
     train_split: str = "all"  # "all" | "train"
     evaluations: tuple[str, ...] = ()
     figures: tuple[str, ...] = ("curves",)
+    train_format: str = "zip"  # what the loop trains on: images.zip, or "tfrecord" (COCO-GAN's images.tfrecord)
+    width_option: str | None = None  # the option that makes images wider than the resolution (a panorama)
 
     def __post_init__(self):
         for name in self.evaluations:
@@ -79,6 +82,7 @@ class MethodEntry:
         for role, spec in self.inputs.items():
             assert set(spec.sources) <= set(SOURCE_KINDS), f"{self.name}.inputs.{role}: unknown source kind"
         assert self.kind in ("gan", "stage")
+        assert self.train_format in TRAIN_FORMATS, f"{self.name}: unknown train_format {self.train_format!r}"
 
 
 # Any method that trains a generator may start from a parent's weights (a fine-tune: CoordGAN at 512,
@@ -192,6 +196,8 @@ CATALOG: dict[str, MethodEntry] = {
             inputs={"parent": _PARENT},
             evaluations=("gan",),
             figures=("curves", "samples"),
+            train_format="tfrecord",
+            width_option="width",
         ),
         MethodEntry(
             name="cocogan_extrap",
@@ -213,6 +219,8 @@ CATALOG: dict[str, MethodEntry] = {
             init_from={"G": "parent:G", "D": "parent:D", "C": "parent:C"},
             evaluations=("gan",),
             figures=("curves", "samples"),
+            train_format="tfrecord",
+            width_option="width",
         ),
     )
 }
@@ -233,6 +241,18 @@ def methods_with(evaluation: str) -> tuple[str, ...]:
 def needs_annotations(entry: MethodEntry) -> bool:
     """Whether the method trains on its dataset's annotations (per-pixel parts or coordinates, or its split)."""
     return bool({"parts", "coords"} & set(entry.batch_fields)) or entry.train_split != "all"
+
+
+def train_data_file(experiment: dict) -> str:
+    """The file of ``results/data/{dataset}-{res}/`` the experiment trains on (its method's train_format)."""
+    return TRAIN_FORMATS[CATALOG[experiment["method"]].train_format]
+
+
+def image_size(experiment: dict) -> int | tuple[int, int]:
+    """The training images' side, or (height, width) when the method's width option makes them wider."""
+    option = CATALOG[experiment["method"]].width_option
+    width = experiment.get("options", {}).get(option) if option else None
+    return (experiment["resolution"], width) if width else experiment["resolution"]
 
 
 def experiment_figures(experiment: dict) -> tuple[str, ...]:

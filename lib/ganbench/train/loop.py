@@ -27,7 +27,7 @@ from ganbench.errors import GanbenchError
 from ganbench.fileio import atomic_path
 from ganbench.methods import build_method
 from ganbench.methods.base import Batch, Method, Phase, StepContext
-from ganbench.methods.catalog import CATALOG
+from ganbench.methods.catalog import CATALOG, image_size
 from ganbench.train import inputs as stage_inputs
 from ganbench.train.batch_random import BatchRandom, derive_seed
 from ganbench.train.checkpoint import (
@@ -225,7 +225,7 @@ def _train(
         dataset_path,
         entry.batch_fields,
         xflip=exp["mirror"],
-        resolution=exp["resolution"],
+        resolution=image_size(exp),
         annotations=records["annotations"].path if "annotations" in records else None,
         split=entry.train_split,
         limit=exp.get("train_images"),

@@ -1,0 +1,33 @@
+"""COCO-GAN trains from the TFRecords the pipeline writes (research cocogan.md §4.1)."""
+
+import numpy as np
+import pytest
+
+from ganbench.data.dataset import ImageDataset
+from ganbench.data.sources import open_source
+from ganbench.data.tfrecord_io import write_tfrecord
+from ganbench.errors import DataError
+
+
+def _images(shapes):
+    rng = np.random.default_rng(0)
+    return [rng.integers(0, 256, (*shape, 3), dtype=np.uint8) for shape in shapes]
+
+
+def test_a_tfrecord_whose_images_differ_in_size_is_a_one_line_error(tmp_path):
+    path = tmp_path / "mixed.tfrecord"
+    write_tfrecord(_images([(8, 8), (8, 8), (16, 16)]), path)
+    with pytest.raises(DataError, match="images differ in size .record 0 holds 192 bytes, record 2 768") as exc:
+        open_source(path)
+    assert "\n" not in str(exc.value)
+
+
+def test_panorama_records_take_their_width_from_the_height(tmp_path):
+    path = tmp_path / "pano.tfrecord"
+    images = _images([(8, 24), (8, 24)])
+    write_tfrecord(images, path)
+    data = ImageDataset(path, resolution=(8, 24))
+    assert data.image_shape == (3, 8, 24)
+    np.testing.assert_array_equal(data[1][0], images[1].transpose(2, 0, 1))
+    with pytest.raises(DataError, match="images are 24x8, expected 8x8"):
+        ImageDataset(path, resolution=8)  # square images are 8x8: not these
