@@ -6,6 +6,7 @@ from ganbench.config import (
     cost_baseline,
     dataset_targets,
     input_files,
+    pairs_test_dataset,
     probe_datasets,
 )
 from ganbench.data.registry import archive_name

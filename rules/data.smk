@@ -78,7 +78,7 @@ rule dataset_summary:
                 "images": f"{data_dir(wc.dataset, wc.res)}/images.zip",
                 **(
                     {"annotations": f"{data_dir(wc.dataset, wc.res)}/annotations.h5"}
-                    if DATASETS[wc.dataset]["source"] == "synthetic"
+                    if DATASETS[wc.dataset]["source"] in ("synthetic", "pairs")
                     else {}
                 ),
                 **(

@@ -390,3 +390,78 @@ def test_deeplab_student_trains_from_a_backbone_weights_file(faces, trained_gan,
     # the backbone started from the file and then trained (one S step; SGD moves conv1 a little)
     conv1 = ckpt["state"]["S.net.backbone.conv1.weight"]
     assert 0 < float((conv1 - stand_in["conv1.weight"]).abs().max()) < 1e-2
+
+
+# --- the chain: pairs datasets, their shards, the DatasetGAN-style baseline ----------------------------
+
+
+def test_a_pairs_dataset_names_an_annotator_at_its_resolution():
+    pairs = {"source": "pairs", "experiment": "lagm"}
+    seg = {"name": "seg", "method": "segmenter", "options": {}, "dataset": "fp"}
+    config = validate_config(config_with(gan(), lagm(), seg, fp=pairs))
+    assert config["datasets"]["fp"] == {**pairs, "count": 10000, "seed": 0, "shard_size": 2500}
+    assert config["experiments"][2]["inputs"] == {"annotations": {"annotations": "fp"}}
+    from ganbench.config import dataset_targets, pairs_test_dataset
+
+    assert pairs_test_dataset(config, "fp") == "faces" and pairs_test_dataset(config, "faces") == "faces"
+    assert ("fp", 32) not in dataset_targets(config)  # pairs exist at their annotator's resolution only
+    with pytest.raises(ConfigError, match=r"datasets\.fp\.experiment: 'gan' \(StyleGAN2-ADA\) labels no generated"):
+        validate_config(config_with(gan(), lagm(), fp={**pairs, "experiment": "gan"}))
+    with pytest.raises(ConfigError, match=r"datasets\.fp\.experiment: unknown experiment 'lgm'"):
+        validate_config(config_with(gan(), lagm(), fp={**pairs, "experiment": "lgm"}))
+    with pytest.raises(ConfigError, match=r"experiments\.2\.resolution: 32, but the pairs 'fp' are 16 px"):
+        validate_config(config_with(gan(), lagm(), {**seg, "resolution": 32}, fp=pairs))
+    with pytest.raises(ConfigError, match=r"experiments\.2\.train_images: 11 is more than the 10 training images"):
+        validate_config(config_with(gan(), lagm(), {**seg, "train_images": 11}, fp={**pairs, "count": 10}))
+
+
+def test_shards_merge_into_the_set_one_job_writes(trained_lagm, tmp_path):
+    from ganbench.data.generated_pairs import merge_pairs
+
+    whole, a, b, merged = (tmp_path / n for n in ("whole", "a", "b", "merged"))
+    generate_pairs(trained_lagm, whole / "images.zip", whole / "annotations.h5", count=5, seed=2)
+    generate_pairs(trained_lagm, a / "images.zip", a / "annotations.h5", count=3, seed=2)
+    generate_pairs(trained_lagm, b / "images.zip", b / "annotations.h5", count=2, seed=5)
+    shards = [(a / "images.zip", a / "annotations.h5"), (b / "images.zip", b / "annotations.h5")]
+    assert merge_pairs(shards, merged / "images.zip", merged / "annotations.h5") == 5
+    check_pair(merged / "images.zip", merged / "annotations.h5")
+    one, two = read_annotations(whole / "annotations.h5"), read_annotations(merged / "annotations.h5")
+    np.testing.assert_array_equal(one.label, two.label)
+    x = TrainingData(whole / "images.zip", ("images",))
+    y = TrainingData(merged / "images.zip", ("images",))
+    for i in range(5):
+        np.testing.assert_array_equal(x[i]["images"], y[i]["images"])
+    with pytest.raises(GanbenchError, match="no shards"):
+        merge_pairs([], merged / "x.zip", merged / "x.h5")
+
+
+def test_datasetgan_mlp_inverts_each_labelled_image_once_trains_and_labels_pairs(faces, trained_gan, tmp_path):
+    spec = {
+        "name": "dg",
+        "method": "datasetgan_mlp",
+        "options": {"hidden": [8, 4], "invert_steps": 5, "preview_images": 4},
+        "inputs": {"generator": {"checkpoint": str(trained_gan)}},
+        "kimg": 0.012,
+        "train_images": 4,
+    }
+    exp = validate_config(config_with(spec))["experiments"][0]
+    inputs = {"generator": str(trained_gan), "annotations": str(faces / "annotations.h5")}
+    final = training_loop(exp, faces / "images.zip", tmp_path / "dg", device="cpu", inputs=inputs)
+    ckpt = load_checkpoint(final)
+    assert not any(k.startswith("G.") for k in ckpt["state"])  # the frozen generator is not copied
+    log = [line for line in (tmp_path / "dg" / "log.jsonl").read_text().splitlines() if "loss_pixel" in line]
+    assert log
+    method = load_annotator(final)
+    images = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    ws = method.invert(images)
+    assert ws.shape == (2, method.G.num_ws, method.G.w_dim) and len(method._inverted) == 2
+    method.invert(images.flip(0))  # the same two images: no new inversion
+    assert len(method._inverted) == 2
+    # the inversion lowers the reconstruction error from the mean w
+    w_avg = method.G.mapping.w_avg.expand(2, method.G.num_ws, -1)
+    mse = [float(((method.G.synthesis(w, noise_mode="const") - images) ** 2).mean()) for w in (w_avg, ws)]
+    assert mse[1] < mse[0]
+    out = tmp_path / "pairs"
+    generate_pairs(final, out / "images.zip", out / "annotations.h5", count=3, seed=0)
+    labels = read_annotations(out / "annotations.h5").label
+    assert labels.shape == (3, 16, 16) and labels.max() < len(method.classes)

@@ -54,6 +54,7 @@ TINY = {  # the smallest options of each catalog method, for the contract test
         "aux_dim": 8,
         "code_loss_w": 1,
     },
+    "datasetgan_mlp": {"hidden": [8, 4], "invert_steps": 3, "preview_images": 4},
 }
 # Stages whose required ``parent`` input is a run of another method: that method, trained tiny below.
 PARENT_METHODS = {"cocogan_extrap": "cocogan"}

@@ -134,6 +134,7 @@ def _check_references(config: dict, source: str) -> None:
             raise ConfigError(
                 f"{source}: metrics.probe.datasets: {name!r} is not a synthetic (labelled) dataset of this config"
             )
+    _check_pairs_datasets(config, source)
     downloads = {name: d for name, d in datasets.items() if d["source"] == "download"}
     if downloads:
         from ganbench.data.registry import load_registry
@@ -143,6 +144,44 @@ def _check_references(config: dict, source: str) -> None:
             if d["id"] not in registry:
                 hint = did_you_mean(d["id"], registry)
                 raise ConfigError(f"{source}: datasets.{name}.id: {d['id']!r} is not in config/datasets.yaml{hint}")
+
+
+def _check_pairs_datasets(config: dict, source: str) -> None:
+    """A ``pairs`` dataset names an annotator experiment of this config (catalog ``provides: annotator``);
+    the experiments training on it run at the annotator's resolution."""
+    experiments = {e["name"]: e for e in config.get("experiments", [])}
+    for name, d in config["datasets"].items():
+        if d["source"] != "pairs":
+            continue
+        parent = experiments.get(d["experiment"])
+        if parent is None:
+            hint = did_you_mean(d["experiment"], experiments, "defined")
+            raise ConfigError(f"{source}: datasets.{name}.experiment: unknown experiment {d['experiment']!r}{hint}")
+        entry = CATALOG[parent["method"]]
+        if "annotator" not in entry.provides:
+            raise ConfigError(
+                f"{source}: datasets.{name}.experiment: {d['experiment']!r} ({entry.display}) labels no "
+                "generated images (an annotator does: lagm, datasetgan_mlp)"
+            )
+        if parent["dataset"] == name:
+            raise ConfigError(f"{source}: datasets.{name}.experiment: {d['experiment']!r} trains on these pairs")
+        for i, exp in enumerate(config.get("experiments", [])):
+            if exp["dataset"] == name and exp["resolution"] != parent["resolution"]:
+                raise ConfigError(
+                    f"{source}: experiments.{i}.resolution: {exp['resolution']}, but the pairs {name!r} are "
+                    f"{parent['resolution']} px (the resolution of {d['experiment']!r})"
+                )
+
+
+def pairs_test_dataset(config: dict, dataset: str) -> str:
+    """The dataset whose labelled test split scores a segmenter trained on ``dataset``: itself, or for
+    generated pairs the labelled set their annotator learned from (followed through pairs of pairs)."""
+    seen = []
+    while config["datasets"][dataset]["source"] == "pairs" and dataset not in seen:
+        seen.append(dataset)
+        annotator = next(e for e in config["experiments"] if e["name"] == config["datasets"][dataset]["experiment"])
+        dataset = annotator["dataset"]
+    return dataset
 
 
 def load_config(path: str | os.PathLike) -> dict:
@@ -191,9 +230,10 @@ def _check_experiment(config: dict | None, exp: dict, where: str) -> None:
     if problem:
         raise ConfigError(f"{where}.{problem}")
     dataset = config["datasets"][exp["dataset"]] if config is not None else {"source": None}
-    if exp["train_images"] is not None and dataset["source"] == "synthetic":
+    if exp["train_images"] is not None and dataset["source"] in ("synthetic", "pairs"):
         count = dataset["count"]
-        available = count - round(count * dataset["test_fraction"]) if entry.train_split == "train" else count
+        test = round(count * dataset["test_fraction"]) if dataset["source"] == "synthetic" else 0
+        available = count - test if entry.train_split == "train" else count
         if exp["train_images"] > available:
             raise ConfigError(
                 f"{where}.train_images: {exp['train_images']} is more than the {available} "
@@ -249,8 +289,10 @@ def _check_inputs(config: dict | None, exp: dict, entry, where: str) -> None:
                 )
         elif kind == "annotations":
             dataset = config["datasets"].get(value)
-            if dataset is None or dataset["source"] != "synthetic":
-                raise ConfigError(f"{key}.annotations: {value!r} is not a labelled (synthetic) dataset of this config")
+            if dataset is None or dataset["source"] not in ("synthetic", "pairs"):
+                raise ConfigError(
+                    f"{key}.annotations: {value!r} is not a labelled (synthetic or pairs) dataset of this config"
+                )
         elif kind == "checkpoint" and not Path(value).is_file():
             raise ConfigError(f"{key}.checkpoint: {value} not found")
         elif kind == "weights" and not Path(value).is_file():
@@ -367,7 +409,12 @@ def cost_baseline(config: dict, experiment: dict) -> dict:
 def dataset_targets(config: dict) -> list[tuple[str, int]]:
     """Every (dataset, resolution) pair the pipeline prepares: data.resolutions, what experiments use
     (any-scale methods: at every evaluated scale), and what the probe feature extractor trains on."""
-    pairs = {(name, res) for name in config["datasets"] for res in config["data"]["resolutions"]}
+    pairs = {
+        (name, res)
+        for name, d in config["datasets"].items()
+        if d["source"] != "pairs"  # generated pairs exist at their annotator's resolution only
+        for res in config["data"]["resolutions"]
+    }
     pairs |= {
         (exp["dataset"], exp["resolution"] * s) for exp in config["experiments"] for s in eval_scales(config, exp)
     }

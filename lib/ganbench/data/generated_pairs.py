@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import h5py
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -49,8 +50,8 @@ def load_annotator(
     from ganbench.train.inputs import restore_method
 
     ckpt = load_checkpoint(checkpoint_path)
-    if ckpt["method"] != "lagm":
-        entry = CATALOG.get(ckpt["method"])
+    entry = CATALOG.get(ckpt["method"])
+    if entry is None or "annotator" not in entry.provides:
         what = entry.display if entry else repr(ckpt["method"])
         raise GanbenchError(f"{checkpoint_path}: a {what} checkpoint, not a LAGM annotator")
     if generator is not None:
@@ -119,3 +120,57 @@ def generate_pairs(
         images.close()
         annotations.set_images_sha256(sha256_file(zip_tmp))
     return count
+
+
+def merge_pairs(
+    shards: list[tuple[str | os.PathLike, str | os.PathLike]],
+    zip_path: str | os.PathLike,
+    annotations_path: str | os.PathLike,
+) -> int:
+    """Concatenate shards ``[(images.zip, annotations.h5), ...]`` of :func:`generate_pairs` (in order: shard k
+    holds seeds ``seed + k * shard_size`` onwards) into one pair of files, written only on success. Every
+    shard must be a checked pair with the classes and resolution of the first. Returns the image count."""
+    from ganbench.data.annotations import check_pair, read_annotation_attrs
+    from ganbench.data.dataset import ImageDataset
+
+    if not shards:
+        raise GanbenchError("generated pairs: no shards to merge")
+    heads, counts = [], []
+    for images_path, h5_path in shards:
+        check_pair(images_path, h5_path)
+        heads.append(read_annotation_attrs(h5_path))
+        with h5py.File(h5_path, "r") as f:  # labels are read row by row below (10k at 512 px is 2.6 GB)
+            counts.append(len(f["label"]))
+    first = heads[0]
+    for (_, h5_path), a in zip(shards, heads):
+        if list(a["classes"]) != list(first["classes"]) or a["resolution"] != first["resolution"]:
+            raise GanbenchError(f"{h5_path}: its classes or resolution differ from those of {shards[0][1]}")
+    total, res, seed = sum(counts), first["resolution"], first["seed"]
+    with (
+        atomic_path(zip_path) as zip_tmp,
+        atomic_path(annotations_path) as h5_tmp,
+        StyleGANZipWriter(zip_tmp) as images,
+        AnnotationsWriter(
+            h5_tmp, total, res, 0, classes=first["classes"], keypoint_names=[], category="generated", seed=seed
+        ) as annotations,
+    ):
+        no_coords = np.full((res, res, 2), np.nan, np.float32)
+        no_keypoints, no_visible = np.zeros((0, 2), np.float32), np.zeros((0,), bool)
+        row = 0
+        for (images_path, h5_path), n in zip(shards, counts):
+            dataset = ImageDataset(images_path)
+            with h5py.File(h5_path, "r") as f:
+                for i in range(n):
+                    images.add(np.ascontiguousarray(dataset[i][0].transpose(1, 2, 0)))
+                    annotations.write(
+                        row,
+                        label=f["label"][i],
+                        coords=no_coords,
+                        keypoints=no_keypoints,
+                        visible=no_visible,
+                        is_test=False,
+                    )
+                    row += 1
+        images.close()
+        annotations.set_images_sha256(sha256_file(zip_tmp))
+    return total

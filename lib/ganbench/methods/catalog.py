@@ -11,7 +11,8 @@ Vocabulary:
 - kind ``gan``: trained by the loop, samples images from seeds (``Method.sample``), evaluated by the
   configured GAN protocols. Kind ``stage``: trained by the same loop on top of other experiments
   (an encoder, an annotator, a segmenter); it previews (``Method.preview``) instead of sampling.
-- ``provides``: what a child experiment may take from this one (``generator``: a trained G and its EMA).
+- ``provides``: what a child experiment may take from this one (``generator``: a trained G and its EMA;
+  ``annotator``: labels for generated images, which a ``pairs`` dataset takes).
 - ``inputs``: named roles an experiment fills under ``inputs:`` in the config, each with the kinds of
   source it accepts: ``run`` (another experiment's ``final.pt``, a real Snakemake input, so a changed
   parent reruns its children), ``checkpoint`` (a ganbench checkpoint file, e.g. an imported release),
@@ -161,6 +162,7 @@ CATALOG: dict[str, MethodEntry] = {
             kind="stage",
             parts=("A", "S", "G"),
             paper="lagm",
+            provides=("annotator",),
             inputs={
                 "generator": InputSpec(
                     ("run", "checkpoint"),
@@ -221,6 +223,32 @@ CATALOG: dict[str, MethodEntry] = {
             figures=("curves", "samples"),
             train_format="tfrecord",
             width_option="width",
+        ),
+        MethodEntry(
+            name="datasetgan_mlp",
+            display="DatasetGAN-MLP",
+            module="ganbench.methods.datasetgan_mlp",
+            options=opts.DatasetGANMLPOptions,
+            kind="stage",
+            parts=("M", "G"),
+            paper="lagm",
+            provides=("annotator",),
+            inputs={
+                "generator": InputSpec(
+                    ("run", "checkpoint"),
+                    provides="generator",
+                    required=True,
+                    help="the GAN whose block features the pixel MLP labels (frozen)",
+                ),
+                "annotations": InputSpec(
+                    ("annotations",), help="the labelled images' part masks (default: the dataset's)"
+                ),
+            },
+            init_from={"G": "generator:G_ema"},
+            frozen=("G",),
+            batch_fields=("images", "parts"),
+            train_split="train",
+            figures=("curves", "preview"),
         ),
     )
 }

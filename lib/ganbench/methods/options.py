@@ -370,3 +370,36 @@ class COCOGANExtrapOptions(COCOGANOptions):
         super().__post_init__()
         if self.extrap_steps < 1:
             raise ConfigError("extrap_steps: the extrapolation stage needs at least 1")
+
+
+@dataclass(frozen=True)
+class DatasetGANMLPOptions:
+    """The DatasetGAN-style annotator baseline (``ganbench.methods.datasetgan_mlp``): a per-pixel MLP on the
+    frozen generator's block features (upsampled to the image and concatenated, DatasetGAN's "bilinear"), on
+    the same labelled images as LAGM, whose features come from inverting each image into W+ first
+    (DatasetGAN annotates generated images, whose latents it knows; real labelled images need an inversion)."""
+
+    hidden: tuple[int, int] = (128, 32)  # DatasetGAN's pixel_classifier for fewer than 32 classes
+    lr: float = 0.001  # DatasetGAN: Adam 1e-3
+    invert_steps: int = 200  # Adam steps of the per-image W+ inversion (MSE), from the mean w
+    invert_lr: float = 0.05
+    truncation_psi: float = 0.7  # of the generated images it labels (as LAGM's)
+    truncation_cutoff: int | None = 8
+    preview_images: int = 8
+
+    def __post_init__(self):
+        if (
+            not isinstance(self.hidden, tuple)
+            or len(self.hidden) != 2
+            or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in self.hidden)
+        ):
+            raise ConfigError(f"hidden: expected 2 positive integers, got {self.hidden!r}")
+        _positive(self, "lr", "invert_steps", "invert_lr", "preview_images")
+        _positive(self, "truncation_psi", allow_zero=True)
+        if self.truncation_cutoff is not None:
+            _positive(self, "truncation_cutoff")
+
+    def check_experiment(self, resolution: int, micro_batch: int) -> str | None:
+        if micro_batch < 2:
+            return "batch: the pixel MLP needs at least 2 images per micro-batch (batch norm)"
+        return None

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ganbench.errors import ConfigError, did_you_mean
+from ganbench.methods.catalog import CATALOG
 from ganbench.metrics.protocols import Protocol, get_protocol
 from ganbench.tables.render import Column, Row, TableSpec, method_label
 
@@ -150,7 +151,8 @@ def _baseline_tables(ctx: TableContext) -> list[TableSpec]:
 
 @register_table("cross_method")
 def _cross_method_tables(ctx: TableContext) -> list[TableSpec]:
-    return cross_method_specs(ctx.experiments, protocols=ctx.protocols)
+    gans = [e for e in ctx.experiments if CATALOG[e["method"]].kind == "gan"]  # stages are in their own tables
+    return cross_method_specs(gans, protocols=ctx.protocols)
 
 
 # --- CREPS ----------------------------------------------------------------------------------------------------
