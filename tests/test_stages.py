@@ -55,6 +55,15 @@ TINY = {  # the smallest options of each catalog method, for the contract test
         "code_loss_w": 1,
     },
     "datasetgan_mlp": {"hidden": [8, 4], "invert_steps": 3, "preview_images": 4},
+    "vision_aided": {
+        **TINY_OPTIONS,
+        "augment": "none",
+        "pl_weight": 0,
+        "backbones": ["random"],
+        "probe_resolution": 16,
+        "probe_channels": [8, 8, 8],
+        "probe_feature_dim": 8,
+    },
 }
 # Stages whose required ``parent`` input is a run of another method: that method, trained tiny below.
 PARENT_METHODS = {"cocogan_extrap": "cocogan"}

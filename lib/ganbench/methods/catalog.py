@@ -250,6 +250,30 @@ CATALOG: dict[str, MethodEntry] = {
             train_split="train",
             figures=("curves", "preview"),
         ),
+        MethodEntry(
+            name="vision_aided",
+            display="Vision-aided GAN",
+            module="ganbench.methods.vision_aided",
+            options=opts.VisionAidedOptions,
+            kind="gan",
+            parts=("G", "G_ema", "D", "cvD", "backbones"),
+            paper="vision_aided",
+            provides=("generator",),
+            inputs={
+                "parent": _PARENT,
+                **{
+                    f"backbone{k}": InputSpec(
+                        ("weights",),
+                        help=f"the weights file of options.backbones[{k}] (config/weights.yaml; the probe's "
+                        f"probe.pt): init_from {{backbones.{k}.net: backbone{k}:<prefix>}}",
+                    )
+                    for k in range(opts.VISION_MAX_BACKBONES)
+                },
+            },
+            frozen=("backbones",),
+            evaluations=("gan",),
+            figures=("curves", "samples"),
+        ),
     )
 }
 

@@ -403,3 +403,57 @@ class DatasetGANMLPOptions:
         if micro_batch < 2:
             return "batch: the pixel MLP needs at least 2 images per micro-batch (batch norm)"
         return None
+
+
+VISION_AUGMENTS = ("ada", "diffaugment", "none")
+VISION_BACKBONES = ("clip", "dino", "swin", "vgg", "probe", "probe_shallow", "random")  # nets.backbones (a test checks)
+VISION_LOSSES = ("sigmoid", "sigmoid_s", "multilevel_sigmoid", "multilevel_sigmoid_s", "hinge", "multilevel_hinge")
+VISION_MAX_BACKBONES = 3  # the catalog's inputs backbone0..backbone2
+
+
+@dataclass(frozen=True)
+class VisionAidedOptions(StyleGAN2Options):
+    """StyleGAN2-ADA plus one vision-aided discriminator per entry of ``backbones`` (research visionaided.md §2):
+    a trainable head on a frozen backbone, its loss from ``cv_losses`` (one per backbone; empty: the selection
+    driver's rule, multilevel_sigmoid for clip/dino, sigmoid otherwise, ``_s`` if ``smooth``), its own
+    augmentation (``cv_augment``: ADA with its own p and target 0.3, plus cutout, or DiffAugment), off while
+    fewer than ``warmup_kimg`` thousand real images have been shown."""
+
+    backbones: tuple[str, ...] = ("probe",)
+    cv_losses: tuple[str, ...] = ()
+    smooth: bool = True
+    cv_augment: str = "ada"
+    cv_ada_target: float = 0.3
+    cv_diffaugment_policy: str = "color,translation,cutout"
+    cv_weight: float = 1.0
+    warmup_kimg: float = 0.0
+    probe_resolution: int = 32
+    probe_channels: tuple[int, int, int] = (32, 64, 128)
+    probe_feature_dim: int = 256
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not isinstance(self.backbones, tuple) or not 1 <= len(self.backbones) <= VISION_MAX_BACKBONES:
+            raise ConfigError(f"backbones: expected 1 to {VISION_MAX_BACKBONES} backbone names, got {self.backbones!r}")
+        for name in self.backbones:
+            _choice("backbones", name, VISION_BACKBONES)
+        if len(set(self.backbones)) != len(self.backbones):
+            raise ConfigError(f"backbones: {self.backbones!r} names a backbone twice")
+        if self.cv_losses and len(self.cv_losses) != len(self.backbones):
+            raise ConfigError(
+                f"cv_losses: {len(self.cv_losses)} losses for {len(self.backbones)} backbones (one each, or none)"
+            )
+        for loss in self.cv_losses:
+            _choice("cv_losses", loss, VISION_LOSSES)
+        _choice("cv_augment", self.cv_augment, VISION_AUGMENTS)
+        _positive(self, "probe_resolution", "probe_feature_dim")
+        _positive(self, "cv_weight", "warmup_kimg", "cv_ada_target", allow_zero=True)
+        for op in filter(None, (op.strip() for op in self.cv_diffaugment_policy.split(","))):
+            _choice("cv_diffaugment_policy", op, DIFFAUGMENT_POLICIES)
+
+    def losses(self) -> tuple[str, ...]:
+        if self.cv_losses:
+            return self.cv_losses
+        multilevel = ("clip", "dino")
+        base = ["multilevel_sigmoid" if b in multilevel else "sigmoid" for b in self.backbones]
+        return tuple(b + ("_s" if self.smooth else "") for b in base)

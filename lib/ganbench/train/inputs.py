@@ -112,8 +112,20 @@ def source_state(record: InputFile) -> dict[str, torch.Tensor]:
         state = state.get("state_dict", state) if isinstance(state, dict) else state
         if not isinstance(state, dict):
             raise GanbenchError(f"{record.path}: not a state dict")
-        return state
+        return _flat_tensors(state)
     raise GanbenchError(f"input {record.role!r} ({record.source}) has no weights to initialise from")
+
+
+def _flat_tensors(state: dict, prefix: str = "") -> dict[str, torch.Tensor]:
+    """Nested dicts flattened to dotted keys, non-tensor values (metadata) dropped: a probe file's ``state``
+    becomes ``state.<key>``, so ``init_from`` can take ``role:state``."""
+    out = {}
+    for key, value in state.items():
+        if isinstance(value, dict):
+            out.update(_flat_tensors(value, f"{prefix}{key}."))
+        elif isinstance(value, torch.Tensor):
+            out[prefix + key] = value
+    return out
 
 
 def _with_prefix(state: dict, prefix: str | None) -> dict:
@@ -245,7 +257,10 @@ def restore_method(ckpt: dict, path: str | os.PathLike, device: str | torch.devi
     )
     frozen = ckpt.get("frozen_inputs", {})
     if frozen:
-        method.load_state_dict(full_state(ckpt, path))
+        # tensors of a frozen input that init_from ignored (a weights file's unused heads) stay ignored
+        prefixes, known = tuple(part + "." for part in frozen), method.state_dict().keys()
+        state = full_state(ckpt, path)
+        method.load_state_dict({k: v for k, v in state.items() if k in known or not k.startswith(prefixes)})
     else:
         load_saved_state(method, ckpt["state"], {}, where)
     return method.to(device).eval()

@@ -1,0 +1,234 @@
+"""Vision-aided GAN: backbones built without downloading and loaded from files the tests make, the official input
+normalisation, the heads and losses by hand, the warm-up, and the frozen backbone through the training loop."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ganbench.config import validate_config
+from ganbench.data.build import make_synthetic_dataset
+from ganbench.errors import ConfigError
+from ganbench.methods import build_method
+from ganbench.methods.options import VISION_BACKBONES, VisionAidedOptions, parse_options
+from ganbench.metrics.probe import FORMAT, KIND, ProbeNet
+from ganbench.nets.backbones import BACKBONES, CLIP_MEAN, CLIP_STD, IMAGENET_STD, build_backbone
+from ganbench.nets.vision_heads import ConvHead, MultiLevelHead, build_head, vision_loss
+from ganbench.train.checkpoint import load_checkpoint
+from ganbench.train.inputs import InputFile, source_state
+from ganbench.train.loop import training_loop
+
+from test_stages import TINY, config_with
+
+TINY_CLIP = dict(image_size=32, patch_size=8, width=32, layers=4, heads=2, mlp_ratio=2.0, output_dim=16, taps=(1, 2))
+TINY_DINO = dict(img_size=32, patch_size=8, embed_dim=32, depth=3, num_heads=2, taps=(0, 1, 2))
+
+
+def test_options_name_exactly_the_registered_backbones():
+    assert set(VISION_BACKBONES) == set(BACKBONES)
+
+
+def _load_file(backbone, path, prefix):
+    state = source_state(InputFile("backbone0", "weights", path, ""))
+    if prefix != ".":
+        state = {k[len(prefix) + 1 :]: v for k, v in state.items() if k.startswith(prefix + ".")}
+    backbone.net.load_state_dict(state)
+
+
+def test_clip_loads_an_open_clip_file_and_taps_two_blocks_and_the_embedding(tmp_path):
+    torch.manual_seed(0)
+    source = build_backbone("clip", arch=TINY_CLIP)
+    path = tmp_path / "clip.pt"  # an open_clip CLIP state dict: the vision tower under "visual."
+    torch.save({f"visual.{k}": v for k, v in source.net.state_dict().items()} | {"logit_scale": torch.ones(())}, path)
+    torch.manual_seed(1)
+    loaded = build_backbone("clip", arch=TINY_CLIP)
+    _load_file(loaded, path, BACKBONES["clip"].source_part)
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    a, b = source.features(x), loaded.features(x)
+    assert [f.shape for f in a] == [(2, 32, 4, 4), (2, 32, 4, 4), (2, 16)]
+    for fa, fb in zip(a, b):
+        torch.testing.assert_close(fa, fb)
+    # the embedding is open_clip's own forward of the vision tower
+    torch.testing.assert_close(a[-1], source.net(source.prepare(x)))
+    assert not any(p.requires_grad for p in loaded.parameters())
+
+
+def test_dino_is_timms_vit_with_three_normed_taps(tmp_path):
+    torch.manual_seed(0)
+    source = build_backbone("dino", arch=TINY_DINO)
+    path = tmp_path / "dino.pth"
+    torch.save(source.net.state_dict(), path)
+    loaded = build_backbone("dino", arch=TINY_DINO)
+    _load_file(loaded, path, ".")
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    feats = loaded.features(x)
+    assert [f.shape for f in feats] == [(2, 32, 4, 4), (2, 32, 4, 4), (2, 32)]
+    torch.testing.assert_close(feats[-1], source.features(x)[-1])
+    # the last tap's CLS token is timm's normed CLS (forward_features then norm, position 0)
+    torch.testing.assert_close(feats[-1], source.net.forward_features(source.prepare(x))[:, 0])
+
+
+def test_input_normalisation_and_resize_are_the_official_ones():
+    clip = build_backbone("clip", arch=TINY_CLIP)
+    x = torch.rand(1, 3, 64, 64) * 2 - 1
+    expected = F.interpolate(x, size=(32, 32), mode="area") * 0.5 + 0.5
+    expected = (expected - torch.tensor(CLIP_MEAN).view(1, 3, 1, 1)) / torch.tensor(CLIP_STD).view(1, 3, 1, 1)
+    torch.testing.assert_close(clip.prepare(x), expected)
+    dino = build_backbone("dino", arch=TINY_DINO)
+    assert dino.mean.flatten().tolist() == pytest.approx(CLIP_MEAN)  # DINO: CLIP mean with ImageNet std
+    assert dino.std.flatten().tolist() == pytest.approx(IMAGENET_STD)
+    probe = build_backbone("probe", probe_resolution=16, probe_channels=(8, 8, 8), probe_feature_dim=8)
+    torch.testing.assert_close(probe.prepare(x), F.interpolate(x, size=(16, 16), mode="area"))  # probe reads [-1, 1]
+
+
+def test_random_control_is_fixed_and_probe_depths_differ():
+    kw = dict(probe_resolution=16, probe_channels=(8, 8, 8), probe_feature_dim=8)
+    a, b = build_backbone("random", **kw), build_backbone("random", **kw)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(pa, pb)
+    x = torch.zeros(2, 3, 16, 16)
+    assert build_backbone("probe", **kw).features(x)[0].shape[-1] == 4  # R/4
+    assert build_backbone("probe_shallow", **kw).features(x)[0].shape[-1] == 8  # R/2
+
+
+def test_heads_have_the_official_shapes_and_spectral_norm():
+    clip = MultiLevelHead(768, 512, 256, down=1)
+    out = clip([torch.randn(2, 768, 7, 7), torch.randn(2, 768, 7, 7), torch.randn(2, 512)])
+    assert [o.shape for o in out] == [(2, 1, 3, 3), (2, 1, 3, 3), (2, 1)]
+    dino = MultiLevelHead(768, 768, 128, down=2)
+    out = dino([torch.randn(2, 768, 14, 14), torch.randn(2, 768, 14, 14), torch.randn(2, 768)])
+    assert [o.shape for o in out] == [(2, 1, 3, 3), (2, 1, 3, 3), (2, 1)]
+    conv = ConvHead(768, 7)
+    assert conv([torch.randn(2, 768, 7, 7)])[0].shape == (2, 1)
+    assert conv.fc[0].in_features == 256 * 3 * 3 and ConvHead(768, 8).fc[0].in_features == 256 * 4 * 4
+    names = [n for n, _ in conv.named_parameters()] + [n for n, _ in clip.named_parameters()]
+    assert all("parametrizations.weight.original" in n for n in names if n.endswith("weight.original"))
+    assert sum("parametrizations" in n for n in names) == 3 + 6  # every conv and linear is spectrally normed
+    probe = build_backbone("probe", probe_resolution=16, probe_channels=(8, 8, 8), probe_feature_dim=8)
+    assert isinstance(build_head(probe, torch.zeros(2, 3, 16, 16)), ConvHead)
+
+
+def test_losses_by_hand():
+    logit = torch.tensor([[0.5], [-1.0]])
+    sp = F.softplus
+    # BCE(l, t) = t softplus(-l) + (1 - t) softplus(l)
+    torch.testing.assert_close(vision_loss([logit], "sigmoid", "real"), sp(-logit).flatten())
+    torch.testing.assert_close(vision_loss([logit], "sigmoid", "fake"), sp(logit).flatten())
+    smoothed = 0.8 * sp(-logit) + 0.2 * sp(logit)
+    torch.testing.assert_close(vision_loss([logit], "sigmoid_s", "real"), smoothed.flatten())
+    torch.testing.assert_close(vision_loss([logit], "sigmoid_s", "G"), smoothed.flatten())  # t_G = alpha
+    torch.testing.assert_close(vision_loss([logit], "sigmoid_s", "fake"), sp(logit).flatten())  # one-sided
+    patch = torch.tensor([[[[1.0, -1.0], [0.0, 2.0]]], [[[0.0, 0.0], [0.0, 0.0]]]])
+    levels = [patch, logit]
+    expected = sp(-patch).mean(dim=(1, 2, 3)) + sp(-logit).flatten()  # maps averaged, levels summed
+    torch.testing.assert_close(vision_loss(levels, "multilevel_sigmoid", "real"), expected)
+    torch.testing.assert_close(vision_loss(levels, "sigmoid", "real"), sp(-logit).flatten())  # last level only
+    torch.testing.assert_close(vision_loss([logit], "hinge", "real"), torch.tensor([0.5, 2.0]))
+    torch.testing.assert_close(vision_loss([logit], "hinge", "fake"), torch.tensor([1.5, 0.0]))
+    torch.testing.assert_close(vision_loss([logit], "hinge", "G"), torch.tensor([-0.5, 1.0]))
+
+
+def test_options_refuse_bad_specs():
+    with pytest.raises(ConfigError, match="backbones: unknown value 'clipp'"):
+        parse_options(VisionAidedOptions, {"backbones": ["clipp"]})
+    with pytest.raises(ConfigError, match="cv_losses: 1 losses for 2 backbones"):
+        parse_options(VisionAidedOptions, {"backbones": ["clip", "dino"], "cv_losses": ["sigmoid"]})
+    with pytest.raises(ConfigError, match="twice"):
+        parse_options(VisionAidedOptions, {"backbones": ["vgg", "vgg"]})
+    opts = parse_options(VisionAidedOptions, {"backbones": ["clip", "vgg"], "smooth": False})
+    assert opts.losses() == ("multilevel_sigmoid", "sigmoid")
+
+
+# --- through the training loop ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def faces(tmp_path_factory):
+    out = tmp_path_factory.mktemp("faces")
+    make_synthetic_dataset("face", 16, 24, 0, 0.25, out / "images.zip", out / "annotations.h5")
+    return out
+
+
+@pytest.fixture(scope="module")
+def probe_file(tmp_path_factory):
+    """A probe file in metrics.probe's format (an untrained tiny ProbeNet with fixed weights)."""
+    torch.manual_seed(3)
+    net = ProbeNet(4, 1, (8, 8, 8), 8)
+    path = tmp_path_factory.mktemp("probe") / "probe.pt"
+    payload = {"kind": KIND, "format": FORMAT, "classes": ["c"] * 4, "categories": ["face"], "channels": [8, 8, 8]}
+    torch.save({**payload, "feature_dim": 8, "state": net.state_dict()}, path)
+    return path, net
+
+
+def vision_experiment(probe_path, **options):
+    spec = {
+        "name": "va",
+        "method": "vision_aided",
+        "options": {**TINY["vision_aided"], "backbones": ["probe"], **options},
+        "inputs": {"backbone0": {"weights": str(probe_path)}},
+        "init_from": {"backbones.0.net": "backbone0:state"},
+        "frozen": ["backbones.0.net"],
+        "kimg": 0.012,
+    }
+    return validate_config(config_with(spec))["experiments"][0]
+
+
+def test_backbone_never_trains_and_is_not_checkpointed(faces, probe_file, tmp_path):
+    path, net = probe_file
+    exp = vision_experiment(path, cv_augment="diffaugment")
+    final = training_loop(exp, faces / "images.zip", tmp_path / "run", device="cpu", inputs={"backbone0": str(path)})
+    ckpt = load_checkpoint(final)
+    assert not any(k.startswith("backbones.") for k in ckpt["state"])
+    assert "cvD" in ckpt["optimizers"] and ckpt["step"] == 3
+    from ganbench.train.inputs import restore_method
+
+    method = restore_method(ckpt, final)
+    for key, value in method.backbones[0].net.state_dict().items():
+        torch.testing.assert_close(value, net.state_dict()[key], rtol=0, atol=0)
+    # the heads trained: they differ from a fresh build's (same seed) after three steps
+    fresh = build_method("vision_aided", exp["options"], 16)
+    changed = [not torch.equal(a, b) for a, b in zip(method.cvD.state_dict().values(), fresh.cvD.state_dict().values())]
+    assert any(changed)
+    log = (tmp_path / "run" / "log.jsonl").read_text()
+    assert "loss_cvD0_real" in log and "loss_G_cv" in log
+
+
+def test_warmup_keeps_the_heads_still_and_g_loss_plain(faces, probe_file):
+    from ganbench.methods.base import Batch, Phase, StepContext
+    from ganbench.train.batch_random import BatchRandom
+
+    method = build_method("vision_aided", {**TINY["vision_aided"], "warmup_kimg": 1.0}, 16)
+    images = torch.rand(4, 3, 16, 16) * 2 - 1
+    batch = Batch(images, torch.zeros(4, 0))
+
+    def ctx(nimg):
+        return StepContext(BatchRandom(0, 0, 1, torch.device("cpu")), 0, nimg, 0, 1, torch.device("cpu"), lambda t: t)
+
+    out = method.accumulate_gradients(Phase("Gmain", "G"), batch, ctx(999))
+    assert "loss_G_cv" not in out
+    method.zero_grad(set_to_none=True)
+    method.accumulate_gradients(Phase("cvDmain", "cvD"), batch, ctx(999))
+    assert all(p.grad is None or not p.grad.any() for p in method.cvD.parameters())
+    method.zero_grad(set_to_none=True)
+    method.accumulate_gradients(Phase("cvDmain", "cvD"), batch, ctx(1000))
+    assert any(p.grad is not None and p.grad.any() for p in method.cvD.parameters())
+    assert all(p.grad is None for p in method.backbones.parameters())
+    out = method.accumulate_gradients(Phase("Gmain", "G"), batch, ctx(1000))
+    assert "loss_G_cv" in out
+    assert any(p.grad is not None and p.grad.any() for p in method.G.parameters())  # through the frozen backbone
+
+
+def test_swin_is_timms_and_its_last_stage_map_is_the_feature(tmp_path):
+    arch = dict(img_size=32, patch_size=4, window_size=4, embed_dim=16, depths=(1, 1), num_heads=(1, 2))
+    torch.manual_seed(0)
+    source = build_backbone("swin", arch=arch)
+    path = tmp_path / "moby.pth"
+    torch.save(source.net.state_dict(), path)
+    loaded = build_backbone("swin", arch=arch)
+    _load_file(loaded, path, ".")
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    (fmap,) = loaded.features(x)
+    assert fmap.shape == (2, 32, 4, 4)
+    torch.testing.assert_close(loaded.pooled(x), fmap.mean(dim=(2, 3)))
+    torch.testing.assert_close(fmap, source.features(x)[0])
