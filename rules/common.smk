@@ -105,4 +105,10 @@ def eval_report(path, experiment, protocol, name):
 
 
 FLOOR_FILES = plan.floor_files(config)
-TABLES = configured_specs(config["tables"], config["experiments"], list(PROTOCOLS.values()), scales=ANY_SCALE["scales"])
+TABLES = configured_specs(
+    config["tables"],
+    config["experiments"],
+    list(PROTOCOLS.values()),
+    scales=ANY_SCALE["scales"],
+    datasets=config["datasets"],
+)

@@ -20,6 +20,7 @@ rule tables:
         experiments=config["experiments"],
         protocols=[p.as_dict() for p in PROTOCOLS.values()],
         scales=ANY_SCALE["scales"],
+        datasets=config["datasets"],
     script:
         "../workflow_scripts/tables.py"
 

@@ -465,3 +465,24 @@ def test_datasetgan_mlp_inverts_each_labelled_image_once_trains_and_labels_pairs
     generate_pairs(final, out / "images.zip", out / "annotations.h5", count=3, seed=0)
     labels = read_annotations(out / "annotations.h5").label
     assert labels.shape == (3, 16, 16) and labels.max() < len(method.classes)
+
+
+def test_cross_validation_picks_the_best_snapshot_per_fold_by_hand():
+    from ganbench.metrics.part_segmentation import _cross_validate
+    from ganbench.metrics.protocols import get_protocol
+
+    # 5 test images, 2 classes, per-image confusions [target, pred]; folds of 1 image
+    right = np.array([[3, 0], [0, 1]])  # all correct: IoU 1, 1
+    wrong = np.array([[2, 1], [1, 0]])  # IoU(0) = 2/4, IoU(1) = 0
+    a = np.stack([right, right, wrong, wrong, wrong])  # snapshot a: good on images 0-1
+    b = np.stack([wrong, wrong, right, right, right])  # snapshot b: good on images 2-4
+    folds = _cross_validate({"a.pt": a, "b.pt": b}, get_protocol("miou_cv5"), background=0, exclude=())
+    assert [f["snapshot"] for f in folds] == ["a.pt", "a.pt", "b.pt", "b.pt", "b.pt"]
+
+    def miou(conf):
+        tp = np.diag(conf)
+        return float(np.mean(tp / (conf.sum(0) + conf.sum(1) - tp)))
+
+    # fold 0 tests snapshot a on images 1-4: confusion right + 3 wrong
+    assert folds[0]["test"]["miou"] == pytest.approx(miou(right + 3 * wrong))
+    assert folds[2]["test"]["miou"] == pytest.approx(miou(2 * wrong + 2 * right))

@@ -406,10 +406,11 @@ def test_segmenter_trains_on_the_train_split_and_is_scored_on_the_test_split(fac
     record = out["fg_miou"]["fg_miou"]
     assert record["protocol"]["images"] == 6 and 0 <= record["value"] <= 1
     assert (tmp_path / "eval" / "fg_miou" / "miou.json").is_file()
-    with pytest.raises(GanbenchError, match="cross-validation picks a snapshot per fold"):
-        evaluate_segmenter(
-            final, faces / "images.zip", faces / "annotations.h5", tmp_path / "e2", [PROTOCOLS["miou_cv5"]]
-        )
+    cv = evaluate_segmenter(
+        final, faces / "images.zip", faces / "annotations.h5", tmp_path / "e2", [PROTOCOLS["miou_cv5"]]
+    )["miou_cv5"]["miou"]  # 5 folds of 6 // 5 = 1 validation image, picked among the run's snapshots
+    assert len(cv["folds"]) == 5 and cv["value"] == pytest.approx(np.mean([f["test"]["miou"] for f in cv["folds"]]))
+    assert cv["std"] == pytest.approx(np.std([f["test"]["miou"] for f in cv["folds"]]))  # np.std, ddof 0
     other = tmp_path / "other"
     make_synthetic_dataset("face", 16, 24, 5, 0.25, other / "images.zip", other / "annotations.h5")
     with pytest.raises(GanbenchError, match="describes other images than"):

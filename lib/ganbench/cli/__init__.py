@@ -314,7 +314,11 @@ def _table(args) -> None:
         else list(configured.values())
     )
     for spec in configured_specs(
-        names, config["experiments"], protocols, scales=config["metrics"]["any_scale"]["scales"]
+        names,
+        config["experiments"],
+        protocols,
+        scales=config["metrics"]["any_scale"]["scales"],
+        datasets=config["datasets"],
     ):
         paths = render_table(spec, config["experiments"], eval_dir, out)
         print(f"wrote {', '.join(str(p) for p in paths.values())}")

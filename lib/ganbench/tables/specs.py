@@ -11,6 +11,7 @@ the protocol. FID-type tables carry a floor row (:attr:`TableSpec.floor`).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -29,6 +30,7 @@ class TableContext:
     experiments: tuple[Mapping[str, Any], ...]
     protocols: tuple[Protocol, ...]
     scales: tuple[int, ...] = (1, 2, 4)
+    datasets: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)  # the config's datasets
 
     def pairs(self, method: str | None = None) -> list[tuple[str, int]]:
         """(dataset, resolution) pairs the experiments (of ``method``) train on."""
@@ -80,9 +82,11 @@ def configured_specs(
     experiments: Iterable[Mapping[str, Any]],
     protocols: Iterable[Protocol | str] = DEFAULT_PROTOCOLS,
     scales: Sequence[int] = (1, 2, 4),
+    datasets: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[TableSpec]:
-    """The tables a configuration's ``tables`` list names, under its GAN protocols."""
-    context = TableContext(tuple(experiments), _protocols(protocols), tuple(scales))
+    """The tables a configuration's ``tables`` list names, under its GAN protocols (``datasets``: the
+    configuration's, which tables of stages on generated pairs read)."""
+    context = TableContext(tuple(experiments), _protocols(protocols), tuple(scales), dict(datasets or {}))
     specs = []
     for name in names:
         if name not in TABLES:
@@ -248,3 +252,6 @@ def _creps_tables(ctx: TableContext) -> list[TableSpec]:
     return [
         spec for dataset, res in ctx.pairs("creps") for spec in creps_tables(dataset, res, ctx.scales, ctx.protocols)
     ]
+
+
+from ganbench.tables import lagm_tables as _lagm_tables  # noqa: E402,F401  (registers lagm_semi, lagm_datasetgan)
