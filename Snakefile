@@ -37,6 +37,7 @@ include: "rules/evaluate.smk"
 include: "rules/tables.smk"
 include: "rules/stages.smk"
 include: "rules/lagm.smk"
+include: "rules/vision_aided.smk"
 
 
 rule all:

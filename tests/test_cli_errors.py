@@ -114,6 +114,8 @@ def inputs(tmp_path_factory) -> Path:
     (root / "exp.json").write_text(json.dumps(EXPERIMENT))
     (root / "exp32.json").write_text(json.dumps({**EXPERIMENT, "resolution": 32}))
     (root / "badkimg.json").write_text(json.dumps({**EXPERIMENT, "kimg": "lots"}))
+    va = {**EXPERIMENT, "method": "vision_aided", "options": {**TINY, "backbones": ["random"], "warmup_kimg": 1.0}}
+    (root / "va_warmup.json").write_text(json.dumps(va))
     (root / "text8.txt").write_text("hello!!\n")
     (root / "text8.pt").write_text("hello!!\n")
     zipfile.ZipFile(root / "empty.zip", "w").close()
@@ -153,6 +155,7 @@ CKPT, PROBE, STATS = "{in}/run/final.pt", "{in}/probe.pt", "{in}/stats.h5"
 TRAIN = ["train", "--experiment", "tiny", "--config", "{in}/cfg.yaml", "--data", FACES]
 PROBE_ARGS = ["probe", "--images", FACES, "--annotations", FACES_H5, "--steps", "1"]
 SLURM = ["slurm-profile", "--sinfo", "{in}/sinfo.txt"]
+SELECT = ["select-backbone", CKPT, FACES, "--cv"]
 EVAL = ["eval", CKPT, STATS, "--weights", PROBE, "--out", "{out}/e", "--num-gen", "4"]
 
 # (argv, a part of the one error line)
@@ -273,6 +276,16 @@ CASES = [
         "existing.txt: exists and is not a folder",
     ),
     (["pairs", "{in}/missing.pt", "--count", "2", "--out", "{out}/p"], "missing.pt: checkpoint not found"),
+    (SELECT + ["input-clipp", "--out", "{out}/s.json"], "--cv: unknown backbone 'clipp' (known: clip, dino, swin"),
+    (SELECT + ["input-clip", "--out", "{out}/s.json"], "(rule download_weights) or pass --weights clip=PATH"),
+    (SELECT + ["input-probe+-output-pool", "--out", "{out}/s.json"], "--cv 'input-probe+-output-pool': malformed"),
+    (SELECT + ["input-probe+random-output-pool", "--out", "{out}/s.json"], "2 models but 1 outputs"),
+    (SELECT + ["input-random", "--weights", "probe", "--out", "{out}/s.json"], "--weights 'probe': expected NAME=PATH"),
+    (SELECT + ["input-random", "--out", "{out}/s.txt"], "unknown destination type '.txt'"),
+    (
+        ["train", "--experiment-json", "{in}/va_warmup.json", "--data", FACES, "--out", "{out}/run"],
+        "options.warmup_kimg: the warm-up of 1.0 kimg is not shorter than the run (0.008 kimg)",
+    ),
     (["consistency", CKPT, "--out", "{out}/c"], "method 'stylegan2' renders only its training grid"),
     (["consistency", "{in}/text8.pt", "--out", "{out}/c"], "text8.pt: not a ganbench checkpoint"),
     (["consistency", CKPT, "--out", "{out}/c", "--images", "0"], "argument --images: 0 is less than 1"),

@@ -3,6 +3,10 @@ normalisation, the heads and losses by hand, the warm-up, and the frozen backbon
 
 from __future__ import annotations
 
+import copy
+import json
+
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -232,3 +236,85 @@ def test_swin_is_timms_and_its_last_stage_map_is_the_feature(tmp_path):
     assert fmap.shape == (2, 32, 4, 4)
     torch.testing.assert_close(loaded.pooled(x), fmap.mean(dim=(2, 3)))
     torch.testing.assert_close(fmap, source.features(x)[0])
+
+
+# --- selection by linear probe ---------------------------------------------------------------------------
+
+
+def test_the_probe_picks_the_backbone_that_separates_the_sets_over_the_negative_control():
+    from ganbench.metrics.backbone_selection import select_from_features
+
+    rng = np.random.default_rng(0)
+    real = rng.normal(0, 1, (200, 8))
+    informative = [(real, rng.normal(0.6, 1, (200, 8))) for _ in range(3)]
+    control = [(real, rng.normal(0, 1, (200, 8))) for _ in range(3)]  # the same distribution: chance
+    record = select_from_features({"random": control, "probe": informative})
+    assert record["selected"] == "probe"
+    assert record["accuracies"]["probe"] > 0.75 and abs(record["accuracies"]["random"] - 0.5) < 0.1
+    assert record["smooth"] is False and record["loss"] == "sigmoid"  # accuracy <= 0.9 and no DiffAugment
+    assert select_from_features({"probe": informative}, diffaugment=True)["loss"] == "sigmoid_s"
+    far = [(real, rng.normal(5, 1, (200, 8)))]
+    assert select_from_features({"clip": far})["loss"] == "multilevel_sigmoid_s"  # accuracy > 0.9
+
+
+def test_a_round_trains_the_selected_backbone_from_a_selection(faces, probe_file, tmp_path):
+    from ganbench.metrics.backbone_selection import select_backbone
+    from ganbench.train.inputs import restore_method
+
+    path, net = probe_file
+    exp = vision_experiment(path, cv_augment="none")
+    gan = training_loop(exp, faces / "images.zip", tmp_path / "gan", device="cpu", inputs={"backbone0": str(path)})
+    out = tmp_path / "selection.json"
+    record = select_backbone(
+        gan,
+        faces / "images.zip",
+        {"probe": str(path), "random": None},
+        out,
+        max_images=16,
+        repeats=2,
+        probe_options={"probe_resolution": 16, "probe_channels": (8, 8, 8), "probe_feature_dim": 8},
+    )
+    saved = json.loads(out.read_text())
+    assert saved["selected"] == record["selected"] in ("probe", "random") and set(saved["accuracies"]) == {
+        "probe",
+        "random",
+    }
+    assert saved["real_images"] == 16 and len(saved["accuracies_per_repeat"]["probe"]) == 2
+    spec = {
+        "name": "round",
+        "method": "vision_aided",
+        "options": {**TINY["vision_aided"], "backbones": ["selected"]},
+        "inputs": {"backbone0": {"selection": "sel"}},
+        "init_from": {"backbones.0.net": "backbone0:."},
+        "frozen": ["backbones.0.net"],
+        "kimg": 0.004,
+    }
+    config = config_with(spec)
+    config["selections"] = {"sel": {"generator": "round", "candidates": ["probe", "random"]}}
+    exp = validate_config(config)["experiments"][0]
+    final = training_loop(exp, faces / "images.zip", tmp_path / "round", device="cpu", inputs={"backbone0": str(out)})
+    ckpt = load_checkpoint(final)
+    assert not any(k.startswith("backbones.0.net.") for k in ckpt["state"])
+    method = restore_method(ckpt, final)
+    assert method.backbone_names == (record["selected"],) and method.cv_losses == (record["loss"],)
+    if record["selected"] == "probe":
+        torch.testing.assert_close(method.backbones[0].net.stem[0].weight, net.stem[0].weight, rtol=0, atol=0)
+
+
+def test_selections_are_checked_at_validation():
+    config = config_with({"name": "g", "method": "stylegan2", "options": dict(TINY["stylegan2"])})
+    config["selections"] = {"s": {"generator": "g", "candidates": ["probe", "clipp"]}}
+    with pytest.raises(ConfigError, match="selections.s.candidates: unknown backbone 'clipp'"):
+        validate_config(copy.deepcopy(config))
+    config["selections"] = {"s": {"generator": "nope", "candidates": ["probe"]}}
+    with pytest.raises(ConfigError, match="selections.s.generator: 'nope' is not a GAN experiment"):
+        validate_config(copy.deepcopy(config))
+
+
+def test_weights_names_agree_between_the_torch_free_table_and_the_registry():
+    from ganbench.methods.options import VISION_BACKBONE_WEIGHTS
+    from ganbench.metrics.weights import load_weights_registry
+
+    assert VISION_BACKBONE_WEIGHTS == {n: s.weights for n, s in BACKBONES.items()}
+    registry = load_weights_registry()
+    assert all(w in registry for w in VISION_BACKBONE_WEIGHTS.values() if w not in (None, "probe"))

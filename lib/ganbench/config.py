@@ -98,6 +98,7 @@ def validate_config(config: dict, source: str = "config", schema: dict | None = 
         _check_experiment(config, exp, f"{source}: experiments.{i}")
     experiment_order(config, source)
     _check_data_resolutions(config, source)
+    _check_selections(config, source)
     return config
 
 
@@ -227,6 +228,8 @@ def _check_experiment(config: dict | None, exp: dict, where: str) -> None:
     if per_gpu == 0 or batch % (per_gpu * gpus):
         raise ConfigError(f"{where}.batch: {batch} is not a multiple of batch_per_gpu {per_gpu} x {gpus} gpus")
     problem = options.check_experiment(exp["resolution"], per_gpu)
+    if not problem and hasattr(options, "check_run"):  # what depends on the run's length (kimg)
+        problem = options.check_run(exp["kimg"])
     if problem:
         raise ConfigError(f"{where}.{problem}")
     dataset = config["datasets"][exp["dataset"]] if config is not None else {"source": None}
@@ -287,6 +290,12 @@ def _check_inputs(config: dict | None, exp: dict, entry, where: str) -> None:
                 raise ConfigError(
                     f"{key}.run: {value!r} ({parent.display}) provides no {spec.provides}, which this input needs"
                 )
+        elif kind == "selection":
+            if value not in config.get("selections", {}):
+                raise ConfigError(
+                    f"{key}.selection: unknown selection {value!r}"
+                    f"{did_you_mean(value, config.get('selections', {}), 'defined under selections')}"
+                )
         elif kind == "annotations":
             dataset = config["datasets"].get(value)
             if dataset is None or dataset["source"] not in ("synthetic", "pairs"):
@@ -340,6 +349,8 @@ def input_files(config: dict, experiment: dict) -> dict[str, str]:
             files[role] = f"results/runs/{value}/final.pt"
         elif kind == "annotations":
             files[role] = f"results/data/{value}-{experiment['resolution']}/annotations.h5"
+        elif kind == "selection":
+            files[role] = f"results/selection/{value}.json"
         elif kind == "weights" and not Path(value).is_file():
             files[role] = f"results/weights/{value}.pth"
         else:
@@ -433,3 +444,49 @@ def result_names(metrics: list[str]) -> list[str]:
     """The result files one evaluation writes, ``results/eval/{experiment}/{protocol}/{name}.json``, for
     ``metrics`` (``pr`` is written as ``precision`` and ``recall``)."""
     return [name for metric in metrics for name in (("precision", "recall") if metric == "pr" else (metric,))]
+
+
+PROBE_FILE = "results/probe/probe.pt"
+
+
+def _check_selections(config: dict, source: str) -> None:
+    """Vision-aided selections: a generator experiment of this config and known, distinct candidate backbones."""
+    from ganbench.methods.options import VISION_BACKBONES
+
+    experiments = {e["name"]: e for e in config["experiments"]}
+    for name, sel in config.get("selections", {}).items():
+        where = f"{source}: selections.{name}"
+        gen = experiments.get(sel["generator"])
+        if gen is None or "generator" not in CATALOG[gen["method"]].provides:
+            raise ConfigError(
+                f"{where}.generator: {sel['generator']!r} is not a GAN experiment of this config"
+                f"{did_you_mean(sel['generator'], experiments, 'defined')}"
+            )
+        for c in sel["candidates"]:
+            if c not in VISION_BACKBONES:
+                raise ConfigError(f"{where}.candidates: unknown backbone {c!r} (known: {', '.join(VISION_BACKBONES)})")
+        if len(set(sel["candidates"])) != len(sel["candidates"]):
+            raise ConfigError(f"{where}.candidates: a backbone is named twice")
+        for c in sel["weights"]:
+            if c not in sel["candidates"]:
+                raise ConfigError(f"{where}.weights.{c}: not one of the candidates")
+
+
+def selection_weights(config: dict, name: str) -> dict[str, str | None]:
+    """Each candidate's weights file of selection ``name`` (None: needs none): the selection's ``weights``, else
+    the trained probe's file or the backbone's download (results/weights/{entry}.pth)."""
+    from ganbench.methods.options import VISION_BACKBONE_WEIGHTS
+
+    sel = config["selections"][name]
+    out = {}
+    for c in sel["candidates"]:
+        given, entry = sel["weights"].get(c), VISION_BACKBONE_WEIGHTS[c]
+        if entry is None:
+            out[c] = None
+        elif given is not None:
+            out[c] = given if Path(given).is_file() or "/" in given else f"results/weights/{given}.pth"
+        elif entry == "probe":
+            out[c] = config["metrics"].get("weights", {}).get("probe", PROBE_FILE)
+        else:
+            out[c] = f"results/weights/{entry}.pth"
+    return out

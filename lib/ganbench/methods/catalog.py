@@ -16,7 +16,8 @@ Vocabulary:
 - ``inputs``: named roles an experiment fills under ``inputs:`` in the config, each with the kinds of
   source it accepts: ``run`` (another experiment's ``final.pt``, a real Snakemake input, so a changed
   parent reruns its children), ``checkpoint`` (a ganbench checkpoint file, e.g. an imported release),
-  ``weights`` (a pretrained weights file), ``annotations`` (a labelled dataset's ``annotations.h5``).
+  ``weights`` (a pretrained weights file), ``annotations`` (a labelled dataset's ``annotations.h5``),
+  ``selection`` (a ``selections:`` entry's result, results/selection/{name}.json: Vision-aided's chosen backbone).
 - ``init_from``: part -> ``role`` or ``role:part``; the part starts from that input's weights (loaded
   non-strictly: new layers keep their initialisation, and both lists are logged); ``role:.`` takes the
   input's whole state dict unprefixed (a plain weights file such as torchvision's).
@@ -39,7 +40,7 @@ from ganbench.errors import ConfigError, did_you_mean
 from ganbench.methods import options as opts
 
 TRAIN_FORMATS = {"zip": "images.zip", "tfrecord": "images.tfrecord"}  # -> the file in results/data/{dataset}-{res}/
-SOURCE_KINDS = ("run", "checkpoint", "weights", "annotations")
+SOURCE_KINDS = ("run", "checkpoint", "weights", "annotations", "selection")
 EVALUATIONS = ("gan", "any_scale", "reconstruction", "segmentation")
 # Figure -> the report category it is filed under: reports/figures/{experiment}-{figure}.png
 FIGURES = {"curves": "Training", "samples": "Samples", "preview": "Stage previews", "scales": "Any-scale synthesis"}
@@ -263,9 +264,10 @@ CATALOG: dict[str, MethodEntry] = {
                 "parent": _PARENT,
                 **{
                     f"backbone{k}": InputSpec(
-                        ("weights",),
+                        ("weights", "selection"),
                         help=f"the weights file of options.backbones[{k}] (config/weights.yaml; the probe's "
-                        f"probe.pt): init_from {{backbones.{k}.net: backbone{k}:<prefix>}}",
+                        f"probe.pt): init_from {{backbones.{k}.net: backbone{k}:<prefix>}}; or a selection's "
+                        "chosen backbone (options.backbones[k] 'selected', init_from backbone<k>:.)",
                     )
                     for k in range(opts.VISION_MAX_BACKBONES)
                 },

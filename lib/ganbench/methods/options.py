@@ -409,6 +409,17 @@ VISION_AUGMENTS = ("ada", "diffaugment", "none")
 VISION_BACKBONES = ("clip", "dino", "swin", "vgg", "probe", "probe_shallow", "random")  # nets.backbones (a test checks)
 VISION_LOSSES = ("sigmoid", "sigmoid_s", "multilevel_sigmoid", "multilevel_sigmoid_s", "hinge", "multilevel_hinge")
 VISION_MAX_BACKBONES = 3  # the catalog's inputs backbone0..backbone2
+# backbone -> its weights: a config/weights.yaml entry, "probe" (results/probe/probe.pt) or None (nets.backbones)
+VISION_BACKBONE_WEIGHTS = {
+    "clip": "clip-vit-b-32",
+    "dino": "dino-vitb16",
+    "swin": "moby-swin-t",
+    "vgg": "vgg16",
+    "probe": "probe",
+    "probe_shallow": "probe",
+    "random": None,
+}
+VISION_SELECTED = "selected"  # options.backbones[k]: the backbone that input backbone<k> (a selection) chose
 
 
 @dataclass(frozen=True)
@@ -436,8 +447,9 @@ class VisionAidedOptions(StyleGAN2Options):
         if not isinstance(self.backbones, tuple) or not 1 <= len(self.backbones) <= VISION_MAX_BACKBONES:
             raise ConfigError(f"backbones: expected 1 to {VISION_MAX_BACKBONES} backbone names, got {self.backbones!r}")
         for name in self.backbones:
-            _choice("backbones", name, VISION_BACKBONES)
-        if len(set(self.backbones)) != len(self.backbones):
+            _choice("backbones", name, (*VISION_BACKBONES, VISION_SELECTED))
+        named = [b for b in self.backbones if b != VISION_SELECTED]
+        if len(set(named)) != len(named):
             raise ConfigError(f"backbones: {self.backbones!r} names a backbone twice")
         if self.cv_losses and len(self.cv_losses) != len(self.backbones):
             raise ConfigError(
@@ -451,9 +463,18 @@ class VisionAidedOptions(StyleGAN2Options):
         for op in filter(None, (op.strip() for op in self.cv_diffaugment_policy.split(","))):
             _choice("cv_diffaugment_policy", op, DIFFAUGMENT_POLICIES)
 
-    def losses(self) -> tuple[str, ...]:
+    def check_run(self, kimg: float) -> str | None:
+        if self.warmup_kimg >= kimg:
+            return (
+                f"options.warmup_kimg: the warm-up of {self.warmup_kimg} kimg is not shorter than the run "
+                f"({kimg} kimg): the vision-aided discriminators would never train"
+            )
+        return None
+
+    def losses(self, backbones: tuple[str, ...] | None = None) -> tuple[str, ...]:
+        """One loss per backbone (``backbones``: the resolved names, where some were ``selected``)."""
         if self.cv_losses:
             return self.cv_losses
         multilevel = ("clip", "dino")
-        base = ["multilevel_sigmoid" if b in multilevel else "sigmoid" for b in self.backbones]
+        base = ["multilevel_sigmoid" if b in multilevel else "sigmoid" for b in backbones or self.backbones]
         return tuple(b + ("_s" if self.smooth else "") for b in base)

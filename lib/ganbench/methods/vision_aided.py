@@ -29,7 +29,8 @@ from torch import nn
 from ganbench.augment import AdaptiveP, AugmentPipe, diff_augment
 from ganbench.methods import register
 from ganbench.methods.base import OptimizerSpec, Phase
-from ganbench.methods.options import VisionAidedOptions
+from ganbench.errors import GanbenchError
+from ganbench.methods.options import VISION_SELECTED, VisionAidedOptions
 from ganbench.methods.stylegan2 import StyleGAN2
 from ganbench.nets.backbones import build_backbone
 from ganbench.nets.vision_heads import build_head, vision_loss
@@ -44,18 +45,40 @@ class VisionAided(StyleGAN2):
     def __init__(self, options: VisionAidedOptions, resolution, img_channels=3, label_dim=0, parents=None):
         super().__init__(options, resolution, img_channels, label_dim, parents)
         o = options
+        names, losses = self.resolved_backbones()
+        self.backbone_names = names
         self.backbones = nn.ModuleList(
-            build_backbone(name, o.probe_resolution, o.probe_channels, o.probe_feature_dim) for name in o.backbones
+            build_backbone(name, o.probe_resolution, o.probe_channels, o.probe_feature_dim) for name in names
         )
         dummy = torch.zeros(2, img_channels, resolution, resolution)
         self.cvD = nn.ModuleList(build_head(b, dummy) for b in self.backbones)
-        self.cv_losses = o.losses()
+        self.cv_losses = losses
         k = len(o.backbones)
         self.cv_augment = nn.ModuleList(AugmentPipe() for _ in range(k)) if o.cv_augment == "ada" else None
         self.cv_ada = [
             AdaptiveP(target=o.cv_ada_target, interval=o.ada_interval, speed_kimg=o.ada_kimg) for _ in range(k)
         ]
         self._cv_signs = [[0.0, 0] for _ in range(k)]
+
+    def resolved_backbones(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Backbone names and losses, ``selected`` entries taken from their selection input (its chosen backbone
+        and the loss the selection's ``_s`` rule gave it, unless ``cv_losses`` names one)."""
+        o = self.options
+        names = list(o.backbones)
+        chosen_losses = {}
+        for k, name in enumerate(names):
+            if name == VISION_SELECTED:
+                record = self.parents.get(f"backbone{k}")
+                if record is None or "selected" not in record.extra:
+                    raise GanbenchError(
+                        f"method vision_aided: backbones[{k}] is 'selected', so input backbone{k} must be a selection"
+                    )
+                names[k], chosen_losses[k] = record.extra["selected"], record.extra["loss"]
+        losses = list(o.losses(tuple(names)))
+        if not o.cv_losses:
+            for k, loss in chosen_losses.items():
+                losses[k] = loss
+        return tuple(names), tuple(losses)
 
     # --- the interface ----------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ fixed seed: the negative control).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -215,3 +216,19 @@ def build_backbone(
     backbone = Backbone(spec, net, size)
     backbone.taps = taps
     return backbone
+
+
+def selected_backbone_state(record: dict) -> dict[str, torch.Tensor]:
+    """The state dict of ``.net`` of the backbone a selection record (metrics.backbone_selection) chose: its weights
+    file's tensors under its prefix, or for ``random`` its fixed initialisation."""
+    from ganbench.errors import GanbenchError
+    from ganbench.train.inputs import InputFile, _with_prefix, source_state
+
+    name = record["selected"]
+    spec = backbone_spec(name)
+    if spec.weights is None:
+        return build_backbone(name, **record.get("probe_options", {})).net.state_dict()
+    path = record["weights"]
+    if path is None or not Path(path).is_file():
+        raise GanbenchError(f"selection chose {name}, whose weights file {path} is missing")
+    return _with_prefix(source_state(InputFile(name, "weights", str(path), "")), spec.source_part)

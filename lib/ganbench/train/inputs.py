@@ -11,6 +11,7 @@ checkpoint (:func:`restore_method`) reads them back from that file and refuses a
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -80,6 +81,8 @@ def parent_infos(records: dict[str, InputFile]) -> dict[str, InputInfo]:
                 ckpt.get("img_channels", 3),
                 ckpt.get("label_dim", 0),
             )
+        elif r.source == "selection":
+            infos[role] = InputInfo(None, {}, 0, extra=json.loads(Path(r.path).read_text()))
         elif r.source == "annotations":
             from ganbench.data.annotations import read_annotation_attrs
 
@@ -104,6 +107,10 @@ def source_state(record: InputFile) -> dict[str, torch.Tensor]:
         from ganbench.train.checkpoint import load_checkpoint
 
         return full_state(load_checkpoint(record.path), record.path)
+    if record.source == "selection":
+        from ganbench.nets.backbones import selected_backbone_state
+
+        return selected_backbone_state(json.loads(Path(record.path).read_text()))
     if record.source == "weights":
         try:
             state = torch.load(record.path, map_location="cpu", weights_only=True)
