@@ -276,6 +276,30 @@ CATALOG: dict[str, MethodEntry] = {
             evaluations=("gan",),
             figures=("curves", "samples"),
         ),
+        MethodEntry(
+            name="coordgan",
+            display="CoordGAN",
+            module="ganbench.methods.coordgan",
+            options=opts.CoordGANOptions,
+            kind="gan",
+            parts=("G", "G_ema", "D", "P"),
+            paper="coordgan",
+            provides=("generator",),
+            inputs={
+                "parent": _PARENT,
+                "perceptual": InputSpec(
+                    ("weights",),
+                    required=True,
+                    help="the perceptual network of the texture-swap and warp losses: LPIPS-VGG weights "
+                    "(options.perceptual lpips_vgg, init_from P: perceptual:.) or, offline, the probe's probe.pt "
+                    "(options.perceptual probe, init_from P: perceptual:state)",
+                ),
+            },
+            init_from={"P": "perceptual:."},
+            frozen=("P",),
+            evaluations=("gan",),
+            figures=("curves", "samples"),
+        ),
     )
 }
 

@@ -478,3 +478,93 @@ class VisionAidedOptions(StyleGAN2Options):
         multilevel = ("clip", "dino")
         base = ["multilevel_sigmoid" if b in multilevel else "sigmoid" for b in backbones or self.backbones]
         return tuple(b + ("_s" if self.smooth else "") for b in base)
+
+
+PERCEPTUAL_KINDS = ("lpips_vgg", "probe")  # ganbench.nets.perceptual.PERCEPTUAL_KINDS (a test checks)
+
+
+@dataclass(frozen=True)
+class CoordGANOptions:
+    """CoordGAN (``ganbench.methods.coordgan``), defaults as the official configs (research coordgan.md §1.3-1.4,
+    §2.6). Schedules count iterations (steps), as the official code does at its global batch of 16."""
+
+    z_dim: int = 512
+    w_dim: int = 512
+    mapping_layers: int = 8
+    channels: int = 512  # texture branch width at the coordinate resolution
+    num_blocks: int = 5  # texture blocks after the first conv
+    warp_hidden: int = 512
+    coord_resolution: int = 128  # the canonical grid's side (the image is 1, 2 or 4 times it)
+    d_channel_base: int = 32768
+    d_channel_max: int = 512
+    mbstd_group: int = 4
+    g_lr: float = 0.002 * 4 / 5  # the official g_reg_every=4 ratio, with no G regulariser
+    g_betas: tuple[float, float] = (0.0, 0.99 ** (4 / 5))
+    d_lr: float = 0.002  # the loop applies the lazy-R1 ratio 16/17 to lr and betas
+    d_betas: tuple[float, float] = (0.0, 0.99)
+    gan_weight: float = 2.0
+    gan_warmup_iters: int = 10000  # weight max(i / warmup, 1 / gan_weight) * gan_weight
+    patch_weight: float = 1.0
+    patch_start_iters: int = 10000  # patch (structure swap) losses and patch R1 off before this
+    swap_weight: float = 5.0  # texture-swap perceptual loss
+    warp_weight: float = 5.0
+    swap_warmup_iters: int = 20000  # texture-swap and warp weights ramp min(i / warmup, 1)
+    chamfer_weight: float = 200.0
+    warp_tau: float = 0.01
+    r1_gamma: float = 10.0
+    patch_r1_gamma: float = 1.0
+    d_reg_interval: int = 16
+    patch_size: int = 32
+    patch_min_scale: float = 0.125
+    patch_max_scale: float = 0.25
+    num_crops: int = 8
+    patch_channels: tuple[int, ...] = (64, 128, 256, 256)
+    perceptual: str = "lpips_vgg"  # or "probe": the probe's features stand in for LPIPS (offline)
+    probe_channels: tuple[int, int, int] = (32, 64, 128)
+    probe_resolution: int = 32
+
+    def __post_init__(self):
+        _choice("perceptual", self.perceptual, PERCEPTUAL_KINDS)
+        _positive(self, "z_dim", "w_dim", "mapping_layers", "channels", "warp_hidden", "coord_resolution")
+        _positive(self, "d_channel_base", "d_channel_max", "mbstd_group", "g_lr", "d_lr", "warp_tau")
+        _positive(self, "d_reg_interval", "patch_size", "num_crops", "probe_resolution", "patch_min_scale")
+        _positive(
+            self,
+            "num_blocks",
+            "gan_weight",
+            "gan_warmup_iters",
+            "patch_weight",
+            "patch_start_iters",
+            "swap_weight",
+            "warp_weight",
+            "swap_warmup_iters",
+            "chamfer_weight",
+            "r1_gamma",
+            "patch_r1_gamma",
+            allow_zero=True,
+        )
+        if not self.patch_min_scale <= self.patch_max_scale <= 1:
+            raise ConfigError(
+                f"patch_max_scale: expected patch_min_scale <= patch_max_scale <= 1, got "
+                f"{self.patch_min_scale} and {self.patch_max_scale}"
+            )
+        if (
+            self.patch_size % 2 ** (len(self.patch_channels) - 1)
+            or self.patch_size // 2 ** (len(self.patch_channels) - 1) < 3
+        ):
+            raise ConfigError(
+                f"patch_size: {self.patch_size} must be a multiple of 2^{len(self.patch_channels) - 1} and leave "
+                f">= 3 pixels after the patch D's downsamplings"
+            )
+
+    def check_experiment(self, resolution: int, micro_batch: int) -> str | None:
+        if micro_batch % 2:
+            return f"batch: CoordGAN pairs samples (2k, 2k+1); the micro-batch of {micro_batch} images is odd"
+        if resolution not in (self.coord_resolution * f for f in (1, 2, 4)):
+            return f"resolution: {resolution} is not 1, 2 or 4 times options.coord_resolution {self.coord_resolution}"
+        group = min(self.mbstd_group, micro_batch)
+        if micro_batch % group:
+            return (
+                f"batch: the micro-batch of {micro_batch} is not a multiple of options.mbstd_group {self.mbstd_group}"
+            )
+        return None
