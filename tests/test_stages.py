@@ -64,6 +64,24 @@ TINY = {  # the smallest options of each catalog method, for the contract test
         "probe_channels": [8, 8, 8],
         "probe_feature_dim": 8,
     },
+    "coordgan": {
+        "z_dim": 16,
+        "w_dim": 16,
+        "mapping_layers": 2,
+        "channels": 8,
+        "num_blocks": 1,
+        "warp_hidden": 8,
+        "coord_resolution": 16,
+        "d_channel_base": 128,
+        "d_channel_max": 16,
+        "patch_size": 8,
+        "patch_channels": [8, 8],
+        "num_crops": 2,
+        "perceptual": "probe",
+        "probe_channels": [8, 8, 8],
+        "probe_resolution": 16,
+        "patch_start_iters": 0,
+    },
 }
 # Stages whose required ``parent`` input is a run of another method: that method, trained tiny below.
 PARENT_METHODS = {"cocogan_extrap": "cocogan"}
@@ -134,6 +152,10 @@ def trained_parents(faces, tmp_path_factory):
         spec = {"name": method, "method": method, "options": dict(TINY[method]), "kimg": 0.004}
         exp = validate_config(config_with(spec))["experiments"][0]
         out[child] = training_loop(exp, faces / "images.zip", tmp_path_factory.mktemp(method), device="cpu")
+    from ganbench.nets.perceptual import ProbeDistance
+
+    out["perceptual"] = tmp_path_factory.mktemp("perceptual") / "probe.pt"  # a probe-shaped weights file
+    torch.save({"kind": "ganbench-probe", "state": ProbeDistance((8, 8, 8), 16).state_dict()}, out["perceptual"])
     return out
 
 
@@ -142,6 +164,9 @@ def with_required_inputs(spec, entry, trained_gan, trained_parents):
         spec["inputs"] = {"generator": {"checkpoint": str(trained_gan)}}
     if entry.inputs.get("parent", None) is not None and entry.inputs["parent"].required:
         spec["inputs"] = {"parent": {"checkpoint": str(trained_parents[entry.name])}}
+    if entry.inputs.get("perceptual", None) is not None and entry.inputs["perceptual"].required:
+        spec["inputs"] = {**spec.get("inputs", {}), "perceptual": {"weights": str(trained_parents["perceptual"])}}
+        spec["init_from"] = {"P": "perceptual:state"}  # a probe file (CoordGAN's offline LPIPS stand-in)
     return spec
 
 
