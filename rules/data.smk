@@ -56,6 +56,29 @@ rule import_images:
         "../workflow_scripts/import_images.py"
 
 
+# A real labelled part-segmentation set (source labelled, ganbench.data.labelled): images and part masks with
+# the official split, from the downloaded archive or the folder placed by hand (the download rule's manual step).
+rule import_labelled:
+    input:
+        raw_source,
+    output:
+        images="results/data/{dataset}-{res}/images.zip",
+        annotations="results/data/{dataset}-{res}/annotations.h5",
+    log:
+        "logs/data/import_labelled-{dataset}-{res}.log",
+    benchmark:
+        "benchmarks/import_labelled/dataset={dataset}/res={res}.tsv"
+    wildcard_constraints:
+        dataset=names_matching({"labelled"}),
+    conda:
+        "../envs/ganbench.yaml"
+    params:
+        spec=dataset_spec,
+        resolution=lambda wc: int(wc.res),
+    script:
+        "../workflow_scripts/import_labelled.py"
+
+
 rule tfrecord:
     input:
         "results/data/{dataset}-{res}/images.zip",
@@ -78,7 +101,7 @@ rule dataset_summary:
                 "images": f"{data_dir(wc.dataset, wc.res)}/images.zip",
                 **(
                     {"annotations": f"{data_dir(wc.dataset, wc.res)}/annotations.h5"}
-                    if DATASETS[wc.dataset]["source"] in ("synthetic", "pairs")
+                    if DATASETS[wc.dataset]["source"] in ("synthetic", "pairs", "labelled")
                     else {}
                 ),
                 **(

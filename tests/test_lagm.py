@@ -486,3 +486,51 @@ def test_cross_validation_picks_the_best_snapshot_per_fold_by_hand():
     # fold 0 tests snapshot a on images 1-4: confusion right + 3 wrong
     assert folds[0]["test"]["miou"] == pytest.approx(miou(right + 3 * wrong))
     assert folds[2]["test"]["miou"] == pytest.approx(miou(2 * wrong + 2 * right))
+
+
+def test_celebamask_import_paints_19_parts_in_order_merges_to_8_and_keeps_the_split(tmp_path):
+    import PIL.Image
+
+    from ganbench.data.labelled import CELEBA_8, import_celebamask
+
+    root = tmp_path / "CelebAMask-HQ"
+    (root / "CelebA-HQ-img").mkdir(parents=True)
+    for index in (28000, 28001, 29500):
+        PIL.Image.fromarray(np.full((64, 64, 3), index % 251, np.uint8)).save(root / "CelebA-HQ-img" / f"{index}.jpg")
+        masks = root / "CelebAMask-HQ-mask-anno" / str(index // 2000)
+        masks.mkdir(parents=True, exist_ok=True)
+
+        def part(name, rows):
+            layer = np.zeros((512, 512), np.uint8)
+            layer[rows] = 255
+            PIL.Image.fromarray(layer).save(masks / f"{index:05d}_{name}.png")
+
+        part("skin", slice(0, 256))  # top half skin ...
+        part("eye_g", slice(0, 64))  # ... glasses stay skin
+        part("l_eye", slice(32, 64))  # eye painted after glasses
+        part("cloth", slice(192, 256))  # cloth, painted last, becomes background
+        part("hair", slice(256, 320))
+    out = tmp_path / "out"
+    n = import_celebamask(
+        tmp_path, out / "images.zip", out / "annotations.h5", 16, indices=(range(28000, 28002), range(29500, 29501))
+    )
+    assert n == 3
+    check_pair(out / "images.zip", out / "annotations.h5")
+    a = read_annotations(out / "annotations.h5")
+    assert a.classes == list(CELEBA_8) and a.is_test.tolist() == [False, False, True]
+    column = a.label[0][:, 0]  # 512 rows -> 16: 32 source rows per row
+    name = [CELEBA_8[c] for c in column]
+    assert name[:1] == ["skin"] and name[1] == "eye" and name[6] == "background" and name[8] == "hair"
+    assert name[4] == "skin" and name[12] == "background"
+    with pytest.raises(Exception, match="expected CelebA-HQ-img"):
+        import_celebamask(tmp_path / "nothing", out / "x.zip", out / "x.h5", 16)
+
+
+def test_a_released_network_is_a_generator_input_by_name():
+    spec = lagm(inputs={"generator": {"network": "celeba0-28k-paper256-ada"}}, resolution=256)
+    exp = validate_config(config_with(spec))["experiments"][0]
+    from ganbench.config import input_files
+
+    assert input_files({}, exp)["generator"] == "results/networks/celeba0-28k-paper256-ada.ckpt.pt"
+    with pytest.raises(ConfigError, match=r"inputs\.generator\.network: 'celeba' is not an importable network"):
+        validate_config(config_with(lagm(inputs={"generator": {"network": "celeba"}})))

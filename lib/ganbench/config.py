@@ -136,7 +136,7 @@ def _check_references(config: dict, source: str) -> None:
                 f"{source}: metrics.probe.datasets: {name!r} is not a synthetic (labelled) dataset of this config"
             )
     _check_pairs_datasets(config, source)
-    downloads = {name: d for name, d in datasets.items() if d["source"] == "download"}
+    downloads = {name: d for name, d in datasets.items() if d["source"] in ("download", "labelled")}
     if downloads:
         from ganbench.data.registry import load_registry
 
@@ -298,12 +298,21 @@ def _check_inputs(config: dict | None, exp: dict, entry, where: str) -> None:
                 )
         elif kind == "annotations":
             dataset = config["datasets"].get(value)
-            if dataset is None or dataset["source"] not in ("synthetic", "pairs"):
+            if dataset is None or dataset["source"] not in ("synthetic", "pairs", "labelled"):
                 raise ConfigError(
-                    f"{key}.annotations: {value!r} is not a labelled (synthetic or pairs) dataset of this config"
+                    f"{key}.annotations: {value!r} is not a labelled dataset of this config (with part masks)"
                 )
         elif kind == "checkpoint" and not Path(value).is_file():
             raise ConfigError(f"{key}.checkpoint: {value} not found")
+        elif kind == "network":
+            from ganbench.metrics.weights import load_weights_registry
+
+            networks = {n: e for n, e in load_weights_registry(kind="network").items() if e.get("method")}
+            if value not in networks:
+                raise ConfigError(
+                    f"{key}.network: {value!r} is not an importable network of config/weights.yaml"
+                    f"{did_you_mean(value, networks, 'names')}"
+                )
         elif kind == "weights" and not Path(value).is_file():
             from ganbench.metrics.weights import load_weights_registry
 
@@ -351,6 +360,8 @@ def input_files(config: dict, experiment: dict) -> dict[str, str]:
             files[role] = f"results/data/{value}-{experiment['resolution']}/annotations.h5"
         elif kind == "selection":
             files[role] = f"results/selection/{value}.json"
+        elif kind == "network":  # rule import_network
+            files[role] = f"results/networks/{value}.ckpt.pt"
         elif kind == "weights" and not Path(value).is_file():
             files[role] = f"results/weights/{value}.pth"
         else:

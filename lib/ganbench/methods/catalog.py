@@ -17,7 +17,8 @@ Vocabulary:
   source it accepts: ``run`` (another experiment's ``final.pt``, a real Snakemake input, so a changed
   parent reruns its children), ``checkpoint`` (a ganbench checkpoint file, e.g. an imported release),
   ``weights`` (a pretrained weights file), ``annotations`` (a labelled dataset's ``annotations.h5``),
-  ``selection`` (a ``selections:`` entry's result, results/selection/{name}.json: Vision-aided's chosen backbone).
+  ``selection`` (a ``selections:`` entry's result, results/selection/{name}.json: Vision-aided's chosen backbone),
+  ``network`` (a released GAN of config/weights.yaml, imported by rule ``import_network``).
 - ``init_from``: part -> ``role`` or ``role:part``; the part starts from that input's weights (loaded
   non-strictly: new layers keep their initialisation, and both lists are logged); ``role:.`` takes the
   input's whole state dict unprefixed (a plain weights file such as torchvision's).
@@ -40,7 +41,7 @@ from ganbench.errors import ConfigError, did_you_mean
 from ganbench.methods import options as opts
 
 TRAIN_FORMATS = {"zip": "images.zip", "tfrecord": "images.tfrecord"}  # -> the file in results/data/{dataset}-{res}/
-SOURCE_KINDS = ("run", "checkpoint", "weights", "annotations", "selection")
+SOURCE_KINDS = ("run", "checkpoint", "weights", "annotations", "selection", "network")
 EVALUATIONS = ("gan", "any_scale", "reconstruction", "segmentation")
 # Figure -> the report category it is filed under: reports/figures/{experiment}-{figure}.png
 FIGURES = {"curves": "Training", "samples": "Samples", "preview": "Stage previews", "scales": "Any-scale synthesis"}
@@ -166,7 +167,7 @@ CATALOG: dict[str, MethodEntry] = {
             provides=("annotator",),
             inputs={
                 "generator": InputSpec(
-                    ("run", "checkpoint"),
+                    ("run", "checkpoint", "network"),
                     provides="generator",
                     required=True,
                     help="the GAN whose block features the annotator labels (frozen)",
@@ -236,7 +237,7 @@ CATALOG: dict[str, MethodEntry] = {
             provides=("annotator",),
             inputs={
                 "generator": InputSpec(
-                    ("run", "checkpoint"),
+                    ("run", "checkpoint", "network"),
                     provides="generator",
                     required=True,
                     help="the GAN whose block features the pixel MLP labels (frozen)",
