@@ -170,3 +170,14 @@ def test_sample_textures_and_structures_are_separate_codes():
     a, ca = method.sample([1, 2], return_coords=True)
     b, cb = method.sample([1, 2], texture_seeds=[3, 4], return_coords=True)
     assert torch.equal(ca, cb) and not torch.allclose(a, b)
+
+
+def test_encoder_parameter_count_matches_the_derivation():
+    from ganbench.methods.coordgan_encoder import StructureTextureEncoder
+
+    with torch.device("meta"):
+        assert count(StructureTextureEncoder(128, 512, 12)) == 41_103_968  # §2.8
+        w_s, ws = StructureTextureEncoder(
+            32, 16, 6, channels=4, channel_max=8, spatial_channels=2, global_channels=(8, 8)
+        )(torch.zeros(2, 3, 32, 32))
+    assert w_s.shape == (2, 16) and ws.shape == (2, 6, 16)

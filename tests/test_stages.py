@@ -82,7 +82,19 @@ TINY = {  # the smallest options of each catalog method, for the contract test
         "probe_resolution": 16,
         "patch_start_iters": 0,
     },
+    "coordgan_encoder": {
+        "channels": 8,
+        "channel_max": 16,
+        "spatial_channels": 4,
+        "global_channels": [8, 8],
+        "perceptual": "probe",
+        "probe_channels": [8, 8, 8],
+        "probe_resolution": 16,
+        "preview_images": 4,
+    },
 }
+# Stages whose required ``generator`` must be a run of a particular GAN (default: the StyleGAN2 trained_gan).
+GENERATOR_METHODS = {"coordgan_encoder": "coordgan"}
 # Stages whose required ``parent`` input is a run of another method: that method, trained tiny below.
 PARENT_METHODS = {"cocogan_extrap": "cocogan"}
 
@@ -156,12 +168,19 @@ def trained_parents(faces, tmp_path_factory):
 
     out["perceptual"] = tmp_path_factory.mktemp("perceptual") / "probe.pt"  # a probe-shaped weights file
     torch.save({"kind": "ganbench-probe", "state": ProbeDistance((8, 8, 8), 16).state_dict()}, out["perceptual"])
+    for child, method in GENERATOR_METHODS.items():
+        spec = {"name": method, "method": method, "options": dict(TINY[method]), "kimg": 0.004}
+        spec = with_required_inputs(spec, CATALOG[method], None, out)
+        exp = validate_config(config_with(spec))["experiments"][0]
+        run = tmp_path_factory.mktemp(method)
+        out[child] = training_loop(exp, faces / "images.zip", run, device="cpu", inputs=fixture_inputs(exp, faces))
     return out
 
 
 def with_required_inputs(spec, entry, trained_gan, trained_parents):
     if entry.inputs.get("generator", None) is not None and entry.inputs["generator"].required:
-        spec["inputs"] = {"generator": {"checkpoint": str(trained_gan)}}
+        parent = trained_parents[entry.name] if entry.name in GENERATOR_METHODS else trained_gan
+        spec["inputs"] = {"generator": {"checkpoint": str(parent)}}
     if entry.inputs.get("parent", None) is not None and entry.inputs["parent"].required:
         spec["inputs"] = {"parent": {"checkpoint": str(trained_parents[entry.name])}}
     if entry.inputs.get("perceptual", None) is not None and entry.inputs["perceptual"].required:

@@ -301,6 +301,33 @@ CATALOG: dict[str, MethodEntry] = {
             evaluations=("gan",),
             figures=("curves", "samples"),
         ),
+        MethodEntry(
+            name="coordgan_encoder",
+            display="CoordGAN encoder",
+            module="ganbench.methods.coordgan_encoder",
+            options=opts.CoordGANEncoderOptions,
+            kind="stage",
+            parts=("E", "G", "P"),
+            paper="coordgan",
+            inputs={
+                "generator": InputSpec(
+                    ("run", "checkpoint"),
+                    provides="generator",
+                    required=True,
+                    help="the CoordGAN whose structure and texture codes the encoder predicts (frozen)",
+                ),
+                "perceptual": InputSpec(
+                    ("weights",),
+                    required=True,
+                    help="LPIPS-VGG weights (init_from P: perceptual:.) or, offline, the probe's probe.pt "
+                    "(options.perceptual probe, init_from P: perceptual:state)",
+                ),
+            },
+            init_from={"G": "generator:G_ema", "P": "perceptual:."},
+            frozen=("G", "P"),
+            evaluations=("reconstruction",),
+            figures=("curves", "preview"),
+        ),
     )
 }
 

@@ -568,3 +568,38 @@ class CoordGANOptions:
                 f"batch: the micro-batch of {micro_batch} is not a multiple of options.mbstd_group {self.mbstd_group}"
             )
         return None
+
+
+@dataclass(frozen=True)
+class CoordGANEncoderOptions:
+    """CoordGAN's encoder (``ganbench.methods.coordgan_encoder``, research coordgan.md §2.7): residual trunk to an
+    8x8 spatial code (structure w_s through one FC layer) and a global code (one FC head per W+ slot)."""
+
+    channels: int = 32  # after FromRGB; doubled by each residual block down to 8x8, capped at channel_max
+    channel_max: int = 512
+    spatial_channels: int = 64  # the 8x8 structure code's channels (flattened into the w_s layer)
+    global_channels: tuple[int, int] = (1024, 2048)  # the two stride-2 convs of the texture branch
+    lr: float = 0.002 * 4 / 5
+    betas: tuple[float, float] = (0.0, 0.99 ** (4 / 5))
+    rec_weight: float = 10.0  # L1 reconstruction
+    rec_perc_weight: float = 10.0  # perceptual reconstruction
+    swap_weight: float = 5.0  # perceptual distance of x and G(swap(T), s)
+    consistency_weight: float = 10.0  # L1 on w_s and on the coordinates of generated images
+    perceptual: str = "lpips_vgg"  # or "probe" (offline stand-in)
+    probe_channels: tuple[int, int, int] = (32, 64, 128)
+    probe_resolution: int = 32
+    preview_images: int = 8
+
+    def __post_init__(self):
+        _choice("perceptual", self.perceptual, PERCEPTUAL_KINDS)
+        _positive(self, "channels", "channel_max", "spatial_channels", "lr", "probe_resolution", "preview_images")
+        _positive(self, "rec_weight", "rec_perc_weight", "swap_weight", "consistency_weight", allow_zero=True)
+        if len(self.global_channels) != 2 or not all(isinstance(c, int) and c > 0 for c in self.global_channels):
+            raise ConfigError(f"global_channels: expected 2 positive integers, got {self.global_channels!r}")
+
+    def check_experiment(self, resolution: int, micro_batch: int) -> str | None:
+        if micro_batch % 2:
+            return f"batch: the texture swap pairs images (2k, 2k+1); the micro-batch of {micro_batch} is odd"
+        if not is_power_of_two(resolution) or resolution < 16:
+            return f"resolution: {resolution} must be a power of two >= 16 (the encoder goes down to 8x8, then 2x2)"
+        return None
