@@ -38,6 +38,7 @@ include: "rules/tables.smk"
 include: "rules/stages.smk"
 include: "rules/lagm.smk"
 include: "rules/vision_aided.smk"
+include: "rules/cocogan.smk"
 
 
 rule all:

@@ -97,14 +97,15 @@ TRANSFORMS = (None, "center-crop")
 def transform_image(image: np.ndarray, name: str, resolution: int | None, transform: str | None) -> np.ndarray:
     """Apply the dataset_tool transform: optional centre crop, then resize to ``resolution``.
 
-    Without a crop the image must already be square: stretching a non-square image would
-    change the data distribution silently (COCO-GAN's LSUN loader does this; we don't).
+    Without a crop an image to resize must already be square: stretching a non-square image would
+    change the data distribution silently (COCO-GAN's LSUN loader does this; we don't). Without a
+    resolution the image passes as it is (a panorama into its TFRecord).
     """
     if transform not in TRANSFORMS:
         raise DataError(f"unknown transform {transform!r}; expected one of {TRANSFORMS[1:]} or none")
     if transform == "center-crop":
         image = center_crop(image)
     h, w = image.shape[:2]
-    if h != w:
+    if h != w and resolution is not None:
         raise DataError(f"{name}: image is {w}x{h}, not square; use transform center-crop")
     return image if resolution is None else resize(image, resolution)

@@ -57,10 +57,10 @@ def preview_grid(images, label=None, coords=None, keypoints=None, visible=None, 
                     tile[max(y - r, 0) : y + r + 1, max(x - r, 0) : x + r + 1] = 255
         rows.append(tiles)
     zoom = max(1, -(-min_tile // res))
-    tile = res * zoom
-    grid = np.full((len(rows) * (tile + pad) + pad, n * (tile + pad) + pad, 3), 255, np.uint8)
+    tile, tile_w = res * zoom, images.shape[2] * zoom  # tiles may be wider than high (panoramas)
+    grid = np.full((len(rows) * (tile + pad) + pad, n * (tile_w + pad) + pad, 3), 255, np.uint8)
     for i, row in enumerate(rows):
         for j, img in enumerate(row):
-            y, x = pad + i * (tile + pad), pad + j * (tile + pad)
-            grid[y : y + tile, x : x + tile] = img.repeat(zoom, 0).repeat(zoom, 1)
+            y, x = pad + i * (tile + pad), pad + j * (tile_w + pad)
+            grid[y : y + tile, x : x + tile_w] = img.repeat(zoom, 0).repeat(zoom, 1)
     return grid

@@ -16,12 +16,13 @@ from ganbench.errors import DataError
 from ganbench.fileio import atomic_path, sha256_file, write_json
 
 
-def inspect_dataset(path: str | os.PathLike, verify: bool = False) -> dict:
+def inspect_dataset(path: str | os.PathLike, verify: bool = False, height: int | None = None) -> dict:
     """Count, resolution, channels, labels and content hash of a folder, zip or TFRecord.
 
     ``verify`` first checks every stored checksum (zip member CRC-32s, TFRecord length and data
-    CRCs) and raises DataError naming the first bad member or record."""
-    src = open_source(path)
+    CRCs) and raises DataError naming the first bad member or record. ``height``: of a TFRecord's images
+    (which store no shape), when they are not square."""
+    src = open_source(path, height=height)
     if verify:
         src.verify()
     first = src.read_image(0)
@@ -76,7 +77,7 @@ def write_summary(
             "keypoints_visible_fraction": round(float(ann.visible.mean()), 4),
         }
     if tfrecord_path is not None:
-        records = inspect_dataset(tfrecord_path)
+        records = inspect_dataset(tfrecord_path, height=info["resolution"][1])  # the zip's image height
         if records["count"] != info["count"]:
             raise DataError(f"{tfrecord_path}: {records['count']} records for {info['count']} images in {zip_path}")
         info["tfrecord"] = {"path": str(tfrecord_path), "count": records["count"], "sha256": records["sha256"]}

@@ -42,9 +42,17 @@ from ganbench.methods import options as opts
 
 TRAIN_FORMATS = {"zip": "images.zip", "tfrecord": "images.tfrecord"}  # -> the file in results/data/{dataset}-{res}/
 SOURCE_KINDS = ("run", "checkpoint", "weights", "annotations", "selection", "network")
-EVALUATIONS = ("gan", "any_scale", "reconstruction", "segmentation")
+EVALUATIONS = ("gan", "any_scale", "reconstruction", "segmentation", "cocogan")
 # Figure -> the report category it is filed under: reports/figures/{experiment}-{figure}.png
-FIGURES = {"curves": "Training", "samples": "Samples", "preview": "Stage previews", "scales": "Any-scale synthesis"}
+FIGURES = {
+    "curves": "Training",
+    "samples": "Samples",
+    "preview": "Stage previews",
+    "scales": "Any-scale synthesis",
+    "extrapolation": "COCO-GAN extrapolation",
+    "panorama": "COCO-GAN panoramas",
+    "patch_guided": "COCO-GAN patch-guided generation",
+}
 
 
 @dataclass(frozen=True)
@@ -76,11 +84,12 @@ class MethodEntry:
     figures: tuple[str, ...] = ("curves",)
     train_format: str = "zip"  # what the loop trains on: images.zip, or "tfrecord" (COCO-GAN's images.tfrecord)
     width_option: str | None = None  # the option that makes images wider than the resolution (a panorama)
+    option_figures: dict[str, str] = field(default_factory=dict)  # figure -> the option that must be set for it
 
     def __post_init__(self):
         for name in self.evaluations:
             assert name in EVALUATIONS, f"{self.name}: unknown evaluation {name!r}"
-        for name in self.figures:
+        for name in (*self.figures, *self.option_figures):
             assert name in FIGURES, f"{self.name}: unknown figure {name!r}"
         for role, spec in self.inputs.items():
             assert set(spec.sources) <= set(SOURCE_KINDS), f"{self.name}.inputs.{role}: unknown source kind"
@@ -198,10 +207,11 @@ CATALOG: dict[str, MethodEntry] = {
             paper="cocogan",
             provides=("generator",),
             inputs={"parent": _PARENT},
-            evaluations=("gan",),
+            evaluations=("gan", "cocogan"),
             figures=("curves", "samples"),
             train_format="tfrecord",
             width_option="width",
+            option_figures={"patch_guided": "code_loss_w"},
         ),
         MethodEntry(
             name="cocogan_extrap",
@@ -221,8 +231,23 @@ CATALOG: dict[str, MethodEntry] = {
                 )
             },
             init_from={"G": "parent:G", "D": "parent:D", "C": "parent:C"},
-            evaluations=("gan",),
-            figures=("curves", "samples"),
+            evaluations=("gan", "cocogan"),
+            figures=("curves", "samples", "extrapolation"),
+            train_format="tfrecord",
+            width_option="width",
+        ),
+        MethodEntry(
+            name="cocogan_panorama",
+            display="COCO-GAN panorama",
+            module="ganbench.methods.cocogan",
+            options=opts.COCOGANPanoramaOptions,
+            kind="gan",
+            parts=("G", "D", "C", "Q"),
+            paper="cocogan",
+            provides=("generator",),
+            inputs={"parent": _PARENT},
+            evaluations=("cocogan",),  # no FID: the official disables it for panoramas
+            figures=("curves", "samples", "panorama"),
             train_format="tfrecord",
             width_option="width",
         ),
@@ -362,4 +387,6 @@ def image_size(experiment: dict) -> int | tuple[int, int]:
 
 
 def experiment_figures(experiment: dict) -> tuple[str, ...]:
-    return CATALOG[experiment["method"]].figures
+    entry = CATALOG[experiment["method"]]
+    options = experiment.get("options", {})
+    return entry.figures + tuple(f for f, option in entry.option_figures.items() if options.get(option))

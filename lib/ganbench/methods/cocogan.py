@@ -28,12 +28,13 @@ Choices and deviations, on purpose:
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ganbench.errors import GanbenchError
 from ganbench.methods import register
 from ganbench.methods.base import Batch, Method, OptimizerSpec, Phase, StepContext
-from ganbench.methods.options import COCOGANExtrapOptions, COCOGANOptions
+from ganbench.methods.options import COCOGANExtrapOptions, COCOGANOptions, COCOGANPanoramaOptions
 from ganbench.nets.coco_coords import PatchLattice, assemble, lattice_from
 from ganbench.nets.cocogan import Discriminator, Generator, PredictionHead
 
@@ -114,15 +115,22 @@ class COCOGAN(Method):
     # --- sampling ---------------------------------------------------------------------------
 
     @torch.no_grad()
-    def sample(self, seeds, extrap: int = 0, z: torch.Tensor | None = None, **kwargs) -> torch.Tensor:
+    def sample(
+        self, seeds, extrap: int = 0, z: torch.Tensor | None = None, size: int | None = None, **kwargs
+    ) -> torch.Tensor:
         """Full images from ``seeds`` (z ~ U(-1, 1)), every micro patch of the grid assembled by an eval-mode
-        G (§2.6); ``extrap`` > 0 adds that many micro patches past every Euclidean border (§2.7)."""
+        G (§2.6); ``extrap`` > 0 adds that many micro patches past every Euclidean border (§2.7); ``size``
+        resizes the result to that height (bilinear, antialiased: extrapolated images against the real data)."""
         z = latents(seeds, self.options.z_dim) if z is None else z
         with _eval(self.G):
-            return self.G.full_image(z.to(self._device_probe.device), self.lattice, extrap)
+            images = self.G.full_image(z.to(self._device_probe.device), self.lattice, extrap)
+        if size is not None and size != images.shape[2]:
+            width = round(images.shape[3] * size / images.shape[2])
+            images = F.interpolate(images, size=(size, width), mode="bilinear", antialias=True, align_corners=False)
+        return images
 
     @torch.no_grad()
-    def panorama(self, seeds, columns: int | None = None) -> torch.Tensor:
+    def panorama(self, seeds, columns: int | None = None, z: torch.Tensor | None = None) -> torch.Tensor:
         """Cylindrical samples with ``columns`` micro columns (default one turn, 4x12 for the paper's 256x768).
         Past one turn the angle index wraps (column 12 has the angle of column 0), which shows the 360°
         continuation; the official test grid stops at one turn."""
@@ -135,7 +143,7 @@ class COCOGAN(Method):
         gy = -1 + 2 * (torch.arange(columns) % turn).float() / turn
         nh = len(gx)
         positions = torch.stack([gx.repeat(columns), gy.repeat_interleave(nh)], dim=-1)
-        z = latents(seeds, self.options.z_dim).to(self._device_probe.device)
+        z = (latents(seeds, self.options.z_dim) if z is None else z).to(self._device_probe.device)
         coords = lat.embed(positions.to(z.device))
         with _eval(self.G):
             return assemble(self.G.patches(z, coords.expand(len(z), *coords.shape)), nh, columns)
@@ -293,9 +301,21 @@ class COCOGANExtrap(COCOGAN):
         return super().phases() + [Phase("Dextrap", "D_extrap"), Phase("Gextrap", "G_extrap")]
 
     @torch.no_grad()
-    def sample(self, seeds, extrap: int | None = None, z=None, **kwargs):
+    def sample(self, seeds, extrap: int | None = None, z=None, size=None, **kwargs):
         """Full images; by default the in-range image (FID against the data), ``extrap`` wider on request."""
-        return super().sample(seeds, extrap=extrap or 0, z=z, **kwargs)
+        return super().sample(seeds, extrap=extrap or 0, z=z, size=size, **kwargs)
+
+
+@register("cocogan_panorama")
+class COCOGANPanorama(COCOGAN):
+    """COCO-GAN on 360° panoramas (§2.8): the cylindrical coordinate system, a circular roll of each real
+    batch, wrap-around real crops. Samples are one turn (:meth:`COCOGAN.panorama`)."""
+
+    Options = COCOGANPanoramaOptions
+
+    @torch.no_grad()
+    def sample(self, seeds, columns: int | None = None, z: torch.Tensor | None = None, **kwargs):
+        return self.panorama(seeds, columns, z)
 
 
 _ARCHITECTURE = (

@@ -603,3 +603,18 @@ class CoordGANEncoderOptions:
         if not is_power_of_two(resolution) or resolution < 16:
             return f"resolution: {resolution} must be a power of two >= 16 (the encoder goes down to 8x8, then 2x2)"
         return None
+
+
+@dataclass(frozen=True)
+class COCOGANPanoramaOptions(COCOGANOptions):
+    """COCO-GAN's panorama configuration (§2.8, MP3D_256x768_N2M2S128): the cylindrical system; ``width`` (the
+    panorama's, a multiple of the micro size) is required."""
+
+    coordinate_system: str = "cylindrical"
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.coordinate_system != "cylindrical":
+            raise ConfigError("coordinate_system: a panorama uses the cylindrical system")
+        if self.width is None:
+            raise ConfigError("width: a panorama needs its width (e.g. 3 x the resolution)")

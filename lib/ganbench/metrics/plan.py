@@ -57,7 +57,32 @@ def eval_files(config: Mapping[str, Any], experiment: Mapping[str, Any]) -> list
     if "segmentation" in groups:
         for p in segmentation_protocols(config).values():
             files += [eval_path(name, n, p.name) for n in p.result_names]
+    if "cocogan" in groups:
+        files += [eval_path(name, n) for n in cocogan_seam_results(experiment)]
+        if "gan" in groups:
+            for p in protocols_of(config).values():
+                if "fid" in p.metrics:
+                    files += [eval_path(name, n, p.name) for n in cocogan_fid_results(experiment)]
     return files
+
+
+def cocogan_seam_results(experiment: Mapping[str, Any]) -> list[str]:
+    """The seam scores of a COCO-GAN experiment (ganbench.metrics.cocogan), protocol-free: assembled samples and
+    real images on the same micro grid; extrapolated samples (the extrapolation stage); the 360° seam of
+    generated and real panoramas and an interior column seam (the panorama method)."""
+    method = experiment["method"]
+    names = ["seam-assembled", "seam-real"]
+    if method == "cocogan_extrap":
+        names.append("seam-extrap")
+    if method == "cocogan_panorama":
+        names += ["seam-wrap", "seam-wrap-interior", "seam-wrap-real"]
+    return names
+
+
+def cocogan_fid_results(experiment: Mapping[str, Any]) -> list[str]:
+    """A COCO-GAN experiment's FID files beyond the protocol's own: the best-FID snapshot, and for the
+    extrapolation stage the FID of extrapolated images resized to the training resolution."""
+    return ["fid-best"] + (["fid-extrap"] if experiment["method"] == "cocogan_extrap" else [])
 
 
 def floor_targets(config: Mapping[str, Any]) -> list[tuple[str, int, str]]:

@@ -68,6 +68,7 @@ METRICS: dict[str, tuple[str, int, str]] = {
     "time_ms": ("ms/image", 1, "↓"),
     "peak_mb": ("peak MB", 1, "↓"),
     "params_m": ("G params (M)", 2, ""),
+    "seam": ("seam score", 3, ""),
 }
 
 # The one spelling of every method in a table.
@@ -76,6 +77,8 @@ METHOD_LABELS: dict[str, str] = {
     "creps": "CREPS",
     "coordgan": "CoordGAN",
     "cocogan": "COCO-GAN",
+    "cocogan_extrap": "COCO-GAN extrapolation",
+    "cocogan_panorama": "COCO-GAN panorama",
     "lagm": "LAGM",
     "vision_aided": "Vision-aided GAN",
 }

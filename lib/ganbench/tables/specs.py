@@ -255,3 +255,76 @@ def _creps_tables(ctx: TableContext) -> list[TableSpec]:
 
 
 from ganbench.tables import lagm_tables as _lagm_tables  # noqa: E402,F401  (registers lagm_semi, lagm_datasetgan)
+# --- COCO-GAN ---------------------------------------------------------------------------------------------------
+
+COCOGAN_METHODS = ("cocogan", "cocogan_extrap", "cocogan_panorama")
+COCOGAN_DEVIATIONS = (
+    "CBN fixed: (x - mu) / sqrt(var + eps) and gamma = 1 + FC(cond), not the official var**2 and gamma = FC(cond)",
+    "gradient penalty in the official per-element form (alpha per element, norm over the height axis), lambda 10",
+)
+
+
+def cocogan_tables(protocols: Iterable[Protocol | str] = DEFAULT_PROTOCOLS) -> list[TableSpec]:
+    """COCO-GAN's FID (full images assembled by an eval-mode G; the best-FID snapshot as the official
+    evaluator keeps; extrapolated images resized to the training resolution) and the seam scores."""
+    fid_protocols = [p for p in _protocols(protocols) if p.kind == "gan" and "fid" in p.metrics]
+    several = len(fid_protocols) > 1
+    fid = tuple(
+        Column(metric, label=label, published_metric="fid", protocol=p.name, show_protocol=several)
+        for p in fid_protocols
+        for metric, label in (
+            ("fid", "FID (final, assembled)"),
+            ("fid-best", "FID (best snapshot)"),
+            ("fid-extrap", "FID (extrapolated, resized to R)"),
+        )
+    )
+    seams = tuple(
+        Column(metric, label=label, decimals=3)
+        for metric, label in (
+            ("seam-assembled", "seam (assembled)"),
+            ("seam-extrap", "seam (extrapolated)"),
+            ("seam-real", "seam (real images)"),
+            ("seam-wrap", "360° seam (generated)"),
+            ("seam-wrap-interior", "interior column seam (generated)"),
+            ("seam-wrap-real", "360° seam (real)"),
+        )
+    )
+    return [
+        TableSpec(
+            name="cocogan_fid",
+            title="COCO-GAN: FID of full images assembled from micro patches",
+            columns=fid,
+            rows="experiment",
+            methods=COCOGAN_METHODS[:2],
+            paper="cocogan",
+            same_protocol=False,
+            floor=True,
+            deviations=COCOGAN_DEVIATIONS
+            + (
+                "published FIDs are best-of-training with TF Inception on 50k images (30k real for HQ); "
+                "they are shown only where dataset, resolution and protocol match",
+                "FID (extrapolated): the (r+2e)-patch image resized (bilinear, antialiased) to R against the "
+                "real data at R; the paper reports extrapolation only visually",
+            ),
+        ),
+        TableSpec(
+            name="cocogan_seams",
+            title="COCO-GAN: seam scores (ours; the paper reports none)",
+            columns=seams,
+            rows="experiment",
+            methods=COCOGAN_METHODS,
+            same_protocol=False,
+            deviations=(
+                "seam = mean |gradient| across micro-patch borders / mean |gradient| inside patches (1: no "
+                "visible grid); real images on the same grid for reference; 360° seam = |last - first column| "
+                "over the in-patch mean, beside the assembled column borders inside the panorama",
+            ),
+        ),
+    ]
+
+
+@register_table("cocogan")
+def _cocogan_tables(ctx: TableContext) -> list[TableSpec]:
+    if not any(e["method"] in COCOGAN_METHODS for e in ctx.experiments):
+        return []
+    return cocogan_tables(ctx.protocols)
