@@ -128,6 +128,17 @@ def inputs(tmp_path_factory) -> Path:
     flipped[index_records(root / "good.tfrecord")[3] + 12 + 30] ^= 0xFF
     (root / "flip.tfrecord").write_bytes(bytes(flipped))
     (root / "eval").mkdir()
+    # a CelebAMask-HQ folder whose first mask is 256 px, not 512 like its image's others
+    import numpy as np
+    import PIL.Image
+
+    celeba = root / "celebamask" / "CelebAMask-HQ"
+    (celeba / "CelebA-HQ-img").mkdir(parents=True)
+    (celeba / "CelebAMask-HQ-mask-anno" / "14").mkdir(parents=True)
+    PIL.Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(celeba / "CelebA-HQ-img" / "28000.jpg")
+    PIL.Image.fromarray(np.zeros((256, 256), np.uint8)).save(
+        celeba / "CelebAMask-HQ-mask-anno" / "14" / "28000_skin.png"
+    )
     # released-network pickles in the official layout (tests/test_importers.py builds them): a good one from the
     # run's networks, and one that names a global no released network uses
     from test_importers import ada_like, dump
@@ -276,6 +287,29 @@ CASES = [
         "existing.txt: exists and is not a folder",
     ),
     (["pairs", "{in}/missing.pt", "--count", "2", "--out", "{out}/p"], "missing.pt: checkpoint not found"),
+    (["merge-pairs", "{in}/missing", "--out", "{out}/m"], "missing: shard folder not found"),
+    (["merge-pairs", "{in}/faces", "{in}/cars", "--out", "{out}/m"], "its classes or resolution differ"),
+    (["merge-pairs", "{in}/faces", "--out", "{out}/existing.txt"], "existing.txt: exists and is not a folder"),
+    (
+        ["import-labelled", "celebamask-19to8", "{in}/faces", "--resolution", "16", "--out", "{out}/l"],
+        "expected CelebA-HQ-img/ and CelebAMask-HQ-mask-anno/",
+    ),
+    (
+        ["import-labelled", "celebamask-19to8", "{in}/celebamask", "--resolution", "16", "--out", "{out}/l"],
+        "28000_skin.png: a 256x256 mask, the others are 512x512",
+    ),
+    (["import-labelled", "pascal", "{in}/faces", "--resolution", "16", "--out", "{out}/l"], "invalid choice: 'pascal'"),
+    (
+        ["import-labelled", "celebamask-19to8", "{in}/faces", "--resolution", "4", "--out", "{out}/l"],
+        "argument --resolution: 4 is less than 8",
+    ),
+    (
+        ["eval-cv", CKPT, FACES, FACES_H5, "--fold", "5", "--out", "{out}/c"],
+        "--fold 5: protocol miou_cv5 has folds 0 .. 4",
+    ),
+    (["eval-cv", CKPT, FACES, FACES_H5, "--protocol", "fg_miou", "--out", "{out}/c"], "not a cross-validated"),
+    (["eval-cv", CKPT, FACES, FACES_H5, "--out", "{out}/c"], "checkpoint does not segment images"),
+    (["eval-cv", "{in}/lagm/final.pt", FACES, FACES_H5, "--out", "{out}/c"], "5 folds of a 2-image test split"),
     (SELECT + ["input-clipp", "--out", "{out}/s.json"], "--cv: unknown backbone 'clipp' (known: clip, dino, swin"),
     (SELECT + ["input-clip", "--out", "{out}/s.json"], "(rule download_weights) or pass --weights clip=PATH"),
     (SELECT + ["input-probe+-output-pool", "--out", "{out}/s.json"], "--cv 'input-probe+-output-pool': malformed"),

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from ganbench.cli.args import OVERWRITE, POSITIVE, SEED, check_device, input_file, output_dir, output_file
+from ganbench.cli.args import (
+    OVERWRITE,
+    POSITIVE,
+    SEED,
+    check_device,
+    input_dir,
+    input_file,
+    int_at_least,
+    output_dir,
+    output_file,
+)
 
 
 def add_commands(command) -> None:
@@ -27,6 +37,37 @@ def add_commands(command) -> None:
     p.add_argument("--device", help="cpu, cuda or cuda:N (default: cpu)")
     p.add_argument("--out", required=True, help=f"output folder for images.zip and annotations.h5 (each {OVERWRITE})")
 
+    p = command(
+        "merge-pairs",
+        "LAGM: concatenate shards of generated pairs (folders with images.zip + annotations.h5, in seed order)",
+        _merge_pairs,
+    )
+    p.add_argument("shards", nargs="+", help="shard folders, each holding images.zip and annotations.h5")
+    p.add_argument("--out", required=True, help=f"output folder for images.zip and annotations.h5 (each {OVERWRITE})")
+
+    p = command(
+        "import-labelled",
+        "LAGM: a real labelled part-segmentation set with its official split (images.zip + annotations.h5)",
+        _import_labelled,
+    )
+    p.add_argument("format", choices=LABELLED_FORMATS, help="the import (class merging and split)")
+    p.add_argument("root", help="the unpacked archive (config/datasets.yaml notes say the layout)")
+    p.add_argument("--resolution", type=int_at_least(8), required=True, help="image side in pixels")
+    p.add_argument("--out", required=True, help=f"output folder for images.zip and annotations.h5 (each {OVERWRITE})")
+
+    p = command(
+        "eval-cv",
+        "LAGM / DatasetGAN: mIoU mean ± std over k cross-validation folds of the test split, a snapshot picked "
+        "per fold among the run's last 20 by validation mIoU",
+        _eval_cv,
+    )
+    p.add_argument("checkpoint", help="a segmenter's checkpoint; its folder's checkpoint-*.pt are the candidates")
+    p.add_argument("data", help="the labelled set's images.zip")
+    p.add_argument("annotations", help="its annotations.h5 (the test split is cross-validated)")
+    p.add_argument("--protocol", default="miou_cv5", help="a cross-validated segmentation protocol")
+    p.add_argument("--fold", type=int, help="print this fold's pick and scores only (0 .. folds - 1)")
+    p.add_argument("--out", required=True, help="output folder for {protocol}/{metric}.json")
+
 
 def _pairs(args) -> None:
     from ganbench.data.generated_pairs import generate_pairs
@@ -48,3 +89,54 @@ def _pairs(args) -> None:
         device=device,
     )
     print(f"wrote {n} generated images with their annotator labels to {out}/images.zip and annotations.h5")
+
+
+LABELLED_FORMATS = ("celebamask-19to8",)  # ganbench.data.labelled.FORMATS (kept torch- and PIL-free here)
+
+
+def _shard_files(folder) -> tuple:
+    folder = input_dir(folder, "shard folder")
+    return input_file(folder / "images.zip", "shard images"), input_file(folder / "annotations.h5", "shard annotations")
+
+
+def _merge_pairs(args) -> None:
+    from ganbench.data.generated_pairs import merge_pairs
+
+    shards = [_shard_files(s) for s in args.shards]
+    out = output_dir(args.out)
+    for name in ("images.zip", "annotations.h5"):
+        output_file(out / name)
+    n = merge_pairs(shards, out / "images.zip", out / "annotations.h5")
+    print(f"wrote {n} generated pairs from {len(shards)} shards to {out}/images.zip and annotations.h5")
+
+
+def _import_labelled(args) -> None:
+    from ganbench.data.labelled import import_labelled
+
+    root = input_dir(args.root, "labelled set folder")
+    out = output_dir(args.out)
+    for name in ("images.zip", "annotations.h5"):
+        output_file(out / name)
+    n = import_labelled(args.format, root, out / "images.zip", out / "annotations.h5", args.resolution)
+    print(f"wrote {n} labelled images ({args.format}) to {out}/images.zip and annotations.h5")
+
+
+def _eval_cv(args) -> None:
+    from ganbench.errors import GanbenchError
+    from ganbench.metrics.part_segmentation import evaluate_segmenter
+    from ganbench.metrics.protocols import get_protocol
+
+    protocol = get_protocol(args.protocol, "--protocol")
+    if protocol.kind != "segmentation" or protocol.folds < 2:
+        raise GanbenchError(f"--protocol {args.protocol}: not a cross-validated segmentation protocol (miou_cv5)")
+    if args.fold is not None and not 0 <= args.fold < protocol.folds:
+        raise GanbenchError(f"--fold {args.fold}: protocol {protocol.name} has folds 0 .. {protocol.folds - 1}")
+    checkpoint, data = input_file(args.checkpoint, "checkpoint"), input_file(args.data, "dataset")
+    annotations = input_file(args.annotations, "annotations file")
+    results = evaluate_segmenter(checkpoint, data, annotations, output_dir(args.out), [protocol])
+    for name, record in results[protocol.name].items():
+        if args.fold is not None:
+            fold = record["folds"][args.fold]
+            print(f"fold {args.fold} {name}: {fold['test'][name]:.4f} ({fold['snapshot']}, val {fold['val_miou']:.4f})")
+        else:
+            print(f"{protocol.name} {name}: {record['value']:.4f} ± {record['std']:.4f} over {protocol.folds} folds")
