@@ -39,6 +39,7 @@ include: "rules/stages.smk"
 include: "rules/lagm.smk"
 include: "rules/vision_aided.smk"
 include: "rules/cocogan.smk"
+include: "rules/coordgan.smk"
 
 
 rule all:

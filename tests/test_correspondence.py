@@ -82,3 +82,11 @@ def test_exact_correspondence_scores_zero_error_and_full_pck():
     moved[..., 0] += 2 / 7
     kp_err, c_err = keypoint_and_coordinate_errors(grid, grid, moved, coords, kp + torch.tensor([1.0, 0]), kp, vis, vis)
     assert np.mean(c_err) == pytest.approx(2 / 7, rel=1e-5) and np.allclose(kp_err, 1 / 8)
+
+
+def test_the_plan_names_the_files_the_evaluation_writes():
+    from ganbench.metrics import correspondence_eval, plan
+
+    assert plan.CORRESPONDENCE == correspondence_eval.PROTOCOL
+    written = [m.replace("@", "_at_") for m in correspondence_eval.CORRESPONDENCE_METRICS]
+    assert tuple(written) == plan.CORRESPONDENCE_RESULTS

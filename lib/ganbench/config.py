@@ -313,6 +313,8 @@ def _check_inputs(config: dict | None, exp: dict, entry, where: str) -> None:
                     f"{key}.network: {value!r} is not an importable network of config/weights.yaml"
                     f"{did_you_mean(value, networks, 'names')}"
                 )
+        elif kind == "weights" and value == "probe":
+            pass  # the pipeline's trained probe (rule train_probe)
         elif kind == "weights" and not Path(value).is_file():
             from ganbench.metrics.weights import load_weights_registry
 
@@ -362,6 +364,8 @@ def input_files(config: dict, experiment: dict) -> dict[str, str]:
             files[role] = f"results/selection/{value}.json"
         elif kind == "network":  # rule import_network
             files[role] = f"results/networks/{value}.ckpt.pt"
+        elif kind == "weights" and value == "probe":  # the pipeline's trained probe (rule train_probe)
+            files[role] = config["metrics"].get("weights", {}).get("probe", PROBE_FILE)
         elif kind == "weights" and not Path(value).is_file():
             files[role] = f"results/weights/{value}.pth"
         else:

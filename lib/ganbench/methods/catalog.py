@@ -42,7 +42,7 @@ from ganbench.methods import options as opts
 
 TRAIN_FORMATS = {"zip": "images.zip", "tfrecord": "images.tfrecord"}  # -> the file in results/data/{dataset}-{res}/
 SOURCE_KINDS = ("run", "checkpoint", "weights", "annotations", "selection", "network")
-EVALUATIONS = ("gan", "any_scale", "reconstruction", "segmentation", "cocogan")
+EVALUATIONS = ("gan", "any_scale", "reconstruction", "segmentation", "cocogan", "correspondence")
 # Figure -> the report category it is filed under: reports/figures/{experiment}-{figure}.png
 FIGURES = {
     "curves": "Training",
@@ -350,7 +350,7 @@ CATALOG: dict[str, MethodEntry] = {
             },
             init_from={"G": "generator:G_ema", "P": "perceptual:."},
             frozen=("G", "P"),
-            evaluations=("reconstruction",),
+            evaluations=("reconstruction", "correspondence"),
             figures=("curves", "preview"),
         ),
     )

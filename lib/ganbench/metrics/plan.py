@@ -63,6 +63,8 @@ def eval_files(config: Mapping[str, Any], experiment: Mapping[str, Any]) -> list
             for p in protocols_of(config).values():
                 if "fid" in p.metrics:
                     files += [eval_path(name, n, p.name) for n in cocogan_fid_results(experiment)]
+    if "correspondence" in groups:
+        files += [eval_path(name, n, CORRESPONDENCE) for n in CORRESPONDENCE_RESULTS]
     return files
 
 
@@ -101,3 +103,7 @@ def floor_targets(config: Mapping[str, Any]) -> list[tuple[str, int, str]]:
 def floor_files(config: Mapping[str, Any]) -> list[str]:
     protocols = protocols_of(config)
     return [floor_path(d, r, p, n) for d, r, p in floor_targets(config) for n in protocols[p].result_names]
+
+
+CORRESPONDENCE = "synthetic-label-propagation"  # ganbench.metrics.correspondence_eval.PROTOCOL (a test checks)
+CORRESPONDENCE_RESULTS = ("label_prop_miou", "pck_at_0.05", "pck_at_0.1", "coord_error")

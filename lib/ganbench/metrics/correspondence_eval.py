@@ -1,0 +1,132 @@
+"""Correspondence of a CoordGAN encoder on a labelled dataset, beside the baselines measured in the same run.
+
+On the test split of ``annotations.h5`` (sorted by index): the first 5 images are the references, the next
+``num_queries`` the queries (the ``first5`` rule of the DatasetGAN benchmarks). Three descriptors per image:
+
+- ``coordgan_encoder``: the encoder's coordinate map C = CoordWarpNet(E_s(x)), soft propagation at T = 0.01;
+- ``identity``: the canonical grid (pixel k goes to pixel k), the same soft propagation;
+- ``probe_nn``: the probe's trunk maps (R/2 and R/4, upsampled and concatenated), cosine nearest neighbour.
+
+Scores: label-propagation mIoU (§4.2, over all part classes but background), keypoint PCK@0.05 / 0.1 of the
+image side and the mean canonical-coordinate error over foreground query pixels (the synthetic data's exact
+ground truth). Written as one JSON record per metric with the protocol and inputs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ganbench.data.annotations import read_annotations
+from ganbench.data.dataset import ImageDataset
+from ganbench.errors import GanbenchError
+from ganbench.fileio import sha256_file, write_json
+from ganbench.metrics import correspondence as corr
+from ganbench.nets.coordgan import canonical_grid
+
+BASELINES = ("identity", "probe_nn")
+CORRESPONDENCE_METRICS = ("label_prop_miou", "pck@0.05", "pck@0.1", "coord_error")
+PROTOCOL = "synthetic-label-propagation"
+
+
+def _probe_descriptors(probe, resolution: int, images: torch.Tensor, size: int) -> torch.Tensor:
+    """images in [-1, 1] -> the probe's R/2 and R/4 maps at S x S, each unit-normalised along channels."""
+    if images.shape[-1] != resolution:
+        images = F.interpolate(images, size=(resolution, resolution), mode="bilinear", align_corners=False)
+    f1, f2, _ = probe.trunk(images)
+    up = [F.interpolate(f, size=(size, size), mode="bilinear", align_corners=False) for f in (f1, f2)]
+    return torch.cat([F.normalize(u, dim=1) for u in up], 1)
+
+
+def _ground_truth_at(ann, i: int, size: int):
+    """Coordinates [S, S, 2] and keypoints in pixels of an S x S image (nearest resampling of the coordinates)."""
+    coords = torch.from_numpy(ann.coords[i])
+    if coords.shape[0] != size:
+        coords = F.interpolate(coords.permute(2, 0, 1)[None], size=(size, size), mode="nearest")[0].permute(1, 2, 0)
+    kp = torch.from_numpy(ann.keypoints[i]) * (size / ann.resolution)
+    return coords, kp, torch.from_numpy(ann.visible[i])
+
+
+def evaluate_correspondence(
+    checkpoint_path: str | os.PathLike,
+    data_path: str | os.PathLike,
+    annotations_path: str | os.PathLike,
+    probe_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    num_queries: int = 50,
+    device: str | torch.device = "cpu",
+) -> dict:
+    """Write ``{metric}.json`` (values per method) to ``out_dir``; returns {method: {metric: value}}."""
+    from ganbench.metrics.probe import load_probe
+    from ganbench.train.checkpoint import load_checkpoint
+    from ganbench.train.inputs import restore_method
+
+    ckpt = load_checkpoint(checkpoint_path)
+    method = restore_method(ckpt, checkpoint_path, device)
+    if not hasattr(method, "coordinates"):
+        raise GanbenchError(f"{checkpoint_path}: a {ckpt['method']} checkpoint has no coordinate map (an encoder has)")
+    ann = read_annotations(annotations_path)
+    test = np.flatnonzero(ann.is_test)
+    chosen = test[: corr.NUM_REFERENCES + num_queries]
+    if len(chosen) < corr.NUM_REFERENCES + 1:
+        raise GanbenchError(f"{annotations_path}: the test split has {len(test)} images, fewer than 5 references + 1")
+    dataset = ImageDataset(data_path, resolution=method.resolution)
+    if len(dataset) != len(ann):
+        raise GanbenchError(f"{annotations_path}: {len(ann)} rows, but {data_path} has {len(dataset)} images")
+    images = torch.from_numpy(np.stack([dataset[int(i)][0] for i in chosen])).float().to(device) / 127.5 - 1
+    size = method.G.coord_resolution
+    probe, probe_meta = load_probe(probe_path)
+    with torch.no_grad():
+        descriptors = {
+            "coordgan_encoder": method.coordinates(images).cpu(),
+            "identity": canonical_grid(len(images), size),
+            "probe_nn": _probe_descriptors(probe.to(device), probe_meta["resolution"], images, size).cpu(),
+        }
+    labels = [torch.from_numpy(ann.label[i].astype(np.int64)) for i in chosen]
+    truth = [_ground_truth_at(ann, int(i), size) for i in chosen]
+    k = len(ann.classes)
+    refs, queries = list(range(corr.NUM_REFERENCES)), list(range(corr.NUM_REFERENCES, len(chosen)))
+    results = {}
+    for name, desc in descriptors.items():
+        mode = "hard" if name == "probe_nn" else "soft"
+        desc = list(desc)
+        miou = corr.label_propagation_miou(desc, labels, refs, queries, k, list(range(1, k)), mode)
+        kp_err, c_err = [], []
+        for r in refs:
+            for q in queries:
+                a, b = corr.keypoint_and_coordinate_errors(
+                    desc[q], desc[r], *truth[q][:2], *truth[r][:2], truth[q][2], truth[r][2], mode
+                )
+                kp_err += a
+                c_err += b
+        results[name] = {"label_prop_miou": miou["miou"], **corr.pck_and_coordinate_error(kp_err, c_err)}
+    protocol = {
+        "name": PROTOCOL,
+        "split": "test",
+        "references": corr.NUM_REFERENCES,
+        "queries": len(queries),
+        "temperature": corr.TEMPERATURE,
+        "resolution": size,
+        "classes": k - 1,
+    }
+    inputs = {
+        "checkpoint": str(checkpoint_path),
+        "checkpoint_sha256": sha256_file(checkpoint_path),
+        "probe": str(probe_path),
+        "probe_sha256": sha256_file(probe_path),
+    }
+    run = {"method": ckpt["method"], "experiment": ckpt["experiment"].get("name"), "kimg": ckpt["nimg"] / 1000}
+    for metric in CORRESPONDENCE_METRICS:
+        record = {
+            "metric": metric,
+            "values": {name: scores[metric] for name, scores in results.items()},
+            "protocol": protocol,
+            "run": run,
+            "inputs": inputs,
+        }
+        write_json(Path(out_dir) / f"{metric.replace('@', '_at_')}.json", record)
+    return results
