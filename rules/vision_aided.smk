@@ -14,6 +14,7 @@ def selection_inputs(name):
         "generator": f"results/runs/{sel['generator']}/final.pt",
         "data": f"{data_dir(gen['dataset'], gen['resolution'])}/images.zip",
         **{f"weights_{c}": path for c, path in selection_weights(config, name).items() if path is not None},
+        "after": [f"results/selection/{s}.json" for s in sel["after"]],
     }
 
 
@@ -21,7 +22,12 @@ rule select_backbone:
     input:
         unpack(lambda wc: selection_inputs(wc.selection)),
     output:
-        "results/selection/{selection}.json",
+        json="results/selection/{selection}.json",
+        table=report(
+            "reports/tables/vision_aided_selection-{selection}.md",
+            category="Tables",
+            subcategory="Vision-aided model selection",
+        ),
     log:
         "logs/selection/{selection}.log",
     benchmark:

@@ -318,3 +318,48 @@ def test_weights_names_agree_between_the_torch_free_table_and_the_registry():
     assert VISION_BACKBONE_WEIGHTS == {n: s.weights for n, s in BACKBONES.items()}
     registry = load_weights_registry()
     assert all(w in registry for w in VISION_BACKBONE_WEIGHTS.values() if w not in (None, "probe"))
+
+
+# --- tables and the few-shot chain through Snakemake ---------------------------------------------------------
+
+
+def test_the_rounds_table_puts_each_round_beside_its_continued_baseline():
+    from ganbench.tables.specs import vision_aided_rounds
+
+    gan = {"name": "g0", "method": "stylegan2", "dataset": "d", "resolution": 16, "kimg": 24, "inputs": {}}
+    va = {"name": "va", "method": "vision_aided", "dataset": "d", "resolution": 16, "kimg": 4}
+    va["inputs"] = {"parent": {"run": "g0"}}
+    cont = {**gan, "name": "g0-continued", "kimg": 4, "inputs": {"parent": {"run": "g0"}}}
+    other = {**cont, "name": "g0-longer", "kimg": 8}
+    rows = vision_aided_rounds([gan, va, cont, other], "d", 16)
+    assert [r.experiments for r in rows] == [("g0",), ("va",), ("g0-continued",)]
+
+
+@pytest.mark.integration
+def test_the_few_shot_chain_runs_through_snakemake(tmp_path):
+    """The test config's 200-image few-shot path: round 0, two selections and rounds, DiffAugment beside."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+
+    work = tmp_path / "work"
+    work.mkdir()
+    config = REPO_ROOT / "tests" / "configs" / "vision_aided_fewshot.yaml"
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO_ROOT / "Snakefile"), "-d", str(work)]
+    cmd += ["--configfile", str(config), "--cores", "2"]
+    run = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "GANBENCH_OPS": "ref"})
+    assert run.returncode == 0, run.stderr[-4000:]
+    first = json.loads((work / "results/selection/fewshot-select1.json").read_text())
+    second = json.loads((work / "results/selection/fewshot-select2.json").read_text())
+    assert set(first["accuracies"]) == {"probe", "probe_shallow", "random"}
+    assert first["selected"] not in second["accuracies"] and len(second["accuracies"]) == 2  # the pick leaves
+    assert first["loss"].endswith("_s")  # DiffAugment on: smoothing regardless of accuracy
+    ckpt = load_checkpoint(work / "results/runs/fewshot-round2/final.pt")
+    assert not any(k.startswith("backbones.") and ".net." in k for k in ckpt["state"])
+    assert any(k.startswith("cvD.1.") for k in ckpt["state"])
+    table = (work / "reports/tables/vision_aided-synthfaces-200-16.md").read_text()
+    assert "fewshot-round2" in table and "fewshot-round0" in table
+    assert (work / "reports/tables/vision_aided_selection-fewshot-select1.md").read_text().count("| probe") == 2
+    assert (work / "results/eval/fewshot-diffaugment/tiny/fid.json").is_file()

@@ -482,6 +482,9 @@ def _check_selections(config: dict, source: str) -> None:
                 raise ConfigError(f"{where}.candidates: unknown backbone {c!r} (known: {', '.join(VISION_BACKBONES)})")
         if len(set(sel["candidates"])) != len(sel["candidates"]):
             raise ConfigError(f"{where}.candidates: a backbone is named twice")
+        for earlier in sel["after"]:
+            if earlier not in config["selections"] or earlier == name:
+                raise ConfigError(f"{where}.after: {earlier!r} is not another selection of this config")
         for c in sel["weights"]:
             if c not in sel["candidates"]:
                 raise ConfigError(f"{where}.weights.{c}: not one of the candidates")

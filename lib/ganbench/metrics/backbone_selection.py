@@ -134,3 +134,21 @@ def select_backbone(
     with atomic_path(out_path) as tmp:
         Path(tmp).write_text(json.dumps(record, indent=2) + "\n")
     return record
+
+
+def selection_table(record: dict, name: str) -> str:
+    """The probe accuracies of one selection as a markdown table (one row per candidate, the chosen one marked)."""
+    lines = [
+        f"Table: Linear-probe model selection {name}: validation accuracy of real vs generated "
+        f"({record['real_images']} real, {record['fake_images']} generated, mean of {record['repeats']} repeats; "
+        f"{record['protocol']}). Selected: {record['selected']}, loss {record['loss']} "
+        f"(_s when accuracy > {SMOOTH_ABOVE} or DiffAugment). Offline candidates: the trained probe (R/4 and R/2 "
+        "depths) and an untrained random network (the negative control).",
+        "",
+        "| candidate | accuracy | per repeat | selected |",
+        "|---|---|---|---|",
+    ]
+    for cand, acc in record["accuracies"].items():
+        per = ", ".join(f"{a:.3f}" for a in record["accuracies_per_repeat"][cand])
+        lines.append(f"| {cand} | {acc:.3f} | {per} | {'yes' if cand == record['selected'] else ''} |")
+    return "\n".join(lines) + "\n"

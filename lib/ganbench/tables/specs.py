@@ -328,3 +328,151 @@ def _cocogan_tables(ctx: TableContext) -> list[TableSpec]:
     if not any(e["method"] in COCOGAN_METHODS for e in ctx.experiments):
         return []
     return cocogan_tables(ctx.protocols)
+
+
+# --- Vision-aided GAN -----------------------------------------------------------------------------------------
+
+# research visionaided.md §6.1: the LSUN figure's training-set sizes (None: the full set)
+VISION_AIDED_SUBSETS = {
+    "lsun-cat": (1000, 5000, 10000, None),
+    "lsun-church": (1000, 2000, 10000, None),
+    "lsun-horse": (1000, 5000, 10000, None),
+}
+VISION_AIDED_FEW_SHOT = ("animalface-dog", "animalface-cat", "100shot-bridge-of-sighs", "synthfaces-200")
+
+
+def _parent_of(exp: Mapping[str, Any]) -> str | None:
+    given = exp.get("inputs", {}).get("parent", {})
+    return given.get("run")
+
+
+def _augment(exp: Mapping[str, Any]) -> str:
+    return exp.get("options", {}).get("augment", "ada")
+
+
+def vision_aided_rounds(experiments: Sequence[Mapping[str, Any]], dataset: str, resolution: int) -> tuple[Row, ...]:
+    """Rows of the fair comparison on one dataset: each round's parent (round 0), the vision-aided rounds, and
+    each StyleGAN2 experiment continued from the same parent for the same kimg (no vision-aided branch)."""
+    here = [e for e in experiments if e["dataset"] == dataset and e["resolution"] == resolution]
+    rounds = [e for e in here if e["method"] == "vision_aided"]
+    parents = {_parent_of(e) for e in rounds} - {None}
+    rows: list[Row] = []
+    for e in here:
+        if e["name"] in parents and e["method"] == "stylegan2":
+            rows.append(Row(f"{method_label('stylegan2')} (round 0: {e['name']})", experiments=(e["name"],)))
+    for e in rounds:
+        rows.append(Row(f"{method_label('vision_aided')} ({e['name']})", experiments=(e["name"],)))
+        for b in here:
+            if b["method"] == "stylegan2" and _parent_of(b) == _parent_of(e) and b["kimg"] == e["kimg"]:
+                rows.append(
+                    Row(
+                        f"{method_label('stylegan2')} continued {b['kimg']:g} kimg ({b['name']})",
+                        experiments=(b["name"],),
+                    )
+                )
+    return tuple(rows)
+
+
+def vision_aided_tables(ctx: TableContext) -> list[TableSpec]:
+    """Vision-aided GAN (research visionaided.md §6): the rounds beside the continued baseline on every dataset it
+    trains on; LSUN FID by training-set size (StyleGAN2-ADA, DiffAugment, ours); the few-shot sets; the released
+    models. Published numbers sit beside ours only where dataset, resolution, setting and protocol all match."""
+    columns = protocol_columns(ctx.protocols, ("fid", "kid"))
+    fid = protocol_columns(ctx.protocols, ("fid",))
+    specs = []
+    deviations = (
+        "each round starts from its parent's final snapshot, not the best-FID one",
+        "the official FID path would give any data path containing 'cat' LSUN-cat clean-fid statistics "
+        "(e.g. AnimalFace-cat); here the reference is always the experiment's own dataset",
+    )
+    for dataset, res in ctx.pairs("vision_aided"):
+        rows = vision_aided_rounds(ctx.experiments, dataset, res)
+        specs.append(
+            TableSpec(
+                name=f"vision_aided-{dataset}-{res}",
+                title=f"Vision-aided GAN beside the continued StyleGAN2 baseline ({dataset}, {res} px)",
+                columns=columns,
+                rows=rows,
+                methods=("stylegan2", "vision_aided"),
+                datasets=(dataset,),
+                resolutions=(res,),
+                paper="vision_aided",
+                floor=True,
+                deviations=deviations,
+            )
+        )
+    parents = {_parent_of(e) for e in ctx.experiments if e["method"] == "vision_aided"}
+    last_rounds = [e for e in ctx.experiments if e["method"] == "vision_aided" and e["name"] not in parents]
+    for base, sizes in VISION_AIDED_SUBSETS.items():
+        subsets = {f"{base}-{n // 1000}k" if n else base: n for n in sizes}
+        here = [e for e in ctx.experiments if e["dataset"] in subsets and e["resolution"] == 256]
+        if not here:
+            continue
+        cols = tuple(
+            Column(
+                c.metric,
+                label=f"FID {n // 1000}k" if n else "FID full",
+                dataset=name,
+                resolution=256,
+                protocol=c.protocol,
+                show_protocol=c.show_protocol,
+                setting={"train_images": n} if n else {},
+            )
+            for c in fid
+            for name, n in subsets.items()
+        )
+        groups = (
+            (f"{method_label('stylegan2')} (ADA)", {"augment": "ada"}, "stylegan2", "ada"),
+            ("DiffAugment", {}, "stylegan2", "diffaugment"),
+            (method_label("vision_aided"), {}, "vision_aided", None),
+        )
+        rows = []
+        for label, setting, method, augment in groups:
+            names = tuple(
+                e["name"]
+                for e in here
+                if e["method"] == method
+                and e["name"] not in parents
+                and (augment is None or _augment(e) == augment)
+                and (method != "vision_aided" or e in last_rounds)
+            )
+            if names:
+                rows.append(Row(label, experiments=names, setting=setting, paper="vision_aided"))
+        specs.append(
+            TableSpec(
+                name=f"vision_aided_lsun-{base}",
+                title=f"FID by training-set size ({base} 256 px, the first N images; reference: each training set)",
+                columns=cols,
+                rows=tuple(rows),
+                datasets=tuple(subsets),
+                paper="vision_aided",
+                same_protocol=False,
+                published_datasets={name: base for name in subsets},
+                deviations=deviations
+                + (
+                    "DiffAugment's published numbers are not matched to our StyleGAN2 + DiffAugment rows "
+                    "(published method id diffaugment)",
+                ),
+            )
+        )
+    few = [d for d, _ in ctx.pairs() if d in VISION_AIDED_FEW_SHOT]
+    if few:
+        specs.append(
+            TableSpec(
+                name="vision_aided_few_shot",
+                title="Few-shot sets: StyleGAN2 (ADA / DiffAugment) and Vision-aided GAN",
+                columns=fid,
+                rows="experiment",
+                methods=("stylegan2", "vision_aided"),
+                datasets=tuple(few),
+                paper="vision_aided",
+                same_protocol=False,
+                deviations=deviations,
+            )
+        )
+    return specs
+
+
+@register_table("vision_aided")
+def _vision_aided_tables(ctx: TableContext) -> list[TableSpec]:
+    return vision_aided_tables(ctx)
