@@ -139,6 +139,9 @@ def inputs(tmp_path_factory) -> Path:
     PIL.Image.fromarray(np.zeros((256, 256), np.uint8)).save(
         celeba / "CelebAMask-HQ-mask-anno" / "14" / "28000_skin.png"
     )
+    from ganbench.data.tfrecord_io import write_tfrecord
+
+    write_tfrecord([np.zeros((32, 32, 3), np.uint8), np.zeros((16, 16, 3), np.uint8)], root / "mixed.tfrecord")
     # released-network pickles in the official layout (tests/test_importers.py builds them): a good one from the
     # run's networks, and one that names a global no released network uses
     from test_importers import ada_like, dump
@@ -171,6 +174,27 @@ EVAL = ["eval", CKPT, STATS, "--weights", PROBE, "--out", "{out}/e", "--num-gen"
 
 # (argv, a part of the one error line)
 CASES = [
+    # COCO-GAN (ganbench.cli.cocogan): the four bad inputs of issue 17, and the stages' own
+    (
+        ["cocogan-lattice", "--resolution", "32", "--macro", "12", "--micro", "8"],
+        "12 is not a multiple of micro_size 8",
+    ),
+    (["cocogan-lattice", "--resolution", "36", "--macro", "16", "--micro", "8"], "36 px is not tiled"),
+    (
+        ["cocogan-lattice", "--resolution", "32", "--width", "100", "--macro", "16", "--micro", "8", "--cylindrical"],
+        "panorama width 100 is not a multiple of the macro step 8",
+    ),
+    (
+        ["cocogan-lattice", "--resolution", "32", "--macro", "16", "--micro", "8", "--data", "{in}/mixed.tfrecord"],
+        "the images differ in size",
+    ),
+    (["cocogan-panorama-data", "--count", "0", "--out", "{out}/p.zip"], "argument --count: 0 is less than 1"),
+    (["cocogan-panorama-data", "--out", "{out}/p.txt"], "unknown destination type '.txt'"),
+    (["cocogan-seams", CKPT, FACES, "--out", "{out}/s"], "a StyleGAN2-ADA checkpoint, not a COCO-GAN one"),
+    (["cocogan-seams", "{in}/missing.pt", FACES, "--out", "{out}/s"], "missing.pt: checkpoint not found"),
+    (["cocogan-best-fid", CKPT, STATS, "--out", "{out}/b"], "a StyleGAN2-ADA checkpoint, not a COCO-GAN one"),
+    (["cocogan-figure", CKPT, "--figure", "panorama", "--out", "{out}/f.png"], "not a COCO-GAN one"),
+    (["cocogan-figure", CKPT, "--figure", "seams", "--out", "{out}/f.png"], "invalid choice: 'seams'"),
     ([], "ganbench: error: the following arguments are required: command"),
     (["no-such-command"], "invalid choice: 'no-such-command'"),
     (["synth", "--category", "face", "--count", "0", "--out", "{out}/s"], "argument --count: 0 is less than 1"),

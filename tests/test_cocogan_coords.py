@@ -103,3 +103,11 @@ def test_bad_sizes_are_one_line_errors(kwargs, message):
     with pytest.raises(ConfigError, match=message) as exc:
         PatchLattice(**kwargs)
     assert "\n" not in str(exc.value)
+
+
+def test_the_lattice_command_prints_the_report_example(capsys):
+    from ganbench.cli import main
+
+    assert main(["cocogan-lattice", "--resolution", "128", "--macro", "64", "--micro", "32"]) == 0
+    out = capsys.readouterr().out
+    assert "height: macro positions [-1, 0, 1]; micro positions [-1, -0.3333, 0.3333, 1]" in out
