@@ -160,7 +160,65 @@ def inputs(tmp_path_factory) -> Path:
     )
     (root / "profile").mkdir()
     (root / "profile" / "config.yaml").write_text("executor: slurm\n")
+    _coordgan_inputs(root, config)
     return root
+
+
+def _coordgan_inputs(root: Path, config: dict) -> None:
+    """A one-step CoordGAN and its encoder; the encoder copied with its generator record pointing at another G;
+    image/mask PNGs, one mask of the wrong size."""
+    import shutil
+
+    import numpy as np
+    import PIL.Image
+    import torch
+
+    from ganbench.config import validate_config
+    from ganbench.train.loop import training_loop
+
+    cg_options = {
+        "z_dim": 8,
+        "w_dim": 8,
+        "mapping_layers": 1,
+        "channels": 8,
+        "num_blocks": 1,
+        "warp_hidden": 8,
+        "coord_resolution": 16,
+        "d_channel_base": 128,
+        "d_channel_max": 16,
+        "patch_size": 8,
+        "patch_channels": [8, 8],
+        "num_crops": 2,
+        "perceptual": "probe",
+        "probe_resolution": 16,
+    }
+    probe = {"perceptual": {"weights": str(root / "probe.pt")}}
+    cg = {**EXPERIMENT, "name": "cg", "method": "coordgan", "batch": 4, "kimg": 0.004, "options": cg_options}
+    cg.update(inputs=probe, init_from={"P": "perceptual:state"})
+    enc_options = {"channels": 4, "channel_max": 8, "spatial_channels": 2, "global_channels": [8, 8]}
+    enc_options.update(perceptual="probe", probe_resolution=16, preview_images=4)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GANBENCH_OPS", "ref")
+        exp = validate_config({**config, "experiments": [cg]})["experiments"][0]
+        training_loop(
+            exp, root / "faces" / "images.zip", root / "cg", device="cpu", inputs={"perceptual": root / "probe.pt"}
+        )
+        shutil.copy(root / "cg" / "final.pt", root / "cg_gen.pt")
+        enc = {**cg, "name": "cgenc", "method": "coordgan_encoder", "options": enc_options}
+        enc["inputs"] = {"generator": {"checkpoint": str(root / "cg_gen.pt")}, **probe}
+        exp = validate_config({**config, "experiments": [enc]})["experiments"][0]
+        inputs = {"generator": root / "cg_gen.pt", "perceptual": root / "probe.pt"}
+        training_loop(exp, root / "faces" / "images.zip", root / "cgenc", device="cpu", inputs=inputs)
+    other = torch.load(root / "cg_gen.pt", weights_only=True)
+    key = next(k for k in other["state"] if k.startswith("G_ema."))
+    other["state"][key] = other["state"][key] + 1
+    torch.save(other, root / "cg_other.pt")
+    ckpt = torch.load(root / "cgenc" / "final.pt", weights_only=True)
+    ckpt["frozen_inputs"]["G"]["path"] = str(root / "cg_other.pt")
+    torch.save(ckpt, root / "cgenc_other.pt")
+    for name, size in (("img", 16), ("mask", 16), ("mask8", 8)):
+        shape = (size, size, 3) if name == "img" else (size, size)
+        PIL.Image.fromarray(np.zeros(shape, np.uint8)).save(root / f"{name}.png")
 
 
 FACES, CARS = "{in}/faces/images.zip", "{in}/cars/images.zip"
@@ -171,6 +229,9 @@ PROBE_ARGS = ["probe", "--images", FACES, "--annotations", FACES_H5, "--steps", 
 SLURM = ["slurm-profile", "--sinfo", "{in}/sinfo.txt"]
 SELECT = ["select-backbone", CKPT, FACES, "--cv"]
 EVAL = ["eval", CKPT, STATS, "--weights", PROBE, "--out", "{out}/e", "--num-gen", "4"]
+
+CG_REF = "{in}/img.png:{in}/mask.png"
+CG_PROP = ["coordgan-propagate", "{in}/cgenc/final.pt", "--classes", "3", "--out", "{out}/p"]
 
 # (argv, a part of the one error line)
 CASES = [
@@ -402,6 +463,35 @@ CASES = [
     (["check-config", "{in}/faces"], "faces: is a folder; expected a configuration file"),
     (["check-config", "{in}/missing.yaml"], "missing.yaml: configuration file not found"),
     (["check-config", "{in}/text8.txt"], "must be a mapping"),
+    (
+        [
+            "coordgan-swap",
+            "{in}/cg/final.pt",
+            "--perceptual",
+            PROBE,
+            "--kind",
+            "probe",
+            "--batch",
+            "3",
+            "--out",
+            "{out}/s",
+        ],
+        "--batch 3: CoordGAN pairs samples (2k, 2k+1); give an even batch",
+    ),
+    (["coordgan-swap", CKPT, "--perceptual", PROBE, "--out", "{out}/s"], "needs a coordgan checkpoint"),
+    ([*CG_PROP, "--refs", *[CG_REF] * 4, "--queries", CG_REF], "averages over 5 references, got 4"),
+    (
+        [*CG_PROP, "--refs", *[CG_REF] * 5, "--queries", "{in}/img.png:{in}/mask8.png"],
+        "mask8.png: the mask is 8x8, its image",
+    ),
+    (
+        ["coordgan-correspondence", "{in}/cgenc_other.pt", FACES, FACES_H5, "--probe", PROBE, "--out", "{out}/c"],
+        "sha256",
+    ),
+    (
+        ["coordgan-correspondence", CKPT, FACES, FACES_H5, "--probe", PROBE, "--out", "{out}/c"],
+        "needs a coordgan_encoder checkpoint",
+    ),
 ]
 
 

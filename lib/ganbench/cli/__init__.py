@@ -39,7 +39,7 @@ from ganbench.cli.args import (
 from ganbench.errors import ConfigError, GanbenchError
 
 # The papers' own subcommands: each module's add_commands(command) adds them with the same ``command`` helper.
-COMMAND_MODULES = ("ganbench.cli.lagm", "ganbench.cli.visionaided", "ganbench.cli.cocogan")
+COMMAND_MODULES = ("ganbench.cli.lagm", "ganbench.cli.visionaided", "ganbench.cli.cocogan", "ganbench.cli.coordgan")
 
 
 # ---------------------------------------------------------------------------------------------
