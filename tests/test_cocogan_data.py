@@ -31,3 +31,24 @@ def test_panorama_records_take_their_width_from_the_height(tmp_path):
     np.testing.assert_array_equal(data[1][0], images[1].transpose(2, 0, 1))
     with pytest.raises(DataError, match="images are 24x8, expected 8x8"):
         ImageDataset(path, resolution=8)  # square images are 8x8: not these
+
+
+def test_celeba_crops_of_the_official_code():
+    from ganbench.data.images import transform_image
+
+    image = np.arange(218 * 178 * 3, dtype=np.int64).reshape(218, 178, 3).astype(np.uint8)
+    face = transform_image(image, "a.jpg", None, "celeba-crop")
+    np.testing.assert_array_equal(face, image[50:178, 25:153])
+    inward = transform_image(image, "a.jpg", None, "celeba-syn-inward")
+    assert inward.shape == (128, 128, 3)
+    np.testing.assert_array_equal(inward, transform_image(image, "a.jpg", None, "celeba-syn-inward"))  # seeded by name
+    assert transform_image(image, "b.jpg", 64, "celeba-syn-outward").shape == (64, 64, 3)
+
+
+def test_a_panorama_at_its_height_passes_a_resolution_check():
+    from ganbench.data.images import transform_image
+
+    pano = np.zeros((16, 48, 3), np.uint8)
+    assert transform_image(pano, "p.png", 16, None).shape == (16, 48, 3)
+    with pytest.raises(DataError, match="not square"):
+        transform_image(pano, "p.png", 8, None)

@@ -91,7 +91,30 @@ def resize(image: np.ndarray, resolution: int) -> np.ndarray:
     return np.asarray(pil, dtype=np.uint8)
 
 
-TRANSFORMS = (None, "center-crop")
+TRANSFORMS = (None, "center-crop", "celeba-crop", "celeba-syn-inward", "celeba-syn-outward")
+# COCO-GAN's CelebA crops of the 218x178 aligned images (research cocogan.md §1.2, §4.1): the 128-px face crop at
+# rows 50:178, cols 25:153; CelebA-syn "inward", a 128-px crop jittered by up to +-25 px around (y=50, x=25);
+# "outward", a 150-px crop (the report gives only its size: centred on the face crop, jittered the same way,
+# clipped to the image; an assumption). The jitter of an image is seeded by its name, so it is reproducible.
+CELEBA_FACE = (50, 25, 128)
+CELEBA_SYN_JITTER = 25
+
+
+def _celeba_crop(image: np.ndarray, name: str, transform: str) -> np.ndarray:
+    import hashlib
+
+    top, left, size = CELEBA_FACE
+    if transform != "celeba-crop":
+        rng = np.random.default_rng(int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "little"))
+        dy, dx = rng.integers(-CELEBA_SYN_JITTER, CELEBA_SYN_JITTER + 1, 2)
+        if transform == "celeba-syn-outward":
+            top, left, size = top - 11, left - 11, 150
+        top, left = top + int(dy), left + int(dx)
+    h, w = image.shape[:2]
+    top, left = min(max(top, 0), h - size), min(max(left, 0), w - size)
+    if top < 0 or left < 0:
+        raise DataError(f"{name}: image is {w}x{h}, too small for the {size}-px CelebA crop ({transform})")
+    return image[top : top + size, left : left + size]
 
 
 def transform_image(image: np.ndarray, name: str, resolution: int | None, transform: str | None) -> np.ndarray:
@@ -105,7 +128,11 @@ def transform_image(image: np.ndarray, name: str, resolution: int | None, transf
         raise DataError(f"unknown transform {transform!r}; expected one of {TRANSFORMS[1:]} or none")
     if transform == "center-crop":
         image = center_crop(image)
+    elif transform is not None:
+        image = _celeba_crop(image, name, transform)
     h, w = image.shape[:2]
-    if h != w and resolution is not None:
+    if h != w and resolution is not None and h != resolution:
         raise DataError(f"{name}: image is {w}x{h}, not square; use transform center-crop")
+    if h != w:  # a panorama already at its height (COCO-GAN's 256x768 Matterport3D): kept as it is
+        return image
     return image if resolution is None else resize(image, resolution)
