@@ -442,7 +442,10 @@ def dataset_targets(config: dict) -> list[tuple[str, int]]:
         for res in config["data"]["resolutions"]
     }
     pairs |= {
-        (exp["dataset"], exp["resolution"] * s) for exp in config["experiments"] for s in eval_scales(config, exp)
+        (exp["dataset"], exp["resolution"] * s)
+        for exp in config["experiments"]
+        if config["datasets"][exp["dataset"]]["source"] != "pairs"  # generated pairs are made, not summarised
+        for s in eval_scales(config, exp)
     }
     if config["experiments"]:  # the probe extractor is trained only when something is evaluated
         pairs |= {(name, config["metrics"]["probe"]["resolution"]) for name in probe_datasets(config)}
