@@ -89,4 +89,15 @@ def test_the_plan_names_the_files_the_evaluation_writes():
 
     assert plan.CORRESPONDENCE == correspondence_eval.PROTOCOL
     written = [m.replace("@", "_at_") for m in correspondence_eval.CORRESPONDENCE_METRICS]
-    assert tuple(written) == plan.CORRESPONDENCE_RESULTS
+    assert tuple(written) == plan.CORRESPONDENCE_METRIC_FILES
+    assert correspondence_eval.BASELINES == plan.CORRESPONDENCE_BASELINES
+
+
+def test_the_correspondence_table_reads_the_evaluated_files():
+    from ganbench.metrics import plan
+    from ganbench.tables.specs import CORRESPONDENCE_PROTOCOL, coordgan_correspondence_table
+
+    assert CORRESPONDENCE_PROTOCOL == plan.CORRESPONDENCE
+    spec = coordgan_correspondence_table()
+    read = {row.metric_prefix + col.metric for row in spec.rows for col in spec.columns}
+    assert read == set(plan.CORRESPONDENCE_RESULTS)

@@ -60,7 +60,8 @@ def evaluate_correspondence(
     num_queries: int = 50,
     device: str | torch.device = "cpu",
 ) -> dict:
-    """Write ``{metric}.json`` (values per method) to ``out_dir``; returns {method: {metric: value}}."""
+    """Write ``{metric}.json`` (the encoder) and ``{baseline}-{metric}.json`` to ``out_dir``; returns
+    {descriptor: {metric: value}}."""
     from ganbench.metrics.probe import load_probe
     from ganbench.train.checkpoint import load_checkpoint
     from ganbench.train.inputs import restore_method
@@ -120,13 +121,16 @@ def evaluate_correspondence(
         "probe_sha256": sha256_file(probe_path),
     }
     run = {"method": ckpt["method"], "experiment": ckpt["experiment"].get("name"), "kimg": ckpt["nimg"] / 1000}
-    for metric in CORRESPONDENCE_METRICS:
-        record = {
-            "metric": metric,
-            "values": {name: scores[metric] for name, scores in results.items()},
-            "protocol": protocol,
-            "run": run,
-            "inputs": inputs,
-        }
-        write_json(Path(out_dir) / f"{metric.replace('@', '_at_')}.json", record)
+    for name, scores in results.items():  # the encoder's {metric}.json; the baselines' {baseline}-{metric}.json
+        prefix = "" if name == "coordgan_encoder" else f"{name}-"
+        for metric in CORRESPONDENCE_METRICS:
+            record = {
+                "metric": metric,
+                "value": scores[metric],
+                "descriptor": name,
+                "protocol": protocol,
+                "run": run,
+                "inputs": inputs,
+            }
+            write_json(Path(out_dir) / f"{prefix}{metric.replace('@', '_at_')}.json", record)
     return results

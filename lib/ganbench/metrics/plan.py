@@ -106,4 +106,8 @@ def floor_files(config: Mapping[str, Any]) -> list[str]:
 
 
 CORRESPONDENCE = "synthetic-label-propagation"  # ganbench.metrics.correspondence_eval.PROTOCOL (a test checks)
-CORRESPONDENCE_RESULTS = ("label_prop_miou", "pck_at_0.05", "pck_at_0.1", "coord_error")
+CORRESPONDENCE_METRIC_FILES = ("label_prop_miou", "pck_at_0.05", "pck_at_0.1", "coord_error")
+CORRESPONDENCE_BASELINES = ("identity", "probe_nn")  # measured in the same job: {baseline}-{metric}.json
+CORRESPONDENCE_RESULTS = CORRESPONDENCE_METRIC_FILES + tuple(
+    f"{b}-{m}" for b in CORRESPONDENCE_BASELINES for m in CORRESPONDENCE_METRIC_FILES
+)

@@ -476,3 +476,47 @@ def vision_aided_tables(ctx: TableContext) -> list[TableSpec]:
 @register_table("vision_aided")
 def _vision_aided_tables(ctx: TableContext) -> list[TableSpec]:
     return vision_aided_tables(ctx)
+
+
+# --- CoordGAN -------------------------------------------------------------------------------------------------
+
+CORRESPONDENCE_PROTOCOL = "synthetic-label-propagation"  # ganbench.metrics.plan.CORRESPONDENCE (a test checks)
+
+
+def coordgan_correspondence_table() -> TableSpec:
+    """Label propagation, keypoint PCK and canonical-coordinate error of the CoordGAN encoder on the synthetic
+    test split, beside the identity warp and the probe's nearest neighbour measured in the same job."""
+    p = CORRESPONDENCE_PROTOCOL
+    columns = (
+        Column("label_prop_miou", protocol=p),
+        Column("pck_at_0.05", label="PCK@0.05 ↑", protocol=p, decimals=1),
+        Column("pck_at_0.1", label="PCK@0.1 ↑", protocol=p, decimals=1),
+        Column("coord_error", label="canonical coordinate error ↓", protocol=p, decimals=3),
+    )
+    rows = (
+        Row("CoordGAN encoder", method="coordgan_encoder"),
+        Row("identity warp (same pixel)", method="coordgan_encoder", metric_prefix="identity-"),
+        Row("probe features, nearest neighbour", method="coordgan_encoder", metric_prefix="probe_nn-"),
+    )
+    return TableSpec(
+        name="coordgan_correspondence",
+        title="CoordGAN: dense correspondence on the synthetic test split (ours; no real dataset has exact "
+        "coordinates or keypoints)",
+        columns=columns,
+        rows=rows,
+        methods=("coordgan_encoder",),
+        deviations=(
+            "references: the first 5 test images, queries: the next 50; label propagation as eval_corr.py "
+            "(soft, T = 0.01, GT background zeroed and excluded, dataset-level IoU, mean over 5 references) over "
+            "every part class; PCK of reference keypoints transferred by nearest descriptor, threshold a fraction "
+            "of the image side; coordinate error: true canonical distance between matched foreground pixels",
+            "the encoder and its CoordGAN trained with the probe's feature distance standing in for LPIPS-VGG",
+        ),
+    )
+
+
+@register_table("coordgan")
+def _coordgan_tables(ctx: TableContext) -> list[TableSpec]:
+    if not any(e["method"] == "coordgan_encoder" for e in ctx.experiments):
+        return []
+    return [coordgan_correspondence_table()]
