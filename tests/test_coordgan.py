@@ -181,3 +181,21 @@ def test_encoder_parameter_count_matches_the_derivation():
             32, 16, 6, channels=4, channel_max=8, spatial_channels=2, global_channels=(8, 8)
         )(torch.zeros(2, 3, 32, 32))
     assert w_s.shape == (2, 16) and ws.shape == (2, 6, 16)
+
+
+def test_lpips_vgg_loads_torchvision_and_lpips_weights_by_name():
+    """The two released files load without conversion: torchvision's vgg16 ``features.*`` and lpips' ``lin{k}``."""
+    from torchvision.models import vgg16
+
+    from ganbench.nets.perceptual import VGG_CHANNELS, LPIPSVGG
+
+    torch.manual_seed(0)
+    vgg = {k[len("features.") :]: v for k, v in vgg16(weights=None).state_dict().items() if k.startswith("features.")}
+    lins = {f"lin{k}.model.1.weight": torch.rand(1, c, 1, 1) for k, c in enumerate(VGG_CHANNELS)}  # lpips' vgg.pth
+    net = LPIPSVGG().eval()
+    missing, _ = net.vgg.load_state_dict(vgg, strict=False)
+    assert not missing
+    missing, unexpected = net.load_state_dict(lins, strict=False)
+    assert not unexpected and all(k.startswith("vgg.") for k in missing)
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    assert torch.allclose(net(x, x), torch.zeros(2)) and (net(x, x.flip(0)) > 0).all()

@@ -320,6 +320,10 @@ CATALOG: dict[str, MethodEntry] = {
                     "(options.perceptual lpips_vgg, init_from P: perceptual:.) or, offline, the probe's probe.pt "
                     "(options.perceptual probe, init_from P: perceptual:state)",
                 ),
+                "vgg16": InputSpec(
+                    ("weights",),
+                    help="torchvision's VGG16 under LPIPS' linear layers: init_from P.vgg: vgg16:features",
+                ),
             },
             init_from={"P": "perceptual:."},
             frozen=("P",),
@@ -346,6 +350,10 @@ CATALOG: dict[str, MethodEntry] = {
                     required=True,
                     help="LPIPS-VGG weights (init_from P: perceptual:.) or, offline, the probe's probe.pt "
                     "(options.perceptual probe, init_from P: perceptual:state)",
+                ),
+                "vgg16": InputSpec(
+                    ("weights",),
+                    help="torchvision's VGG16 under LPIPS' linear layers: init_from P.vgg: vgg16:features",
                 ),
             },
             init_from={"G": "generator:G_ema", "P": "perceptual:."},

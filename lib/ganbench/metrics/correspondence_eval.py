@@ -99,8 +99,9 @@ def evaluate_correspondence(
         kp_err, c_err = [], []
         for r in refs:
             for q in queries:
+                (coords_q, kp_q, vis_q), (coords_r, kp_r, vis_r) = truth[q], truth[r]
                 a, b = corr.keypoint_and_coordinate_errors(
-                    desc[q], desc[r], *truth[q][:2], *truth[r][:2], truth[q][2], truth[r][2], mode
+                    desc[q], desc[r], coords_q, coords_r, kp_q, kp_r, vis_q, vis_r, mode
                 )
                 kp_err += a
                 c_err += b

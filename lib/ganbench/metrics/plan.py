@@ -63,7 +63,9 @@ def eval_files(config: Mapping[str, Any], experiment: Mapping[str, Any]) -> list
             for p in protocols_of(config).values():
                 if "fid" in p.metrics:
                     files += [eval_path(name, n, p.name) for n in cocogan_fid_results(experiment)]
-    if "correspondence" in groups:
+    if "correspondence" in groups and config["datasets"][experiment["dataset"]]["source"] == "synthetic":
+        # exact coordinates and keypoints: the synthetic data only (the real benchmarks' label propagation is
+        # ganbench coordgan-propagate)
         files += [eval_path(name, n, CORRESPONDENCE) for n in CORRESPONDENCE_RESULTS]
     return files
 

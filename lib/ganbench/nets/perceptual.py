@@ -4,9 +4,10 @@ Both map two image batches in [-1, 1] to a per-sample distance [N]: features of 
 normalised along channels, squared difference, weighted over channels (LPIPS' learned linear layers; the probe
 stand-in weighs channels equally), averaged over pixels, summed over layers (Zhang et al., CVPR 2018).
 
-The networks come with their weights as pipeline inputs (``init_from`` a weights file): LPIPS-VGG is torchvision's
-VGG16 ``features`` under ``vgg.*`` and the five linear layers under ``lins.*`` (config/weights.yaml converts the
-``lpips`` package's ``vgg.pth`` to that layout); the probe stand-in is the probe's trunk (``stem``, ``down1``,
+The networks come with their weights as pipeline inputs (``init_from`` weights files, no conversion): LPIPS-VGG
+is torchvision's VGG16 ``features`` under ``vgg.*`` (``init_from {P.vgg: vgg16:features}``) and the five linear
+layers in the ``lpips`` package's own layout ``lin{k}.model.1.weight`` (its ``weights/v0.1/vgg.pth``:
+``init_from {P: perceptual:.}``); the probe stand-in is the probe's trunk (``stem``, ``down1``,
 ``down2``, ``mid`` of :class:`ganbench.metrics.probe.ProbeNet`). The official code leaves LPIPS' dropout on while
 training (§2.6.7); we always evaluate the linear layers without dropout (a deliberate deviation).
 """
@@ -28,13 +29,25 @@ def _unit(x: torch.Tensor) -> torch.Tensor:
     return x / (x.square().sum(1, keepdim=True).sqrt() + 1e-10)
 
 
+class _LinLayer(nn.Module):
+    """lpips' NetLinLayer: ``model`` = (Dropout, 1x1 conv to one channel, no bias)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.model = nn.Sequential(nn.Dropout(), nn.Conv2d(channels, 1, 1, bias=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+
 class LPIPSVGG(nn.Module):
     def __init__(self):
         super().__init__()
         from torchvision.models import vgg16
 
         self.vgg = vgg16(weights=None).features[: VGG_TAPS[-1] + 1]
-        self.lins = nn.ModuleList(nn.Conv2d(c, 1, 1, bias=False) for c in VGG_CHANNELS)
+        for k, c in enumerate(VGG_CHANNELS):  # the lpips package's layout: lin{k}.model = (Dropout, 1x1 conv)
+            setattr(self, f"lin{k}", _LinLayer(c))
         self.register_buffer("shift", torch.tensor([-0.030, -0.088, -0.188]).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("scale", torch.tensor([0.458, 0.448, 0.450]).view(1, 3, 1, 1), persistent=False)
 
@@ -48,7 +61,8 @@ class LPIPSVGG(nn.Module):
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         fa, fb = self.layers(a.float()), self.layers(b.float())
-        return sum(lin((_unit(x) - _unit(y)).square()).mean((1, 2, 3)) for lin, x, y in zip(self.lins, fa, fb))
+        lins = [getattr(self, f"lin{k}") for k in range(len(VGG_CHANNELS))]
+        return sum(lin((_unit(x) - _unit(y)).square()).mean((1, 2, 3)) for lin, x, y in zip(lins, fa, fb))
 
 
 def _probe_block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
