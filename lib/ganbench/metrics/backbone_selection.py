@@ -101,6 +101,11 @@ def select_backbone(
     real = torch.from_numpy(np.stack([source.read_image(i) for i in range(n)])).permute(0, 3, 1, 2)
     real = real.float().div(127.5).sub(1).to(device)
     probe = {k: v for k, v in (probe_options or {}).items() if k.startswith("probe_")}
+    # the generated images of each repeat are drawn once and shown to every candidate (fresh seeds per repeat)
+    fakes = []
+    for r in range(repeats):
+        seeds = list(range(seed + r * n, seed + (r + 1) * n))
+        fakes.append(torch.cat([gan.sample(seeds[i : i + 64]) for i in range(0, n, 64)]))
     features: dict[str, list] = {}
     for name, weights in candidates.items():
         spec = backbone_spec(name)
@@ -111,12 +116,7 @@ def select_backbone(
             state = _with_prefix(source_state(InputFile(name, "weights", str(weights), "")), spec.source_part)
             backbone.net.load_state_dict({k: v for k, v in state.items() if k in backbone.net.state_dict()})
         real_feats = pooled_features(backbone, real)
-        pairs = []
-        for r in range(repeats):
-            seeds = range(seed + r * n, seed + (r + 1) * n)
-            fake = torch.cat([gan.sample(list(seeds)[i : i + 64]) for i in range(0, n, 64)])
-            pairs.append((real_feats, pooled_features(backbone, fake)))
-        features[name] = pairs
+        features[name] = [(real_feats, pooled_features(backbone, fake)) for fake in fakes]
     record = select_from_features(features, diffaugment, seed)
     record.update(
         weights=candidates[record["selected"]],
