@@ -52,6 +52,8 @@ FIGURES = {
     "extrapolation": "COCO-GAN extrapolation",
     "panorama": "COCO-GAN panoramas",
     "patch_guided": "COCO-GAN patch-guided generation",
+    "swap_grid": "CoordGAN texture swaps",
+    "label_propagation": "CoordGAN label propagation",
 }
 
 
@@ -328,7 +330,7 @@ CATALOG: dict[str, MethodEntry] = {
             init_from={"P": "perceptual:."},
             frozen=("P",),
             evaluations=("gan",),
-            figures=("curves", "samples"),
+            figures=("curves", "samples", "swap_grid"),
         ),
         MethodEntry(
             name="coordgan_encoder",
@@ -359,7 +361,7 @@ CATALOG: dict[str, MethodEntry] = {
             init_from={"G": "generator:G_ema", "P": "perceptual:."},
             frozen=("G", "P"),
             evaluations=("reconstruction", "correspondence"),
-            figures=("curves", "preview"),
+            figures=("curves", "preview", "label_propagation"),
         ),
     )
 }
