@@ -112,3 +112,24 @@ TABLES = configured_specs(
     scales=ANY_SCALE["scales"],
     datasets=config["datasets"],
 )
+
+
+# LAGM's generated pairs (rules/lagm.smk) and the test split a segmenter is scored on (rules/stages.smk)
+def pairs_annotator(dataset):
+    return EXPERIMENTS[DATASETS[dataset]["experiment"]]
+
+
+def pairs_shards(dataset):
+    spec = DATASETS[dataset]
+    return range((spec["count"] + spec["shard_size"] - 1) // spec["shard_size"])
+
+
+def segmenter_test_files(experiment):
+    """The labelled test split a segmenter is scored on: its dataset's, or for generated pairs that of the
+    labelled set their annotator learned from."""
+    exp = EXPERIMENTS[experiment]
+    test = pairs_test_dataset(config, exp["dataset"])
+    directory = data_dir(test, exp["resolution"])
+    if test == exp["dataset"]:
+        return {"data": f"{directory}/images.zip", "annotations": input_files(config, exp)["annotations"]}
+    return {"data": f"{directory}/images.zip", "annotations": f"{directory}/annotations.h5"}

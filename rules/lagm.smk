@@ -6,15 +6,6 @@
 # the annotator's labelled test split (ganbench.config.pairs_test_dataset; rules/stages.smk).
 
 
-def pairs_annotator(dataset):
-    return EXPERIMENTS[DATASETS[dataset]["experiment"]]
-
-
-def pairs_shards(dataset):
-    spec = DATASETS[dataset]
-    return range((spec["count"] + spec["shard_size"] - 1) // spec["shard_size"])
-
-
 rule generate_pairs:
     input:
         checkpoint=lambda wc: f"results/runs/{DATASETS[wc.dataset]['experiment']}/final.pt",

@@ -34,17 +34,6 @@ rule evaluate_reconstruction:
         "../workflow_scripts/evaluate_reconstruction.py"
 
 
-def segmenter_test_files(experiment):
-    """The labelled test split a segmenter is scored on: its dataset's, or for generated pairs that of the
-    labelled set their annotator learned from."""
-    exp = EXPERIMENTS[experiment]
-    test = pairs_test_dataset(config, exp["dataset"])
-    directory = data_dir(test, exp["resolution"])
-    if test == exp["dataset"]:
-        return {"data": f"{directory}/images.zip", "annotations": input_files(config, exp)["annotations"]}
-    return {"data": f"{directory}/images.zip", "annotations": f"{directory}/annotations.h5"}
-
-
 # A segmenter: mIoU and FG-mIoU on the labelled test split, under each segmentation protocol.
 rule evaluate_segmenter:
     input:
