@@ -43,7 +43,7 @@ for _method in ("cocogan", "cocogan_extrap", "cocogan_panorama"):
         log:
             "logs/evaluate/{experiment}-seams.log",
         benchmark:
-            "benchmarks/cocogan_seams/experiment={experiment}.tsv"
+            f"benchmarks/seams_{_method}/experiment={{experiment}}.tsv"
         wildcard_constraints:
             experiment=experiment_regex([e for e in COCOGAN_EXPERIMENTS if EXPERIMENTS[e]["method"] == _method]),
         conda:

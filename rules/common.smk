@@ -8,6 +8,7 @@ from ganbench.config import (
     input_files,
     pairs_test_dataset,
     probe_datasets,
+    selection_weights,
 )
 from ganbench.data.registry import archive_name
 from ganbench.methods.catalog import FIGURES, experiment_figures, methods_with, train_data_file
@@ -133,3 +134,18 @@ def segmenter_test_files(experiment):
     if test == exp["dataset"]:
         return {"data": f"{directory}/images.zip", "annotations": input_files(config, exp)["annotations"]}
     return {"data": f"{directory}/images.zip", "annotations": f"{directory}/annotations.h5"}
+
+
+# Vision-aided GAN: the inputs of a backbone selection (rules/vision_aided.smk)
+SELECTIONS = config["selections"]
+
+
+def selection_inputs(name):
+    sel = SELECTIONS[name]
+    gen = EXPERIMENTS[sel["generator"]]
+    return {
+        "generator": f"results/runs/{sel['generator']}/final.pt",
+        "data": f"{data_dir(gen['dataset'], gen['resolution'])}/images.zip",
+        **{f"weights_{c}": path for c, path in selection_weights(config, name).items() if path is not None},
+        "after": [f"results/selection/{s}.json" for s in sel["after"]],
+    }

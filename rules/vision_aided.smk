@@ -2,22 +2,6 @@
 # Its result, results/selection/{selection}.json, is the `{selection: name}` input of the round that adds the chosen
 # backbone (options.backbones entry `selected`), so a changed generator or candidate reruns the selection and the
 # round after it. Candidates' weights are the trained probe's file or download rules' files.
-from ganbench.config import selection_weights
-
-SELECTIONS = config["selections"]
-
-
-def selection_inputs(name):
-    sel = SELECTIONS[name]
-    gen = EXPERIMENTS[sel["generator"]]
-    return {
-        "generator": f"results/runs/{sel['generator']}/final.pt",
-        "data": f"{data_dir(gen['dataset'], gen['resolution'])}/images.zip",
-        **{f"weights_{c}": path for c, path in selection_weights(config, name).items() if path is not None},
-        "after": [f"results/selection/{s}.json" for s in sel["after"]],
-    }
-
-
 rule select_backbone:
     input:
         unpack(lambda wc: selection_inputs(wc.selection)),
