@@ -580,3 +580,12 @@ def test_a_cell_shows_mean_and_std_over_folds(eval_dir):
     # a result without folds keeps its std out of the cell (KID's std over subsets is not a spread over seeds)
     kid = build_table(cross_method("synthfaces", 32, metrics=("kid",)), EXPERIMENTS, eval_dir, published_path=FIXTURE)
     assert kid.cells[1][0].std is None
+
+
+def test_baseline_leaves_out_fine_tunes_of_another_run():
+    from ganbench.tables.specs import baseline
+
+    spec = baseline()
+    scratch = {"name": "sg2", "method": "stylegan2", "dataset": "faces", "resolution": 32}
+    continued = {**scratch, "name": "sg2-continued", "init_from": {"G": "parent"}}
+    assert spec.selects(scratch) and not spec.selects(continued)

@@ -229,10 +229,13 @@ class TableSpec:
     published_datasets: Mapping[str, str] = field(default_factory=dict)
     row_header: str | None = None
     floor: bool = False
+    # Only runs trained from scratch: a fine-tune of another run (init_from) is not that method's baseline.
+    from_scratch: bool = False
 
     def selects(self, exp: Mapping[str, Any]) -> bool:
         return (
             (self.methods is None or exp["method"] in self.methods)
+            and not (self.from_scratch and exp.get("init_from"))
             and (self.datasets is None or exp["dataset"] in self.datasets)
             and (self.resolutions is None or exp["resolution"] in self.resolutions)
         )

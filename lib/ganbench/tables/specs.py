@@ -145,6 +145,7 @@ def baseline(
         published_datasets=dict(published_datasets or {}),
         row_header="Dataset",
         floor=True,
+        from_scratch=True,
     )
 
 
