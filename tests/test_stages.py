@@ -28,6 +28,7 @@ from ganbench.train.loop import training_loop
 
 from test_train import TINY_OPTIONS
 
+TINY_COCOGAN = {"macro_size": 8, "micro_size": 4, "ngf": 2, "ndf": 2, "z_dim": 8, "aux_dim": 8}
 TINY = {  # the smallest options of each catalog method, for the contract test
     "stylegan2": {**TINY_OPTIONS, "augment": "none", "pl_weight": 0},
     "creps": {
@@ -44,26 +45,9 @@ TINY = {  # the smallest options of each catalog method, for the contract test
     "encoder": {"channels": 8, "channel_max": 16, "preview_images": 4},
     "segmenter": {"base_channels": 4, "preview_images": 4},
     "lagm": {"base_channels": 4, "tmp_channels": 8, "preview_images": 4},
-    "cocogan": {"macro_size": 8, "micro_size": 4, "ngf": 2, "ndf": 2, "z_dim": 8, "aux_dim": 8, "code_loss_w": 100},
-    "cocogan_panorama": {
-        "macro_size": 8,
-        "micro_size": 4,
-        "ngf": 2,
-        "ndf": 2,
-        "z_dim": 8,
-        "aux_dim": 8,
-        "width": 48,
-        "code_loss_w": 1,
-    },
-    "cocogan_extrap": {
-        "macro_size": 8,
-        "micro_size": 4,
-        "ngf": 2,
-        "ndf": 2,
-        "z_dim": 8,
-        "aux_dim": 8,
-        "code_loss_w": 1,
-    },
+    "cocogan": {**TINY_COCOGAN, "code_loss_w": 100},
+    "cocogan_panorama": {**TINY_COCOGAN, "width": 48, "code_loss_w": 1},
+    "cocogan_extrap": {**TINY_COCOGAN, "code_loss_w": 1},
     "datasetgan_mlp": {"hidden": [8, 4], "invert_steps": 3, "preview_images": 4},
     "vision_aided": {
         **TINY_OPTIONS,
