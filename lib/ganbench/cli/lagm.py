@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ganbench.cli.args import (
     OVERWRITE,
     POSITIVE,
@@ -51,7 +53,7 @@ def add_commands(command) -> None:
         _import_labelled,
     )
     p.add_argument("format", choices=LABELLED_FORMATS, help="the import (class merging and split)")
-    p.add_argument("root", help="the unpacked archive (config/datasets.yaml notes say the layout)")
+    p.add_argument("root", help="the unpacked archive, or DatasetGAN's zip (config/datasets.yaml notes: the layout)")
     p.add_argument("--resolution", type=int_at_least(8), required=True, help="image side in pixels")
     p.add_argument("--out", required=True, help=f"output folder for images.zip and annotations.h5 (each {OVERWRITE})")
 
@@ -91,7 +93,8 @@ def _pairs(args) -> None:
     print(f"wrote {n} generated images with their annotator labels to {out}/images.zip and annotations.h5")
 
 
-LABELLED_FORMATS = ("celebamask-19to8",)  # ganbench.data.labelled.FORMATS (kept torch- and PIL-free here)
+# ganbench.data.labelled.FORMATS (kept torch- and PIL-free here; tests/test_datasetgan.py checks they agree)
+LABELLED_FORMATS = ("celebamask-19to8", "datasetgan-face-34", "datasetgan-car-20", "datasetgan-cat-16")
 
 
 def _shard_files(folder) -> tuple:
@@ -113,7 +116,8 @@ def _merge_pairs(args) -> None:
 def _import_labelled(args) -> None:
     from ganbench.data.labelled import import_labelled
 
-    root = input_dir(args.root, "labelled set folder")
+    root = Path(args.root)  # a folder, or a zip of one (the DatasetGAN release)
+    root = input_file(root, "labelled set archive") if root.is_file() else input_dir(root, "labelled set folder")
     out = output_dir(args.out)
     for name in ("images.zip", "annotations.h5"):
         output_file(out / name)

@@ -10,6 +10,8 @@ Datasets (N images of H x W, K keypoints):
 ``is_test``     (N,) bool           the recorded train/test split
 ==============  ==================  ==================================================
 
+Optionally ``names`` (N,) str: each row's source file (imported sets whose protocols order images by name).
+
 Attributes: ``classes``, ``keypoint_names``, ``category``, ``resolution``, ``seed``, and
 ``images_sha256``: the sha256 of the bytes of the ``images.zip`` written with it (the zips are
 deterministic, so a rebuilt zip keeps its hash). Row i describes image i of that zip;
@@ -35,7 +37,9 @@ FIELDS = ("label", "coords", "keypoints", "visible", "is_test")
 class AnnotationsWriter:
     """Fill an annotations file row by row (so large sets never sit in memory at once)."""
 
-    def __init__(self, path, count, resolution, num_keypoints, *, classes, keypoint_names, category, seed):
+    def __init__(self, path, count, resolution, num_keypoints, *, classes, keypoint_names, category, seed, names=None):
+        if names is not None and len(names) != count:
+            raise ValueError(f"{len(names)} names for {count} rows")
         self._file = h5py.File(path, "w")
         n, r, k = count, resolution, num_keypoints
         create = self._file.create_dataset
@@ -51,6 +55,8 @@ class AnnotationsWriter:
         attrs["category"] = category
         attrs["resolution"] = resolution
         attrs["seed"] = seed
+        if names is not None:
+            create("names", data=np.array(list(names), dtype=object), dtype=h5py.string_dtype())
 
     def write(self, index: int, *, label, coords, keypoints, visible, is_test: bool) -> None:
         f = self._file
@@ -89,6 +95,7 @@ class Annotations:
     resolution: int
     seed: int
     images_sha256: str | None = None  # None: written before the hash was recorded
+    names: list[str] | None = None  # each row's source file (imported sets); None: not recorded
 
     def __len__(self) -> int:
         return len(self.label)
@@ -114,6 +121,7 @@ def read_annotations(path: str | os.PathLike, indices=None) -> Annotations:
                 resolution=int(a["resolution"]),
                 seed=int(a["seed"]),
                 images_sha256=str(a["images_sha256"]) if "images_sha256" in a else None,
+                names=list(f["names"].asstr()[sel]) if "names" in f else None,
             )
     except OSError as exc:
         raise DataError(f"{path}: not a readable HDF5 file ({exc})") from None

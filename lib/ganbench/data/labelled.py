@@ -9,6 +9,9 @@ first N as the official configs' ``limit_size``), 29500-29999 the test split; 0-
 in the order of the 19 CelebAMask classes (later parts overwrite earlier ones), then merged into 8 classes:
 eye glasses stay skin; hat, earring, necklace, neck and cloth become background. Images are resized with
 PIL's bicubic filter, masks with nearest.
+
+``datasetgan-face-34``, ``datasetgan-car-20``, ``datasetgan-cat-16``: the DatasetGAN release, shared by CoordGAN
+and LAGM (:mod:`ganbench.data.datasetgan`).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ _19_TO_8 = {
 LUT_19_TO_8 = np.array([CELEBA_8.index(_19_TO_8[c]) for c in CELEBA_19], np.uint8)
 CELEBA_TRAIN = range(28000, 29500)
 CELEBA_TEST = range(29500, 30000)
-FORMATS = ("celebamask-19to8",)
+FORMATS = ("celebamask-19to8", "datasetgan-face-34", "datasetgan-car-20", "datasetgan-cat-16")
 
 
 def celebamask_mask(root: Path, index: int) -> np.ndarray:
@@ -106,4 +109,8 @@ def import_labelled(fmt: str, root, zip_path, annotations_path, resolution: int)
     """Import a labelled set of format ``fmt`` (one of :data:`FORMATS`)."""
     if fmt == "celebamask-19to8":
         return import_celebamask(root, zip_path, annotations_path, resolution)
+    if fmt.startswith("datasetgan-") and fmt in FORMATS:  # ganbench.data.datasetgan.SETS
+        from ganbench.data.datasetgan import import_datasetgan
+
+        return import_datasetgan(fmt, root, zip_path, annotations_path, resolution)
     raise DataError(f"labelled format {fmt!r}: expected one of {', '.join(FORMATS)}")
