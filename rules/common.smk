@@ -9,6 +9,7 @@ from ganbench.config import (
     pairs_test_dataset,
     probe_datasets,
     selection_weights,
+    training_experiment,
 )
 from ganbench.data.registry import archive_name
 from ganbench.methods.catalog import FIGURES, experiment_figures, methods_with, train_data_file
@@ -44,7 +45,8 @@ def raw_source(wildcards):
 
 
 METRICS_CFG = config["metrics"]
-PROTOCOLS = plan.protocols_of(config)  # the configured GAN protocols by name (ganbench.metrics.protocols)
+# every GAN protocol by name (ganbench.metrics.protocols): metrics.protocols', then experiments' own
+PROTOCOLS = plan.protocols_of(config)
 STATSKEYS = sorted({p.statskey for p in PROTOCOLS.values()})
 
 
@@ -112,6 +114,7 @@ TABLES = configured_specs(
     list(PROTOCOLS.values()),
     scales=ANY_SCALE["scales"],
     datasets=config["datasets"],
+    defaults=plan.default_protocols(config),
 )
 
 

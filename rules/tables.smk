@@ -19,6 +19,7 @@ rule tables:
         names=config["tables"],
         experiments=config["experiments"],
         protocols=[p.as_dict() for p in PROTOCOLS.values()],
+        defaults=plan.default_protocols(config),
         scales=ANY_SCALE["scales"],
         datasets=config["datasets"],
     script:

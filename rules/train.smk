@@ -40,7 +40,7 @@ rule train:
         # host memory: 8 GB plus 8 GB per rank, 50 % more on every retry (after an out-of-memory kill)
         mem_mb=lambda wc, attempt: (8000 + 8000 * EXPERIMENTS[wc.experiment]["gpus"]) * (attempt + 1) // 2,
     params:
-        experiment=lambda wc: EXPERIMENTS[wc.experiment],
+        experiment=lambda wc: training_experiment(EXPERIMENTS[wc.experiment]),
         inputs=lambda wc: input_files(config, EXPERIMENTS[wc.experiment]),
         run_dir=lambda wc: f"results/runs/{wc.experiment}",
     script:

@@ -205,3 +205,53 @@ def test_registered_protocols_match_the_papers_published_protocols(registered, p
     theirs = yaml.safe_load(PUBLISHED_PATH.read_text())["protocols"][published]
     ours = PROTOCOLS[registered].record()
     assert {k: ours.get(k) for k in theirs} == theirs
+
+
+def test_an_experiment_measured_by_its_papers_own_protocol():
+    config = copy.deepcopy(BASE)
+    config["experiments"][1]["protocols"] = ["fid50k_ttur", "tiny"]
+    config["metrics"] = {
+        "protocols": ["probe2k_full", "fg_miou"],
+        "custom": {"tiny": {"base": "probe2k_full", "num_gen": 16, "metrics": ["fid"]}},
+    }
+    config = validate_config(config, "my.yaml")
+    assert list(plan.protocols_of(config)) == ["probe2k_full", "fid50k_ttur", "tiny"]
+    assert plan.default_protocols(config) == ["probe2k_full"]
+    creps = plan.eval_files(config, config["experiments"][1])
+    assert "results/eval/c1/fid50k_ttur/fid.json" in creps and "results/eval/c1/tiny/fid-scale2.json" in creps
+    assert not any("/probe2k_full/" in f for f in creps)
+    assert not any("fid50k_ttur" in f or "/tiny/" in f for f in plan.eval_files(config, config["experiments"][0]))
+    assert ("faces", 32, "fid50k_ttur") in plan.floor_targets(config)
+    assert ("faces", 32, "probe2k_full") in plan.floor_targets(config)  # e1's
+    stats = plan.stats_file(config, "faces", 32, "fid50k_ttur")
+    assert stats == "results/stats/faces-32-inception-v3-compat-first50000.h5"
+
+
+def test_the_protocols_an_experiment_is_measured_by_never_change_how_it_trains():
+    from ganbench.config import training_experiment
+    from ganbench.train.checkpoint import same_trajectory
+
+    config = copy.deepcopy(BASE)
+    config["experiments"][0]["protocols"] = ["fid50k_ttur"]
+    exp = validate_config(config, "my.yaml")["experiments"][0]
+    plain = training_experiment(exp)
+    assert "protocols" not in plain and same_trajectory(plain, training_experiment({**exp, "protocols": None}))
+
+
+@pytest.mark.parametrize(
+    "index, protocols, message",
+    [
+        (0, ["fid50k_tur"], r"^my.yaml: experiments.0.protocols.0: unknown protocol 'fid50k_tur' \(did you mean"),
+        (0, ["fid10k", "fid10k"], r"^my.yaml: experiments.0.protocols.1: 'fid10k' is listed twice$"),
+        (0, [], r"^my.yaml: experiments.0.protocols: \[\] should be non-empty$"),
+        (0, ["fg_miou"], r"^my.yaml: experiments.0.protocols.0: 'fg_miou' is a segmentation protocol; an experiment"),
+        (2, ["fid10k"], r"^my.yaml: experiments.2.protocols: segmenter is not measured by GAN protocols$"),
+    ],
+)
+def test_bad_experiment_protocols_name_the_key(index, protocols, message):
+    config = copy.deepcopy(BASE)
+    config["experiments"].append({"name": "s1", "method": "segmenter", "dataset": "faces", "resolution": 32})
+    config["experiments"][index]["protocols"] = protocols
+    with pytest.raises(ConfigError, match=message) as info:
+        validate_config(config, "my.yaml")
+    assert "\n" not in str(info.value)

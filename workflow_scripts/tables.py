@@ -7,5 +7,8 @@ from ganbench.workflow import job_log
 with job_log(snakemake):
     p = snakemake.params
     protocols = [make_protocol(d) for d in p.protocols]
-    for spec in configured_specs(p.names, p.experiments, protocols, scales=p.scales, datasets=p.datasets):
+    specs = configured_specs(
+        p.names, p.experiments, protocols, scales=p.scales, datasets=p.datasets, defaults=p.defaults
+    )
+    for spec in specs:
         render_table(spec, p.experiments, EVAL_DIR, "reports/tables")

@@ -104,10 +104,15 @@ def validate_config(config: dict, source: str = "config", schema: dict | None = 
 
 def _check_metrics(config: dict, source: str) -> None:
     """Protocol names, custom protocols and table names, against their registries (one line each)."""
-    from ganbench.metrics.protocols import configured_protocols
+    from ganbench.metrics.protocols import configured_protocols, experiment_protocols
     from ganbench.tables.specs import TABLES
 
     configured_protocols(config["metrics"], source)
+    for i, exp in enumerate(config["experiments"]):
+        where = f"{source}: experiments.{i}"
+        experiment_protocols(config["metrics"], exp, source, where)
+        if exp.get("protocols") is not None and "gan" not in CATALOG[exp["method"]].evaluations:
+            raise ConfigError(f"{where}.protocols: {exp['method']} is not measured by GAN protocols")
     for i, name in enumerate(config["tables"]):
         if name not in TABLES:
             raise ConfigError(f"{source}: tables.{i}: unknown table {name!r}{did_you_mean(name, TABLES)}")
@@ -198,6 +203,15 @@ def load_config(path: str | os.PathLike) -> dict:
         where = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}: not valid YAML{where}") from None
     return validate_config(config, str(path))
+
+
+EVALUATION_KEYS = ("protocols",)  # experiment keys that change how a run is measured, never how it trains
+
+
+def training_experiment(experiment: dict) -> dict:
+    """The experiment without its evaluation-only keys: what a run trains from and its checkpoints record, so
+    that measuring a run by another protocol neither retrains it nor stops it resuming."""
+    return {k: v for k, v in experiment.items() if k not in EVALUATION_KEYS}
 
 
 def validate_experiment(experiment: dict, source: str = "experiment") -> dict:

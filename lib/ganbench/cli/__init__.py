@@ -299,6 +299,7 @@ def _import_checkpoint(args) -> None:
 
 def _table(args) -> None:
     from ganbench.config import load_config
+    from ganbench.metrics import plan
     from ganbench.metrics.protocols import configured_protocols, get_protocol
     from ganbench.tables.render import render_table
     from ganbench.tables.specs import configured_specs
@@ -307,20 +308,22 @@ def _table(args) -> None:
     eval_dir = input_dir(args.eval_dir, "evaluation results folder (--eval-dir)")
     out = output_dir(args.out)
     names = args.names or config["tables"]
-    configured = configured_protocols(config["metrics"], args.config)
-    protocols = (
-        [configured.get(n) or get_protocol(n, "--protocol") for n in args.protocol]
-        if args.protocol
-        else list(configured.values())
-    )
+    configured = {**configured_protocols(config["metrics"], args.config), **plan.protocols_of(config)}
+    experiments = config["experiments"]
+    if args.protocol:  # these protocols for every experiment, whatever protocols it lists itself
+        protocols = [configured.get(n) or get_protocol(n, "--protocol") for n in args.protocol]
+        experiments, defaults = [{**e, "protocols": None} for e in experiments], None
+    else:
+        protocols, defaults = list(configured.values()), plan.default_protocols(config)
     for spec in configured_specs(
         names,
-        config["experiments"],
+        experiments,
         protocols,
         scales=config["metrics"]["any_scale"]["scales"],
         datasets=config["datasets"],
+        defaults=defaults,
     ):
-        paths = render_table(spec, config["experiments"], eval_dir, out)
+        paths = render_table(spec, experiments, eval_dir, out)
         print(f"wrote {', '.join(str(p) for p in paths.values())}")
 
 

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 from ganbench.config import any_scale_results, eval_scales
 from ganbench.methods.catalog import CATALOG
 from ganbench.metrics.paths import eval_path, floor_path, stats_path
-from ganbench.metrics.protocols import PROTOCOLS, Protocol, configured_protocols, gan_protocols
+from ganbench.metrics.protocols import PROTOCOLS, Protocol, configured_protocols, experiment_protocols, gan_protocols
 
 RECONSTRUCTION = "reconstruction"  # the protocol folder of an encoder's scores (ganbench.metrics.reconstruction)
 RECONSTRUCTION_METRICS = ("mse", "psnr")
@@ -18,8 +18,23 @@ DEFAULT_SEGMENTATION = "fg_miou"  # what a segmenter is scored by when the confi
 
 
 def protocols_of(config: Mapping[str, Any]) -> dict[str, Protocol]:
-    """The configured GAN protocols by name, in the configured order."""
-    return {p.name: p for p in gan_protocols(config["metrics"])}
+    """Every GAN protocol of the configuration by name: ``metrics.protocols``' in their order, then those that
+    experiments list for themselves (a paper's own protocol), in experiment order."""
+    out = {p.name: p for p in gan_protocols(config["metrics"])}
+    for exp in config["experiments"]:
+        for name, p in experiment_protocols(config["metrics"], exp).items():
+            out.setdefault(name, p)
+    return out
+
+
+def default_protocols(config: Mapping[str, Any]) -> list[str]:
+    """The GAN protocols of ``metrics.protocols``: what an experiment without a list of its own is measured by."""
+    return [p.name for p in gan_protocols(config["metrics"])]
+
+
+def experiment_gan_protocols(config: Mapping[str, Any], experiment: Mapping[str, Any]) -> dict[str, Protocol]:
+    """The GAN protocols one experiment is measured by (its own ``protocols`` list, else metrics.protocols')."""
+    return experiment_protocols(config["metrics"], experiment)
 
 
 def segmentation_protocols(config: Mapping[str, Any]) -> dict[str, Protocol]:
@@ -46,7 +61,7 @@ def eval_files(config: Mapping[str, Any], experiment: Mapping[str, Any]) -> list
     groups = CATALOG[experiment["method"]].evaluations
     files = []
     if "gan" in groups:
-        for p in protocols_of(config).values():
+        for p in experiment_gan_protocols(config, experiment).values():
             files += [eval_path(name, n, p.name) for n in p.result_names]
             if "fid" in p.metrics:
                 files += [eval_path(name, n, p.name) for n in scale_results(config, experiment)]
@@ -60,7 +75,7 @@ def eval_files(config: Mapping[str, Any], experiment: Mapping[str, Any]) -> list
     if "cocogan" in groups:
         files += [eval_path(name, n) for n in cocogan_seam_results(experiment)]
         if "gan" in groups:
-            for p in protocols_of(config).values():
+            for p in experiment_gan_protocols(config, experiment).values():
                 if "fid" in p.metrics:
                     files += [eval_path(name, n, p.name) for n in cocogan_fid_results(experiment)]
     if "correspondence" in groups and config["datasets"][experiment["dataset"]]["source"] == "synthetic":
@@ -90,13 +105,13 @@ def cocogan_fid_results(experiment: Mapping[str, Any]) -> list[str]:
 
 
 def floor_targets(config: Mapping[str, Any]) -> list[tuple[str, int, str]]:
-    """(dataset, res, protocol) of every floor the tables show: each protocol on the data each experiment is
-    evaluated against (for any-scale methods at every scale)."""
+    """(dataset, res, protocol) of every floor the tables show: each of an experiment's protocols on the data it
+    is evaluated against (for any-scale methods at every scale)."""
     out = set()
     for exp in config["experiments"]:
         if "gan" not in CATALOG[exp["method"]].evaluations:
             continue
-        for p in protocols_of(config).values():
+        for p in experiment_gan_protocols(config, exp).values():
             scales = eval_scales(config, exp) if "fid" in p.metrics else [1]
             out |= {(exp["dataset"], exp["resolution"] * s, p.name) for s in scales}
     return sorted(out)

@@ -306,13 +306,8 @@ register_protocol(
 DEFAULT_PROTOCOLS = ("probe2k_full",)
 
 
-def configured_protocols(metrics_config: Mapping[str, Any], source: str = "config") -> dict[str, Protocol]:
-    """The protocols a configuration's ``metrics`` section names, by name, in order.
-
-    ``metrics.protocols`` lists registered names; ``metrics.custom`` defines further names, each
-    ``{base: registered name, field: value, ...}`` (a registered protocol with some fields changed), which
-    ``metrics.protocols`` may then list. Every problem is one ConfigError naming the key.
-    """
+def _custom_protocols(metrics_config: Mapping[str, Any], source: str) -> dict[str, Protocol]:
+    """The protocols ``metrics.custom`` defines, each a registered protocol with some fields changed."""
     custom: dict[str, Protocol] = {}
     for name, fields in (metrics_config.get("custom") or {}).items():
         where = f"{source}: metrics.custom.{name}"
@@ -324,20 +319,57 @@ def configured_protocols(metrics_config: Mapping[str, Any], source: str = "confi
             )
         overrides = {k: v for k, v in fields.items() if k != "base"}
         custom[name] = derive_protocol(get_protocol(fields["base"], f"{where}.base"), name, where, **overrides)
+    return custom
+
+
+def _named(names: Any, custom: Mapping[str, Protocol], where: str) -> dict[str, Protocol]:
+    """The protocols ``names`` lists (registered or custom), by name, in order; ``where`` names the list."""
     chosen: dict[str, Protocol] = {}
-    names = metrics_config.get("protocols", list(DEFAULT_PROTOCOLS))
     for i, name in enumerate(names):
-        where = f"{source}: metrics.protocols.{i}"
         if name in chosen:
-            raise ConfigError(f"{where}: {name!r} is listed twice")
+            raise ConfigError(f"{where}.{i}: {name!r} is listed twice")
         if name in custom:
             chosen[name] = custom[name]
         elif name in PROTOCOLS:
             chosen[name] = PROTOCOLS[name]
         else:
-            raise ConfigError(f"{where}: unknown protocol {name!r}{did_you_mean(name, [*PROTOCOLS, *custom])}")
+            raise ConfigError(f"{where}.{i}: unknown protocol {name!r}{did_you_mean(name, [*PROTOCOLS, *custom])}")
     if not chosen:
-        raise ConfigError(f"{source}: metrics.protocols: name at least one protocol")
+        raise ConfigError(f"{where}: name at least one protocol")
+    return chosen
+
+
+def configured_protocols(metrics_config: Mapping[str, Any], source: str = "config") -> dict[str, Protocol]:
+    """The protocols a configuration's ``metrics`` section names, by name, in order.
+
+    ``metrics.protocols`` lists registered names; ``metrics.custom`` defines further names, each
+    ``{base: registered name, field: value, ...}`` (a registered protocol with some fields changed), which
+    ``metrics.protocols`` may then list. Every problem is one ConfigError naming the key.
+    """
+    custom = _custom_protocols(metrics_config, source)
+    names = metrics_config.get("protocols", list(DEFAULT_PROTOCOLS))
+    return _named(names, custom, f"{source}: metrics.protocols")
+
+
+def experiment_protocols(
+    metrics_config: Mapping[str, Any], experiment: Mapping[str, Any], source: str = "config", where: str | None = None
+) -> dict[str, Protocol]:
+    """The GAN protocols one experiment is measured by, by name, in order: its own ``protocols`` list where it
+    gives one (a paper's own protocol: COCO-GAN's ``fid50k_ttur`` beside StyleGAN's ``fid50k_full`` in one
+    grid), else the GAN protocols of ``metrics.protocols``. ``where`` names the experiment in errors
+    (default ``{source}: experiments.{name}``); an experiment's list names GAN protocols only (segmentation
+    protocols are the configuration's)."""
+    where = where or f"{source}: experiments.{experiment.get('name')}"
+    own = experiment.get("protocols")
+    if own is None:
+        return {n: p for n, p in configured_protocols(metrics_config, source).items() if p.kind == "gan"}
+    chosen = _named(own, _custom_protocols(metrics_config, source), f"{where}.protocols")
+    for i, (name, p) in enumerate(chosen.items()):
+        if p.kind != "gan":
+            raise ConfigError(
+                f"{where}.protocols.{i}: {name!r} is a {p.kind} protocol; an experiment lists the GAN protocols "
+                "it is measured by (segmentation protocols go under metrics.protocols)"
+            )
     return chosen
 
 

@@ -31,6 +31,19 @@ class TableContext:
     protocols: tuple[Protocol, ...]
     scales: tuple[int, ...] = (1, 2, 4)
     datasets: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)  # the config's datasets
+    defaults: tuple[str, ...] | None = None  # protocols of experiments that list none (None: all of ``protocols``)
+
+    def protocols_for(self, experiments: Iterable[Mapping[str, Any]] | None = None) -> tuple[Protocol, ...]:
+        """The context's protocols that any of ``experiments`` (default: all) measured by GAN protocols is
+        measured by, in the context's order: an experiment's own ``protocols`` list, else the defaults. A
+        table's columns come from these, so a paper's own protocol (COCO-GAN's fid50k_ttur) adds no empty
+        column to the other papers' tables."""
+        experiments = self.experiments if experiments is None else experiments
+        experiments = [e for e in experiments if "gan" in CATALOG[e["method"]].evaluations]
+        every = tuple(p.name for p in self.protocols)
+        defaults = every if self.defaults is None else self.defaults
+        names = {n for e in experiments for n in (e.get("protocols") or defaults)} if experiments else set(defaults)
+        return tuple(p for p in self.protocols if p.name in names or p.kind != "gan")
 
     def pairs(self, method: str | None = None) -> list[tuple[str, int]]:
         """(dataset, resolution) pairs the experiments (of ``method``) train on."""
@@ -83,10 +96,18 @@ def configured_specs(
     protocols: Iterable[Protocol | str] = DEFAULT_PROTOCOLS,
     scales: Sequence[int] = (1, 2, 4),
     datasets: Mapping[str, Mapping[str, Any]] | None = None,
+    defaults: Sequence[str] | None = None,
 ) -> list[TableSpec]:
     """The tables a configuration's ``tables`` list names, under its GAN protocols (``datasets``: the
-    configuration's, which tables of stages on generated pairs read)."""
-    context = TableContext(tuple(experiments), _protocols(protocols), tuple(scales), dict(datasets or {}))
+    configuration's, which tables of stages on generated pairs read; ``defaults``: the protocols of
+    experiments that list none of their own, metrics.protocols, None: all of ``protocols``)."""
+    context = TableContext(
+        tuple(experiments),
+        _protocols(protocols),
+        tuple(scales),
+        dict(datasets or {}),
+        None if defaults is None else tuple(defaults),
+    )
     specs = []
     for name in names:
         if name not in TABLES:
@@ -151,13 +172,17 @@ def baseline(
 
 @register_table("baseline")
 def _baseline_tables(ctx: TableContext) -> list[TableSpec]:
-    return [baseline(ctx.protocols)]
+    return [baseline(ctx.protocols_for(e for e in ctx.experiments if e["method"] == "stylegan2"))]
 
 
 @register_table("cross_method")
 def _cross_method_tables(ctx: TableContext) -> list[TableSpec]:
     gans = [e for e in ctx.experiments if CATALOG[e["method"]].kind == "gan"]  # stages are in their own tables
-    return cross_method_specs(gans, protocols=ctx.protocols)
+    pairs = sorted({(e["dataset"], e["resolution"]) for e in gans})
+    return [
+        cross_method(d, r, ctx.protocols_for(e for e in gans if (e["dataset"], e["resolution"]) == (d, r)))
+        for d, r in pairs
+    ]
 
 
 # --- CREPS ----------------------------------------------------------------------------------------------------
@@ -251,7 +276,16 @@ def creps_tables(
 @register_table("creps")
 def _creps_tables(ctx: TableContext) -> list[TableSpec]:
     return [
-        spec for dataset, res in ctx.pairs("creps") for spec in creps_tables(dataset, res, ctx.scales, ctx.protocols)
+        spec
+        for dataset, res in ctx.pairs("creps")
+        for spec in creps_tables(dataset, res, ctx.scales, ctx.protocols_for(_on(ctx, "creps", dataset, res)))
+    ]
+
+
+def _on(ctx: TableContext, method: str, dataset: str, resolution: int) -> list[Mapping[str, Any]]:
+    """The context's experiments of ``method`` on ``dataset`` at ``resolution``."""
+    return [
+        e for e in ctx.experiments if e["method"] == method and (e["dataset"], e["resolution"]) == (dataset, resolution)
     ]
 
 
@@ -265,18 +299,38 @@ COCOGAN_DEVIATIONS = (
 )
 
 
-def cocogan_tables(protocols: Iterable[Protocol | str] = DEFAULT_PROTOCOLS) -> list[TableSpec]:
+def cocogan_setting(exp: Mapping[str, Any]) -> dict[str, Any]:
+    """The published setting a COCO-GAN experiment stands for: {} for the paper's headline configuration
+    (N2M2 with S, the macro patch, half the image: N2M2S32 at 64 px, S64 at 128, S128 at 256, S512 at 1024;
+    no Q), else what differs (another lattice, patch-guided training), which no published FID matches."""
+    options = exp.get("options", {})
+    macro, micro = options.get("macro_size", 32), options.get("micro_size", 16)
+    setting: dict[str, Any] = {}
+    if 2 * macro != exp["resolution"] or macro != 2 * micro:
+        setting["lattice"] = f"N{macro // micro}M{macro // micro}S{macro}"
+    if options.get("code_loss_w"):
+        setting["patch_guided"] = True
+    return setting
+
+
+def cocogan_tables(
+    protocols: Iterable[Protocol | str] = DEFAULT_PROTOCOLS, experiments: Iterable[Mapping[str, Any]] = ()
+) -> list[TableSpec]:
     """COCO-GAN's FID (full images assembled by an eval-mode G; the best-FID snapshot as the official
-    evaluator keeps; extrapolated images resized to the training resolution) and the seam scores."""
+    evaluator keeps; extrapolated images resized to the training resolution) and the seam scores. With
+    ``experiments``, the FID table has one row per experiment with its :func:`cocogan_setting`, so a published
+    FID sits only beside a run of the paper's configuration."""
     fid_protocols = [p for p in _protocols(protocols) if p.kind == "gan" and "fid" in p.metrics]
     several = len(fid_protocols) > 1
+    # The published FIDs are best-of-training (the official evaluator keeps the best snapshot), so they sit
+    # beside the best snapshot only; the final snapshot's column stands for another setting.
     fid = tuple(
-        Column(metric, label=label, published_metric="fid", protocol=p.name, show_protocol=several)
+        Column(metric, label=label, published_metric="fid", setting=setting, protocol=p.name, show_protocol=several)
         for p in fid_protocols
-        for metric, label in (
-            ("fid", "FID (final, assembled)"),
-            ("fid-best", "FID (best snapshot)"),
-            ("fid-extrap", "FID (extrapolated, resized to R)"),
+        for metric, label, setting in (
+            ("fid", "FID (final, assembled)", {"snapshot": "final"}),
+            ("fid-best", "FID (best snapshot) ↓", {}),
+            ("fid-extrap", "FID (extrapolated, resized to R) ↓", {"extrapolated": True}),
         )
     )
     seams = tuple(
@@ -295,15 +349,23 @@ def cocogan_tables(protocols: Iterable[Protocol | str] = DEFAULT_PROTOCOLS) -> l
             name="cocogan_fid",
             title="COCO-GAN: FID of full images assembled from micro patches",
             columns=fid,
-            rows="experiment",
+            rows=tuple(
+                Row(e["name"], experiments=(e["name"],), setting=cocogan_setting(e))
+                for e in experiments
+                if e["method"] in COCOGAN_METHODS[:2]
+            )
+            or "experiment",
+            row_header="Experiment",
             methods=COCOGAN_METHODS[:2],
             paper="cocogan",
             same_protocol=False,
             floor=True,
             deviations=COCOGAN_DEVIATIONS
             + (
-                "published FIDs are best-of-training with TF Inception on 50k images (30k real for HQ); "
-                "they are shown only where dataset, resolution and protocol match",
+                "published FIDs are best-of-training with TF Inception, 50k assembled images against the first 50k "
+                "real images by sorted name (30k for CelebA-HQ): the paper rows are measured by that protocol "
+                "(fid50k_ttur, fid50k_ttur_hq) and a published FID is shown beside the best snapshot of a run of "
+                "the paper's configuration (N2M2, S half the image, no Q) only",
                 "FID (extrapolated): the (r+2e)-patch image resized (bilinear, antialiased) to R against the "
                 "real data at R; the paper reports extrapolation only visually",
             ),
@@ -328,7 +390,8 @@ def cocogan_tables(protocols: Iterable[Protocol | str] = DEFAULT_PROTOCOLS) -> l
 def _cocogan_tables(ctx: TableContext) -> list[TableSpec]:
     if not any(e["method"] in COCOGAN_METHODS for e in ctx.experiments):
         return []
-    return cocogan_tables(ctx.protocols)
+    ours = [e for e in ctx.experiments if e["method"] in COCOGAN_METHODS]
+    return cocogan_tables(ctx.protocols_for(ours), ours)
 
 
 # --- Vision-aided GAN -----------------------------------------------------------------------------------------
@@ -378,8 +441,9 @@ def vision_aided_tables(ctx: TableContext) -> list[TableSpec]:
     """Vision-aided GAN (research visionaided.md §6): the rounds beside the continued baseline on every dataset it
     trains on; LSUN FID by training-set size (StyleGAN2-ADA, DiffAugment, ours); the few-shot sets; the released
     models. Published numbers sit beside ours only where dataset, resolution, setting and protocol all match."""
-    columns = protocol_columns(ctx.protocols, ("fid", "kid"))
-    fid = protocol_columns(ctx.protocols, ("fid",))
+    protocols = ctx.protocols_for(e for e in ctx.experiments if e["method"] in ("stylegan2", "vision_aided"))
+    columns = protocol_columns(protocols, ("fid", "kid"))
+    fid = protocol_columns(protocols, ("fid",))
     specs = []
     deviations = (
         "each round starts from its parent's final snapshot, not the best-FID one",

@@ -23,6 +23,7 @@ import PIL.Image
 import torch
 from tqdm import tqdm
 
+from ganbench.config import training_experiment
 from ganbench.errors import GanbenchError
 from ganbench.fileio import atomic_path
 from ganbench.methods import build_method
@@ -182,6 +183,7 @@ def training_loop(
     checkpoint in ``run_dir`` trained with the same configuration on inputs with the same sha256 (and
     from scratch if there is none).
     """
+    experiment = training_experiment(experiment)  # the protocols it is measured by do not change how it trains
     world = init_world(device)
     try:
         return _train(experiment, Path(dataset_path), Path(run_dir), resume, world, deterministic, inputs)
