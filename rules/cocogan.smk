@@ -21,6 +21,8 @@ rule synthesize_panorama:
         "../workflow_scripts/synthesize_panorama.py"
 
 
+from ganbench.tables.specs import COCOGAN_FIGURES, cocogan_deviations
+
 COCOGAN_EXPERIMENTS = experiments_with("cocogan")
 COCOGAN_FID_EXPERIMENTS = [e for e in COCOGAN_EXPERIMENTS if e in experiments_with("gan")]
 FID_PROTOCOLS = "|".join(re.escape(n) for n, p in PROTOCOLS.items() if "fid" in p.metrics) or "(?!)"
@@ -95,6 +97,7 @@ for _figure in ("extrapolation", "panorama", "patch_guided"):
         output:
             report(
                 f"reports/figures/{{experiment}}-{_figure}.png",
+                caption="report/cocogan_figure.rst",
                 category=FIGURES[_figure],
                 subcategory="{experiment}",
                 labels={"experiment": "{experiment}", "figure": _figure},
@@ -109,5 +112,7 @@ for _figure in ("extrapolation", "panorama", "patch_guided"):
             "../envs/ganbench.yaml"
         params:
             figure=_figure,
+            shows=COCOGAN_FIGURES[_figure],
+            deviations=lambda wc: cocogan_deviations([EXPERIMENTS[wc.experiment]], DATASETS),
         script:
             "../workflow_scripts/cocogan_figure.py"

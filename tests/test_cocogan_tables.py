@@ -89,3 +89,17 @@ def test_other_papers_tables_get_no_column_for_cocogans_protocol():
     assert {c.protocol for c in specs["baseline"].columns} == {"fid50k_full", "kid50k_full"}
     assert {c.protocol for c in specs["cross_method-celeba-64"].columns} == {"fid50k_ttur"}  # COCO-GAN's only
     assert {c.protocol for c in specs["cross_method-ffhq-512"].columns} == {"fid50k_full", "kid50k_full"}
+
+
+def test_captions_state_the_cbn_and_gp_forms_the_lengths_and_the_outward_crop_assumption():
+    from ganbench.tables.specs import cocogan_deviations
+
+    config, specs = paper_specs()
+    caption = " ".join(specs["cocogan_fid"].deviations)
+    assert "CelebA-syn outward: the 150-px crop's position is our assumption" in caption
+    assert "CBN fixed" in caption and "official per-element form" in caption
+    exp = {"name": "a", "method": "cocogan", "dataset": "d", "resolution": 32, "kimg": 3}
+    official = cocogan_deviations([{**exp, "options": {"cbn": "official", "gp_form": "per_sample", "ngf": 16}}])
+    assert official[0].startswith("CBN as the official TF code") and "per sample (WGAN-GP)" in official[1]
+    assert "ngf 16, ndf 64, z 128 (official 64, 64, 128)" in official[2] and "trained 3 kimg" in official[3]
+    assert not any("outward" in d for d in cocogan_deviations([exp], {"d": {"transform": "celeba-crop"}}))

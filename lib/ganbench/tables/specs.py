@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ganbench.errors import ConfigError, did_you_mean
 from ganbench.methods.catalog import CATALOG
+from ganbench.methods.options import COCOGANOptions
 from ganbench.metrics.protocols import Protocol, get_protocol
 from ganbench.tables.render import Column, Row, TableSpec, method_label
 
@@ -293,10 +294,65 @@ from ganbench.tables import lagm_tables as _lagm_tables  # noqa: E402,F401  (reg
 # --- COCO-GAN ---------------------------------------------------------------------------------------------------
 
 COCOGAN_METHODS = ("cocogan", "cocogan_extrap", "cocogan_panorama")
-COCOGAN_DEVIATIONS = (
-    "CBN fixed: (x - mu) / sqrt(var + eps) and gamma = 1 + FC(cond), not the official var**2 and gamma = FC(cond)",
-    "gradient penalty in the official per-element form (alpha per element, norm over the height axis), lambda 10",
-)
+OFFICIAL_COCOGAN = COCOGANOptions()  # the official configs' values (research cocogan.md §1.3)
+
+
+def _named(phrase: str, names: list[str], every: int) -> str:
+    return phrase if len(names) == every else f"{phrase} ({', '.join(names)})"
+
+
+def cocogan_deviations(
+    experiments: Iterable[Mapping[str, Any]], datasets: Mapping[str, Mapping[str, Any]] | None = None
+) -> tuple[str, ...]:
+    """How COCO-GAN experiments depart from the paper, as captions say it: the CBN and gradient-penalty forms
+    they train with, networks narrower than the official 64 channels, the training length (the official
+    trains without end and keeps the best snapshot), and the CelebA-syn outward crop, whose position is ours."""
+    experiments = list(experiments)
+    by: dict[str, list[str]] = {}
+    for e in experiments:
+        o = {**dataclasses.asdict(OFFICIAL_COCOGAN), **e.get("options", {})}
+        if o["cbn"] == "fixed":
+            by.setdefault(
+                "CBN fixed: (x - mu) / sqrt(var + eps) and gamma = 1 + FC(cond), not the official var**2 and "
+                "gamma = FC(cond)",
+                [],
+            ).append(e["name"])
+        else:
+            by.setdefault("CBN as the official TF code (var**2, gamma = FC(cond))", []).append(e["name"])
+        gp = (
+            "gradient penalty in the official per-element form (alpha per element, norm over the height axis, so "
+            "lambda weighs per-column slopes)"
+            if o["gp_form"] == "official"
+            else "gradient penalty per sample (WGAN-GP), not the official per-element form"
+        )
+        by.setdefault(f"{gp}, lambda {o['gp_lambda']:g}", []).append(e["name"])
+        if (o["ngf"], o["ndf"], o["z_dim"]) != (OFFICIAL_COCOGAN.ngf, OFFICIAL_COCOGAN.ndf, OFFICIAL_COCOGAN.z_dim):
+            by.setdefault(
+                f"narrower networks: ngf {o['ngf']}, ndf {o['ndf']}, z {o['z_dim']} (official 64, 64, 128)", []
+            ).append(e["name"])
+        by.setdefault(f"trained {e.get('kimg', 20):g} kimg", []).append(e["name"])
+        transform = (datasets or {}).get(e["dataset"], {}).get("transform")
+        if transform == "celeba-syn-outward":
+            by.setdefault(
+                "CelebA-syn outward: the 150-px crop's position is our assumption (centred on the official 128-px "
+                "face crop, jittered by up to 25 px as inward; the report gives only its size)",
+                [],
+            ).append(e["name"])
+    out = tuple(_named(phrase, names, len(experiments)) for phrase, names in by.items())
+    return out + (
+        ("training lengths are ours: the official trains without end, keeping the best-FID snapshot",) if out else ()
+    )
+
+
+# What each COCO-GAN figure shows (reports/figures/{experiment}-{figure}.png; ganbench.tables.cocogan_figures).
+COCOGAN_FIGURES = {
+    "extrapolation": "samples extrapolated past every border (extra micro patches at coordinates beyond [-1, 1]); "
+    "the red rectangle is the field of view the model was trained on",
+    "panorama": "cylindrical samples over one and a half turns; the red column marks the 360° seam, where the "
+    "first column's angle comes again",
+    "patch_guided": "rows: real images; the macro patch Q reads (the rest greyed out); the full image G makes from "
+    "Q's estimate of z (not a random z, the official TensorBoard image's bug)",
+}
 
 
 def cocogan_setting(exp: Mapping[str, Any]) -> dict[str, Any]:
@@ -314,12 +370,17 @@ def cocogan_setting(exp: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def cocogan_tables(
-    protocols: Iterable[Protocol | str] = DEFAULT_PROTOCOLS, experiments: Iterable[Mapping[str, Any]] = ()
+    protocols: Iterable[Protocol | str] = DEFAULT_PROTOCOLS,
+    experiments: Iterable[Mapping[str, Any]] = (),
+    datasets: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[TableSpec]:
     """COCO-GAN's FID (full images assembled by an eval-mode G; the best-FID snapshot as the official
     evaluator keeps; extrapolated images resized to the training resolution) and the seam scores. With
     ``experiments``, the FID table has one row per experiment with its :func:`cocogan_setting`, so a published
-    FID sits only beside a run of the paper's configuration."""
+    FID sits only beside a run of the paper's configuration, and the captions state their deviations
+    (:func:`cocogan_deviations`; ``datasets``: the configuration's)."""
+    experiments = [e for e in experiments if e["method"] in COCOGAN_METHODS]
+    fid_experiments = [e for e in experiments if e["method"] in COCOGAN_METHODS[:2]]
     fid_protocols = [p for p in _protocols(protocols) if p.kind == "gan" and "fid" in p.metrics]
     several = len(fid_protocols) > 1
     # The published FIDs are best-of-training (the official evaluator keeps the best snapshot), so they sit
@@ -349,18 +410,14 @@ def cocogan_tables(
             name="cocogan_fid",
             title="COCO-GAN: FID of full images assembled from micro patches",
             columns=fid,
-            rows=tuple(
-                Row(e["name"], experiments=(e["name"],), setting=cocogan_setting(e))
-                for e in experiments
-                if e["method"] in COCOGAN_METHODS[:2]
-            )
+            rows=tuple(Row(e["name"], experiments=(e["name"],), setting=cocogan_setting(e)) for e in fid_experiments)
             or "experiment",
             row_header="Experiment",
             methods=COCOGAN_METHODS[:2],
             paper="cocogan",
             same_protocol=False,
             floor=True,
-            deviations=COCOGAN_DEVIATIONS
+            deviations=cocogan_deviations(fid_experiments, datasets)
             + (
                 "published FIDs are best-of-training with TF Inception, 50k assembled images against the first 50k "
                 "real images by sorted name (30k for CelebA-HQ): the paper rows are measured by that protocol "
@@ -381,7 +438,8 @@ def cocogan_tables(
                 "seam = mean |gradient| across micro-patch borders / mean |gradient| inside patches (1: no "
                 "visible grid); real images on the same grid for reference; 360° seam = |last - first column| "
                 "over the in-patch mean, beside the assembled column borders inside the panorama",
-            ),
+            )
+            + cocogan_deviations(experiments, datasets),
         ),
     ]
 
@@ -391,7 +449,7 @@ def _cocogan_tables(ctx: TableContext) -> list[TableSpec]:
     if not any(e["method"] in COCOGAN_METHODS for e in ctx.experiments):
         return []
     ours = [e for e in ctx.experiments if e["method"] in COCOGAN_METHODS]
-    return cocogan_tables(ctx.protocols_for(ours), ours)
+    return cocogan_tables(ctx.protocols_for(ours), ours, ctx.datasets)
 
 
 # --- Vision-aided GAN -----------------------------------------------------------------------------------------
