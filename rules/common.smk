@@ -76,6 +76,11 @@ def experiments_with(evaluation):
     return [n for n, e in EXPERIMENTS.items() if e["method"] in methods_with(evaluation)]
 
 
+def parent_inputs(experiment):
+    """An experiment's inputs by role (``input_{role}``): a job that rebuilds its frozen parts reads them."""
+    return {f"input_{role}": path for role, path in input_files(config, EXPERIMENTS[experiment]).items()}
+
+
 def experiment_regex(names):
     """A wildcard regex accepting exactly these experiment names ('(?!)' matches nothing)."""
     return "|".join(map(re.escape, names)) or "(?!)"

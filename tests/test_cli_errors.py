@@ -231,6 +231,7 @@ SELECT = ["select-backbone", CKPT, FACES, "--cv"]
 EVAL = ["eval", CKPT, STATS, "--weights", PROBE, "--out", "{out}/e", "--num-gen", "4"]
 
 CG_REF = "{in}/img.png:{in}/mask.png"
+CG_SWAP = ["coordgan-swap", "{in}/cg/final.pt", "--perceptual", PROBE, "--kind", "probe"]
 CG_PROP = ["coordgan-propagate", "{in}/cgenc/final.pt", "--classes", "3", "--out", "{out}/p"]
 
 # (argv, a part of the one error line)
@@ -479,6 +480,22 @@ CASES = [
         "--batch 3: CoordGAN pairs samples (2k, 2k+1); give an even batch",
     ),
     (["coordgan-swap", CKPT, "--perceptual", PROBE, "--out", "{out}/s"], "needs a coordgan checkpoint"),
+    (
+        ["coordgan-benchmark", "{in}/cgenc/final.pt", FACES, FACES_H5, "--benchmark", "celebA-7", "--out", "{out}/b"],
+        "classes, benchmark celebA-7 has 7",
+    ),
+    (
+        ["coordgan-benchmark", CKPT, FACES, FACES_H5, "--benchmark", "celebA-7", "--out", "{out}/b"],
+        "needs a coordgan_encoder checkpoint",
+    ),
+    (
+        [*CG_SWAP, "--identity", "ir-se50", "--out", "{out}/s"],
+        "--identity and --identity-weights: give both or neither",
+    ),
+    (
+        [*CG_SWAP, "--identity", "ir-se50", "--identity-weights", PROBE, "--out", "{out}/s"],
+        "probe.pt: lacks",
+    ),
     ([*CG_PROP, "--refs", *[CG_REF] * 4, "--queries", CG_REF], "averages over 5 references, got 4"),
     (
         [*CG_PROP, "--refs", *[CG_REF] * 5, "--queries", "{in}/img.png:{in}/mask8.png"],

@@ -135,6 +135,11 @@ def _check_references(config: dict, source: str) -> None:
         raise ConfigError(
             f"{source}: metrics.any_scale.baseline: {baseline!r} is not a stylegan2 experiment of this config"
         )
+    _check_label_propagation(config, source)
+    for name in config["metrics"]["coordgan"]["identity_datasets"]:
+        if name not in datasets:
+            hint = did_you_mean(name, datasets, "defined")
+            raise ConfigError(f"{source}: metrics.coordgan.identity_datasets: unknown dataset {name!r}{hint}")
     for name in config["metrics"]["probe"]["datasets"] or []:
         if datasets.get(name, {}).get("source") != "synthetic":
             raise ConfigError(
@@ -150,6 +155,34 @@ def _check_references(config: dict, source: str) -> None:
             if d["id"] not in registry:
                 hint = did_you_mean(d["id"], registry)
                 raise ConfigError(f"{source}: datasets.{name}.id: {d['id']!r} is not in config/datasets.yaml{hint}")
+
+
+# labelled format -> its CoordGAN label-propagation benchmark (ganbench.metrics.correspondence.BENCHMARKS)
+PROPAGATION_BENCHMARKS = {
+    "datasetgan-face-34": "datasetgan-face-34",
+    "datasetgan-car-20": "datasetgan-car-20",
+    "celebamask-19to7": "celebA-7",
+}
+
+
+def _check_label_propagation(config: dict, source: str) -> None:
+    experiments = {e["name"]: e for e in config.get("experiments", [])}
+    datasets = config["datasets"]
+    for name, chosen in config["metrics"]["coordgan"]["label_propagation"].items():
+        where = f"{source}: metrics.coordgan.label_propagation.{name}"
+        if name not in experiments:
+            raise ConfigError(f"{where}: unknown experiment{did_you_mean(name, experiments, 'defined')}")
+        if experiments[name]["method"] != "coordgan_encoder":
+            raise ConfigError(f"{where}: a {experiments[name]['method']} experiment; only an encoder propagates labels")
+        for dataset in chosen:
+            spec = datasets.get(dataset)
+            if spec is None:
+                raise ConfigError(f"{where}: unknown dataset {dataset!r}{did_you_mean(dataset, datasets, 'defined')}")
+            if spec["source"] != "labelled" or spec.get("labels") not in PROPAGATION_BENCHMARKS:
+                raise ConfigError(
+                    f"{where}: {dataset!r} is not a labelled benchmark (source labelled, labels one of "
+                    f"{', '.join(PROPAGATION_BENCHMARKS)})"
+                )
 
 
 def _check_pairs_datasets(config: dict, source: str) -> None:
@@ -256,6 +289,8 @@ def _check_experiment(config: dict | None, exp: dict, where: str) -> None:
                 f"{where}.train_images: {exp['train_images']} is more than the {available} "
                 f"{'training ' if entry.train_split == 'train' else ''}images of {exp['dataset']}"
             )
+    if config is not None:
+        _check_experiment_protocols(config, exp, entry, where)
     if needs_annotations(entry) and "annotations" not in exp["inputs"]:
         exp["inputs"]["annotations"] = {"annotations": exp["dataset"]}  # the dataset's own labels
     _check_inputs(config, exp, entry, where)
@@ -274,6 +309,22 @@ def _check_experiment(config: dict | None, exp: dict, where: str) -> None:
             raise ConfigError(
                 f"{where}.init_from.{part}: {role!r} is not one of this experiment's inputs"
                 f"{did_you_mean(role, exp['inputs'], 'inputs')}"
+            )
+
+
+def _check_experiment_protocols(config: dict, exp: dict, entry, where: str) -> None:
+    """CoordGAN's texture-swapped samples pair the seeds (2k, 2k+1): each FID protocol of the run has an even
+    num_gen (its protocol names are checked with the metrics, _check_metrics)."""
+    if "coordgan_swap" not in entry.evaluations:
+        return
+    from ganbench.metrics.plan import experiment_gan_protocols, swap_fid_protocols
+
+    protocols = experiment_gan_protocols(config, exp)
+    for p in (protocols[n] for n in swap_fid_protocols(config, exp)):
+        if p.num_gen % 2:
+            raise ConfigError(
+                f"{where}: protocol {p.name}: num_gen {p.num_gen} is odd; the texture-swap FID of "
+                f"{entry.display} pairs its samples (2k, 2k+1)"
             )
 
 

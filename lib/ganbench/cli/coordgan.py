@@ -5,6 +5,9 @@ from __future__ import annotations
 from ganbench.cli.args import POSITIVE, SEED, check_device, checkpoint_method, input_file, output_dir
 from ganbench.errors import GanbenchError
 
+# ganbench.metrics.correspondence.BENCHMARKS (kept torch-free here; tests/test_coordgan_benchmarks.py checks)
+BENCHMARK_NAMES = ("datasetgan-face-34", "datasetgan-car-20", "celebA-7")
+
 
 def add_commands(command) -> None:
     p = command(
@@ -34,6 +37,19 @@ def add_commands(command) -> None:
     p.add_argument("--out", required=True, help="output folder for label_prop_miou.json")
 
     p = command(
+        "coordgan-benchmark",
+        "CoordGAN: an encoder's label-propagation mIoU on an imported labelled benchmark (DatasetGAN face-34 / "
+        "car-20, celebA-7), with the benchmark's reference and query rule (eval_corr.py)",
+        _benchmark,
+    )
+    p.add_argument("checkpoint", help="a coordgan_encoder checkpoint")
+    p.add_argument("data", help="the benchmark's images.zip (ganbench import-labelled)")
+    p.add_argument("annotations", help="its annotations.h5")
+    p.add_argument("--benchmark", required=True, choices=BENCHMARK_NAMES, help="which benchmark's rule")
+    p.add_argument("--device", help="cpu, cuda or cuda:N (default: cpu)")
+    p.add_argument("--out", required=True, help="output folder for label_prop_miou.json")
+
+    p = command(
         "coordgan-swap",
         "CoordGAN: texture swap and structure swap distances of generated pairs (2k, 2k+1) and a texture swap grid",
         _swap,
@@ -44,7 +60,27 @@ def add_commands(command) -> None:
     p.add_argument("--pairs", type=POSITIVE, default=5000, help="generated pairs (the official 5k)")
     p.add_argument("--batch", type=POSITIVE, default=16, help="images per forward pass; even (pairs)")
     p.add_argument("--seed", type=SEED, default=0, help="seed of the codes")
+    p.add_argument(
+        "--identity",
+        choices=("ir-se50", "probe"),
+        help="also swap_id / struc_swap_id: 1 - cos of ArcFace IR-SE50 embeddings, or of the probe's features",
+    )
+    p.add_argument("--identity-weights", help="the identity network's weights (model_ir_se50.pth, or a probe.pt)")
     p.add_argument("--out", required=True, help="output folder for swap_lpips.json, struc_swap_lpips.json, grid")
+
+
+def _benchmark(args) -> None:
+    from ganbench.metrics.correspondence_eval import evaluate_label_propagation
+
+    _encoder_checkpoint(args.checkpoint)
+    input_file(args.data, "images zip")
+    input_file(args.annotations, "annotations file")
+    device = check_device(args.device) or "cpu"
+    out = output_dir(args.out)
+    scores = evaluate_label_propagation(
+        args.checkpoint, args.data, args.annotations, args.benchmark, out, device=device
+    )
+    print(f"label_prop_miou={scores['miou']:.2f}")
 
 
 def _encoder_checkpoint(path):
@@ -140,21 +176,31 @@ def _propagate(args) -> None:
 
 
 def _swap(args) -> None:
-    from ganbench.metrics.coordgan_swap import load_perceptual, swap_grid, swap_scores, write_swap_scores
+    from ganbench.metrics.coordgan_swap import (
+        load_identity,
+        load_perceptual,
+        swap_grid,
+        swap_scores,
+        write_swap_scores,
+    )
     from ganbench.train.inputs import restore_method
     from ganbench.train.loop import save_image_grid
 
     if args.batch % 2:
         raise GanbenchError(f"--batch {args.batch}: CoordGAN pairs samples (2k, 2k+1); give an even batch")
+    if (args.identity is None) != (args.identity_weights is None):
+        raise GanbenchError("--identity and --identity-weights: give both or neither")
     ckpt = checkpoint_method(args.checkpoint)
     if ckpt["method"] != "coordgan":
         raise GanbenchError(f"{args.checkpoint}: a {ckpt['method']} checkpoint; this needs a coordgan checkpoint")
     input_file(args.perceptual, "perceptual weights")
+    distances = {"lpips": load_perceptual(args.kind, args.perceptual)}
+    if args.identity:
+        distances["id"] = load_identity(args.identity, input_file(args.identity_weights, "identity weights"))
     out = output_dir(args.out)
-    perceptual = load_perceptual(args.kind, args.perceptual)
     method = restore_method(ckpt, args.checkpoint)
-    scores = swap_scores(method, perceptual, args.pairs, args.batch, args.seed)
+    scores = swap_scores(method, distances, args.pairs, args.batch, args.seed)
     run = {"method": ckpt["method"], "experiment": ckpt["experiment"].get("name"), "kimg": ckpt["nimg"] / 1000}
-    write_swap_scores(scores, out, args.kind, args.pairs, run)
+    write_swap_scores(scores, out, args.kind, args.pairs, run, args.identity)
     save_image_grid(swap_grid(method, range(6), range(100, 106)), out / "swap_grid.png", cols=6)
     print(" ".join(f"{k}={v:.4g}" for k, v in scores.items()))

@@ -94,7 +94,13 @@ def _pairs(args) -> None:
 
 
 # ganbench.data.labelled.FORMATS (kept torch- and PIL-free here; tests/test_datasetgan.py checks they agree)
-LABELLED_FORMATS = ("celebamask-19to8", "datasetgan-face-34", "datasetgan-car-20", "datasetgan-cat-16")
+LABELLED_FORMATS = (
+    "celebamask-19to8",
+    "celebamask-19to7",
+    "datasetgan-face-34",
+    "datasetgan-car-20",
+    "datasetgan-cat-16",
+)
 
 
 def _shard_files(folder) -> tuple:

@@ -10,6 +10,12 @@ in the order of the 19 CelebAMask classes (later parts overwrite earlier ones), 
 eye glasses stay skin; hat, earring, necklace, neck and cloth become background. Images are resized with
 PIL's bicubic filter, masks with nearest.
 
+``celebamask-19to7`` (research/coordgan.md §4.2, CoordGAN's ``celebA-7`` label-propagation benchmark): the first
+200 CelebA-HQ-img files in lexicographic name order (``0.jpg``, ``1.jpg``, ``10.jpg``, ``100.jpg``, ...), all in
+the train split, since the benchmark draws its references (sorted indices 1, 3, 5, 6, 8) and queries (100-199)
+from that list. Only seven classes are painted, in the official order (skin as face, the lips, eyes, brows, ears,
+nose, mouth; later parts overwrite skin); hair, neck, cloth and the rest stay background.
+
 ``datasetgan-face-34``, ``datasetgan-car-20``, ``datasetgan-cat-16``: the DatasetGAN release, shared by CoordGAN
 and LAGM (:mod:`ganbench.data.datasetgan`).
 """
@@ -40,16 +46,23 @@ _19_TO_8 = {
     "neck": "background", "cloth": "background",
 }  # fmt: skip
 LUT_19_TO_8 = np.array([CELEBA_8.index(_19_TO_8[c]) for c in CELEBA_19], np.uint8)
+CELEBA_7 = ("background", "mouth", "eye", "brow", "ear", "nose", "face")
+_7_PAINT = (
+    ("skin", "face"), ("u_lip", "mouth"), ("l_lip", "mouth"), ("l_eye", "eye"), ("r_eye", "eye"),
+    ("l_brow", "brow"), ("r_brow", "brow"), ("l_ear", "ear"), ("r_ear", "ear"), ("nose", "nose"), ("mouth", "mouth"),
+)  # fmt: skip
+CELEBA_7_COUNT = 200  # the benchmark's sorted indices reach 199
 CELEBA_TRAIN = range(28000, 29500)
 CELEBA_TEST = range(29500, 30000)
-FORMATS = ("celebamask-19to8", "datasetgan-face-34", "datasetgan-car-20", "datasetgan-cat-16")
+FORMATS = ("celebamask-19to8", "celebamask-19to7", "datasetgan-face-34", "datasetgan-car-20", "datasetgan-cat-16")
 
 
-def celebamask_mask(root: Path, index: int) -> np.ndarray:
-    """The 19-class mask (512 x 512 uint8) of image ``index``, parts painted in CELEBA_19 order."""
+def celebamask_mask(root: Path, index: int, paint=None) -> np.ndarray:
+    """The mask (512 x 512 uint8) of image ``index``: ``paint`` = (part, value) pairs painted in order (default:
+    the 19 classes in CELEBA_19 order, each its own index)."""
     folder = root / "CelebAMask-HQ-mask-anno" / str(index // 2000)
     mask = np.zeros((512, 512), np.uint8)
-    for k, part in enumerate(CELEBA_19[1:], start=1):
+    for part, k in paint if paint is not None else ((p, i) for i, p in enumerate(CELEBA_19) if i):
         path = folder / f"{index:05d}_{part}.png"
         if path.is_file():
             layer = np.asarray(PIL.Image.open(path).convert("L"))
@@ -59,37 +72,71 @@ def celebamask_mask(root: Path, index: int) -> np.ndarray:
     return mask
 
 
+def _celebamask_root(root: str | os.PathLike) -> Path:
+    root = Path(root)
+    if not (root / "CelebA-HQ-img").is_dir() and (root / "CelebAMask-HQ" / "CelebA-HQ-img").is_dir():
+        root = root / "CelebAMask-HQ"
+    if not (root / "CelebA-HQ-img").is_dir() or not (root / "CelebAMask-HQ-mask-anno").is_dir():
+        raise DataError(f"{root}: expected CelebA-HQ-img/ and CelebAMask-HQ-mask-anno/ (config/datasets.yaml notes)")
+    return root
+
+
+def celeba7_rows(root: Path, count: int = CELEBA_7_COUNT) -> list[int]:
+    """Image ids of the first ``count`` CelebA-HQ-img files in lexicographic name order (the official glob sort)."""
+    names = sorted(p.name for p in (root / "CelebA-HQ-img").iterdir() if p.suffix == ".jpg")
+    if len(names) < count:
+        raise DataError(f"{root / 'CelebA-HQ-img'}: {len(names)} .jpg images, celebA-7 needs the first {count}")
+    ids = []
+    for name in names[:count]:
+        if not name[:-4].isdigit():
+            raise DataError(f"{root / 'CelebA-HQ-img' / name}: expected a file named <id>.jpg")
+        ids.append(int(name[:-4]))
+    return ids
+
+
 def import_celebamask(
     root: str | os.PathLike,
     zip_path: str | os.PathLike,
     annotations_path: str | os.PathLike,
     resolution: int,
     indices: tuple[range, range] = (CELEBA_TRAIN, CELEBA_TEST),
+    fmt: str = "celebamask-19to8",
 ) -> int:
-    """Write the official LAGM split of CelebAMask-HQ at ``resolution`` (8 classes); both files appear only on
-    success. ``root`` is the unpacked ``CelebAMask-HQ`` folder (or the folder holding it). Returns the count."""
-    root = Path(root)
-    if not (root / "CelebA-HQ-img").is_dir() and (root / "CelebAMask-HQ" / "CelebA-HQ-img").is_dir():
-        root = root / "CelebAMask-HQ"
-    if not (root / "CelebA-HQ-img").is_dir() or not (root / "CelebAMask-HQ-mask-anno").is_dir():
-        raise DataError(f"{root}: expected CelebA-HQ-img/ and CelebAMask-HQ-mask-anno/ (config/datasets.yaml notes)")
-    train, test = indices
-    rows = [(i, False) for i in train] + [(i, True) for i in test]
+    """Write the official LAGM split of CelebAMask-HQ at ``resolution`` (8 classes), or with ``fmt``
+    ``celebamask-19to7`` CoordGAN's celebA-7 list (``indices`` unused); both files appear only on success.
+    ``root`` is the unpacked ``CelebAMask-HQ`` folder (or the folder holding it). Returns the count."""
+    root = _celebamask_root(root)
+    if fmt == "celebamask-19to7":
+        rows = [(i, False) for i in celeba7_rows(root)]
+        classes, paint = CELEBA_7, tuple((part, CELEBA_7.index(c)) for part, c in _7_PAINT)
+    else:
+        train, test = indices
+        rows = [(i, False) for i in train] + [(i, True) for i in test]
+        classes, paint = CELEBA_8, None
     no_coords = np.full((resolution, resolution, 2), np.nan, np.float32)
     with (
         atomic_path(zip_path) as zip_tmp,
         atomic_path(annotations_path) as h5_tmp,
         StyleGANZipWriter(zip_tmp) as images,
         AnnotationsWriter(
-            h5_tmp, len(rows), resolution, 0, classes=CELEBA_8, keypoint_names=[], category="face", seed=0
+            h5_tmp,
+            len(rows),
+            resolution,
+            0,
+            classes=classes,
+            keypoint_names=[],
+            category="face",
+            seed=0,
+            names=[f"{i}.jpg" for i, _ in rows],
         ) as annotations,
     ):
         for row, (index, is_test) in enumerate(tqdm(rows, desc="celebamask-hq", unit="img", disable=None)):
             path = root / "CelebA-HQ-img" / f"{index}.jpg"
             if not path.is_file():
-                raise DataError(f"{path}: image {index} of the LAGM split is missing")
+                raise DataError(f"{path}: image {index} of the {fmt} list is missing")
             image = PIL.Image.open(path).convert("RGB").resize((resolution, resolution), PIL.Image.BICUBIC)
-            mask = PIL.Image.fromarray(LUT_19_TO_8[celebamask_mask(root, index)])
+            mask = celebamask_mask(root, index, paint)
+            mask = PIL.Image.fromarray(mask if paint is not None else LUT_19_TO_8[mask])
             mask = np.asarray(mask.resize((resolution, resolution), PIL.Image.NEAREST))
             images.add(np.asarray(image), str(path))
             annotations.write(
@@ -107,8 +154,8 @@ def import_celebamask(
 
 def import_labelled(fmt: str, root, zip_path, annotations_path, resolution: int) -> int:
     """Import a labelled set of format ``fmt`` (one of :data:`FORMATS`)."""
-    if fmt == "celebamask-19to8":
-        return import_celebamask(root, zip_path, annotations_path, resolution)
+    if fmt in ("celebamask-19to8", "celebamask-19to7"):
+        return import_celebamask(root, zip_path, annotations_path, resolution, fmt=fmt)
     if fmt.startswith("datasetgan-") and fmt in FORMATS:  # ganbench.data.datasetgan.SETS
         from ganbench.data.datasetgan import import_datasetgan
 

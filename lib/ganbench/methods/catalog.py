@@ -27,7 +27,8 @@ Vocabulary:
 - ``evaluations``: the evaluation groups the pipeline runs on a finished experiment: ``gan`` (the
   configured protocols), ``any_scale`` (FID per output scale, consistency, render cost),
   ``reconstruction`` (an encoder through its frozen generator, on the real test images), ``segmentation``
-  (mIoU and FG-mIoU of a segmenter on the labelled test split).
+  (mIoU and FG-mIoU of a segmenter on the labelled test split), ``coordgan_swap`` (CoordGAN's texture-swap
+  FID, swap distances and identity scores, metrics.coordgan).
 - ``train_split``: the images a stage trains on: ``all``, or ``train`` (the annotations' split; the test
   images are kept for its evaluation).
 - ``figures``: reports/figures/{experiment}-{figure}.png made for every experiment of the method.
@@ -42,7 +43,7 @@ from ganbench.methods import options as opts
 
 TRAIN_FORMATS = {"zip": "images.zip", "tfrecord": "images.tfrecord"}  # -> the file in results/data/{dataset}-{res}/
 SOURCE_KINDS = ("run", "checkpoint", "weights", "annotations", "selection", "network")
-EVALUATIONS = ("gan", "any_scale", "reconstruction", "segmentation", "cocogan", "correspondence")
+EVALUATIONS = ("gan", "any_scale", "reconstruction", "segmentation", "cocogan", "correspondence", "coordgan_swap")
 # Figure -> the report category it is filed under: reports/figures/{experiment}-{figure}.png
 FIGURES = {
     "curves": "Training",
@@ -329,7 +330,7 @@ CATALOG: dict[str, MethodEntry] = {
             },
             init_from={"P": "perceptual:."},
             frozen=("P",),
-            evaluations=("gan",),
+            evaluations=("gan", "coordgan_swap"),
             figures=("curves", "samples", "swap_grid"),
         ),
         MethodEntry(

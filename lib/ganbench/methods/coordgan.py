@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganbench.errors import GanbenchError
 from ganbench.methods import register
 from ganbench.methods.base import Batch, Method, OptimizerSpec, Phase, StepContext
 from ganbench.methods.coordgan_losses import chamfer_loss, swap_pairs, warp_images
@@ -119,8 +120,15 @@ class CoordGAN(Method):
     # --- sampling ---------------------------------------------------------------------------
 
     @torch.no_grad()
-    def sample(self, seeds, texture_seeds=None, noise_mode="const", return_coords=False, **kwargs):
-        """Images of structure ``seeds`` with texture ``texture_seeds`` (default: the same seeds)."""
+    def sample(self, seeds, texture_seeds=None, noise_mode="const", return_coords=False, swap=False, **kwargs):
+        """Images of structure ``seeds`` with texture ``texture_seeds`` (default: the same seeds). ``swap``: the
+        texture-swapped samples of eval_fid.py, seeds paired (2k, 2k+1) and each taking its partner's texture."""
+        if swap:
+            if texture_seeds is not None:
+                raise GanbenchError("swap takes the textures from the pair partners; give no texture_seeds")
+            if len(seeds) % 2:
+                raise GanbenchError(f"swap pairs the seeds (2k, 2k+1): give an even number, got {len(seeds)}")
+            texture_seeds = [seeds[i ^ 1] for i in range(len(seeds))]
         device = next(self.G_ema.parameters()).device
         z_s = seed_codes(seeds, self.options.z_dim, 1).to(device)
         z_t = seed_codes(seeds if texture_seeds is None else texture_seeds, self.options.z_dim, 0).to(device)

@@ -61,6 +61,18 @@ BENCHMARKS = {
 }
 
 
+def coordgan_train_order(names: list[str]) -> list[int]:
+    """Row indices of a benchmark's train list in eval_corr.py's order: the ``.jpg`` files sorted by name, then
+    the ``.png`` files sorted by name (``image_0, image_1, image_10, ...``), then any other image files."""
+
+    def key(i: int):
+        base = names[i].replace("\\", "/").rsplit("/", 1)[-1]
+        suffix = base.rsplit(".", 1)[-1].lower()
+        return ({"jpg": 0, "png": 1}.get(suffix, 2), base)
+
+    return sorted(range(len(names)), key=key)
+
+
 def split_references(benchmark: Benchmark, num_train: int, num_test: int = 0) -> tuple[list[int], list[int]]:
     """(reference indices, query indices) into the list train images (sorted) followed by test images (sorted)."""
     if benchmark.rule == "first5":

@@ -135,3 +135,92 @@ def evaluate_correspondence(
             }
             write_json(Path(out_dir) / f"{prefix}{metric.replace('@', '_at_')}.json", record)
     return results
+
+
+def evaluate_label_propagation(
+    checkpoint_path: str | os.PathLike,
+    data_path: str | os.PathLike,
+    annotations_path: str | os.PathLike,
+    benchmark: str,
+    out_dir: str | os.PathLike,
+    batch: int = 16,
+    device: str | torch.device = "cpu",
+) -> dict:
+    """An encoder's label-propagation mIoU on a labelled real benchmark (§4.2, eval_corr.py), written as
+    ``{out_dir}/label_prop_miou.json``.
+
+    The benchmark's list is its train split in eval_corr.py's order (:func:`corr.coordgan_train_order` of the
+    recorded source names) followed by its test split; references and queries follow the benchmark's rule
+    (``first5``: the first 5 references, every other image a query; celebA-7: sorted indices 1, 3, 5, 6, 8 and
+    100-199). The images are encoded at the encoder's resolution, the labels are the import's masks."""
+    from ganbench.train.checkpoint import load_checkpoint
+    from ganbench.train.inputs import restore_method
+
+    if benchmark not in corr.BENCHMARKS:
+        raise GanbenchError(f"label-propagation benchmark {benchmark!r} is not one of {', '.join(corr.BENCHMARKS)}")
+    spec = corr.BENCHMARKS[benchmark]
+    ann = read_annotations(annotations_path)
+    if len(ann.classes) != spec.num_classes:
+        raise GanbenchError(
+            f"{annotations_path}: {len(ann.classes)} classes, benchmark {benchmark} has {spec.num_classes}"
+        )
+    if ann.names is None:
+        raise GanbenchError(f"{annotations_path}: records no source names, which {benchmark}'s order needs")
+    train = np.flatnonzero(~ann.is_test)
+    order = [int(train[i]) for i in corr.coordgan_train_order([ann.names[j] for j in train])]
+    order += [int(i) for i in np.flatnonzero(ann.is_test)]
+    refs, queries = corr.split_references(spec, len(train), len(order) - len(train))
+    ckpt = load_checkpoint(checkpoint_path)
+    method = restore_method(ckpt, checkpoint_path, device)
+    if not hasattr(method, "coordinates"):
+        raise GanbenchError(f"{checkpoint_path}: a {ckpt['method']} checkpoint has no coordinate map (an encoder has)")
+    dataset = ImageDataset(data_path, resolution=method.resolution)
+    if len(dataset) != len(ann):
+        raise GanbenchError(f"{annotations_path}: {len(ann)} rows, but {data_path} has {len(dataset)} images")
+    used = sorted(set(refs) | set(queries))
+    descriptors, labels = {}, {}
+    with torch.no_grad():
+        for start in range(0, len(used), batch):
+            chunk = used[start : start + batch]
+            rows = [order[i] for i in chunk]
+            images = torch.from_numpy(np.stack([dataset[r][0] for r in rows])).float().to(device) / 127.5 - 1
+            for i, c in zip(chunk, method.coordinates(images).cpu()):
+                descriptors[i] = c
+    for i in used:
+        labels[i] = torch.from_numpy(ann.label[order[i]].astype(np.int64))
+    # label_propagation_miou indexes lists: give it the used images only, renumbered
+    index = {i: k for k, i in enumerate(used)}
+    scores = corr.label_propagation_miou(
+        [descriptors[i] for i in used],
+        [labels[i] for i in used],
+        [index[r] for r in refs],
+        [index[q] for q in queries],
+        spec.num_classes,
+        spec.kept_classes(),
+    )
+    protocol = {
+        "name": benchmark,
+        "rule": spec.rule,
+        "references": corr.NUM_REFERENCES,
+        "queries": len(queries),
+        "temperature": corr.TEMPERATURE,
+        "resolution": int(method.G.coord_resolution),
+        "classes": len(spec.kept_classes()),
+        "background": "excluded",
+    }
+    record = {
+        "metric": "label_prop_miou",
+        "value": scores["miou"],
+        "per_reference": scores["per_reference"],
+        "reference_names": [ann.names[order[r]] for r in refs[: corr.NUM_REFERENCES]],
+        "protocol": protocol,
+        "run": {"method": ckpt["method"], "experiment": ckpt["experiment"].get("name"), "kimg": ckpt["nimg"] / 1000},
+        "inputs": {
+            "checkpoint": str(checkpoint_path),
+            "checkpoint_sha256": sha256_file(checkpoint_path),
+            "annotations": str(annotations_path),
+            "annotations_sha256": sha256_file(annotations_path),
+        },
+    }
+    write_json(Path(out_dir) / "label_prop_miou.json", record)
+    return scores

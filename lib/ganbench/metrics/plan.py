@@ -37,6 +37,11 @@ def experiment_gan_protocols(config: Mapping[str, Any], experiment: Mapping[str,
     return experiment_protocols(config["metrics"], experiment)
 
 
+def swap_fid_protocols(config: Mapping[str, Any], experiment: Mapping[str, Any]) -> list[str]:
+    """The protocols of CoordGAN's texture-swap FID: every FID protocol the run is measured by."""
+    return [n for n, p in experiment_gan_protocols(config, experiment).items() if "fid" in p.metrics]
+
+
 def segmentation_protocols(config: Mapping[str, Any]) -> dict[str, Protocol]:
     """The configured segmentation protocols by name (single test split), or the default one."""
     chosen = {n: p for n, p in configured_protocols(config["metrics"]).items() if p.kind == "segmentation"}
@@ -78,10 +83,17 @@ def eval_files(config: Mapping[str, Any], experiment: Mapping[str, Any]) -> list
             for p in experiment_gan_protocols(config, experiment).values():
                 if "fid" in p.metrics:
                     files += [eval_path(name, n, p.name) for n in cocogan_fid_results(experiment)]
+    if "coordgan_swap" in groups:  # FID of texture-swapped samples, the swap distances, the identity distances
+        files += [eval_path(name, SWAP_FID, p) for p in swap_fid_protocols(config, experiment)]
+        files += [eval_path(name, n, SWAP_PROTOCOL) for n in SWAP_RESULTS]
+        if experiment["dataset"] in config["metrics"]["coordgan"]["identity_datasets"]:
+            files += [eval_path(name, n, IDENTITY_PROTOCOL) for n in IDENTITY_RESULTS]
     if "correspondence" in groups and config["datasets"][experiment["dataset"]]["source"] == "synthetic":
-        # exact coordinates and keypoints: the synthetic data only (the real benchmarks' label propagation is
-        # ganbench coordgan-propagate)
+        # exact coordinates and keypoints: the synthetic data only
         files += [eval_path(name, n, CORRESPONDENCE) for n in CORRESPONDENCE_RESULTS]
+    if "correspondence" in groups:  # the labelled real benchmarks metrics.coordgan.label_propagation names
+        for dataset in config["metrics"]["coordgan"]["label_propagation"].get(name, []):
+            files.append(eval_path(name, PROPAGATION_RESULT, propagation_protocol(dataset)))
     return files
 
 
@@ -128,3 +140,17 @@ CORRESPONDENCE_BASELINES = ("identity", "probe_nn")  # measured in the same job:
 CORRESPONDENCE_RESULTS = CORRESPONDENCE_METRIC_FILES + tuple(
     f"{b}-{m}" for b in CORRESPONDENCE_BASELINES for m in CORRESPONDENCE_METRIC_FILES
 )
+
+# CoordGAN's disentanglement scores (ganbench.metrics.coordgan_swap; research coordgan.md §4.1): the FID of
+# texture-swapped samples beside each FID, the texture- and structure-swap distances, the identity scores.
+SWAP_FID = "fid-swap"
+SWAP_PROTOCOL = "coordgan-swap"  # ganbench.metrics.coordgan_swap.SWAP_PROTOCOL (a test checks)
+SWAP_RESULTS = ("swap_lpips", "struc_swap_lpips")
+IDENTITY_PROTOCOL = "coordgan-identity"
+IDENTITY_RESULTS = ("swap_id", "struc_swap_id")
+PROPAGATION_RESULT = "label_prop_miou"
+
+
+def propagation_protocol(dataset: str) -> str:
+    """The folder of an encoder's label propagation on labelled real benchmark ``dataset`` (§4.2)."""
+    return f"propagation-{dataset}"

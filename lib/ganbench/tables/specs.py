@@ -640,8 +640,92 @@ def coordgan_correspondence_table() -> TableSpec:
     )
 
 
+SWAP_PROTOCOL, IDENTITY_PROTOCOL = "coordgan-swap", "coordgan-identity"  # ganbench.metrics.plan (a test checks)
+COORDGAN_PUBLISHED_DATASETS = {"celebamask-hq-img": "celebamask-hq"}
+NOT_FOUND = (
+    "no paper values: the paper's tables could not be read (research coordgan.md §5), so config/published.yaml "
+    "holds them as null"
+)
+
+
+def coordgan_fid_table(ctx: TableContext) -> TableSpec:
+    """The paper's FID and swap-score table: per dataset, the FID and the FID of texture-swapped samples under each
+    FID protocol CoordGAN is measured by (the runs' own, e.g. fid10k, or metrics.protocols'), the texture- and
+    structure-swap distances and, where measured, the identity distances."""
+    coordgan = [e for e in ctx.experiments if e["method"] == "coordgan"]
+    fid_protocols = [p.name for p in ctx.protocols_for(coordgan) if p.kind == "gan" and "fid" in p.metrics]
+    several = len(fid_protocols) > 1
+    columns = [Column("fid", protocol=name, show_protocol=several) for name in fid_protocols]
+    columns += [  # ganbench.metrics.plan.swap_fid_protocols: under each FID protocol of the run
+        Column("fid-swap", label="FID (texture swap) ↓", protocol=name, show_protocol=several) for name in fid_protocols
+    ]
+    columns += [Column(m, protocol=SWAP_PROTOCOL) for m in ("swap_lpips", "struc_swap_lpips")]
+    columns += [Column(m, protocol=IDENTITY_PROTOCOL) for m in ("swap_id", "struc_swap_id")]
+    return TableSpec(
+        name="coordgan_fid",
+        title="CoordGAN: FID and the texture/structure swap scores (research coordgan.md §4.1, eval_fid.py)",
+        columns=tuple(columns),
+        rows="dataset",
+        methods=("coordgan",),
+        paper="coordgan",
+        same_protocol=False,
+        published_datasets=COORDGAN_PUBLISHED_DATASETS,
+        deviations=(
+            "FID (texture swap): each sample (2k, 2k+1) takes its pair partner's texture code, against the same "
+            "real set; swap distances: the mean over generated pairs of d(G(t, s), G(t', s)) (texture swap) and "
+            "d(G(t, s), G(t, s')) (structure swap); ID: 1 - cos of identity embeddings (inputs nearest-resized to "
+            "112, no face crop), where measured (the official: CelebA only)",
+            "where a cell's protocol says extractor probe, distance probe or network probe, the probe's features "
+            "stand in for Inception, LPIPS-VGG or ArcFace IR-SE50 (no pretrained network offline): not comparable "
+            "with the paper's numbers",
+            NOT_FOUND,
+        ),
+    )
+
+
+def coordgan_label_propagation_table(ctx: TableContext) -> TableSpec | None:
+    """The paper's label-propagation table: an encoder per row, a labelled real benchmark per column (the
+    config's labelled sets that have one: DatasetGAN face-34 and car-20, celebA-7); None without any."""
+    from ganbench.config import PROPAGATION_BENCHMARKS
+
+    benchmarks = [
+        (name, PROPAGATION_BENCHMARKS[d["labels"]])
+        for name, d in ctx.datasets.items()
+        if d.get("source") == "labelled" and d.get("labels") in PROPAGATION_BENCHMARKS
+    ]
+    if not benchmarks:
+        return None
+    columns = tuple(
+        Column("label_prop_miou", label=f"{bench} mIoU ↑", protocol=f"propagation-{name}") for name, bench in benchmarks
+    )
+    return TableSpec(
+        name="coordgan_label_propagation",
+        title="CoordGAN: label propagation mIoU on the real benchmarks (research coordgan.md §4.2, eval_corr.py)",
+        columns=columns,
+        rows="experiment",
+        methods=("coordgan_encoder",),
+        paper="coordgan",
+        same_protocol=False,
+        deviations=(
+            "soft propagation at T = 0.01 through the encoder's coordinate maps from the bilinear one-hot "
+            "reference masks; predictions on ground-truth background zeroed and background excluded (face-34 also "
+            "drops hair and neck); dataset-level IoU per reference, absent classes 0, mean over the 5 references; "
+            "references and queries by each benchmark's rule",
+            "masks are resized to the encoder's resolution at import (nearest) before the one-hot, the official "
+            "resizes the one-hot of the original mask",
+            NOT_FOUND,
+        ),
+    )
+
+
 @register_table("coordgan")
 def _coordgan_tables(ctx: TableContext) -> list[TableSpec]:
-    if not any(e["method"] == "coordgan_encoder" for e in ctx.experiments):
-        return []
-    return [coordgan_correspondence_table()]
+    specs = []
+    if any(e["method"] == "coordgan" for e in ctx.experiments):
+        specs.append(coordgan_fid_table(ctx))
+    if any(e["method"] == "coordgan_encoder" for e in ctx.experiments):
+        specs.append(coordgan_correspondence_table())
+        propagation = coordgan_label_propagation_table(ctx)
+        if propagation is not None:
+            specs.append(propagation)
+    return specs
