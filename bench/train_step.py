@@ -17,6 +17,7 @@ import time
 import torch
 
 from ganbench.methods import build_method
+from ganbench.methods.base import Batch
 from ganbench.train.distributed import World
 from ganbench.train.loop import _Phases, make_optimizers
 
@@ -34,7 +35,7 @@ def time_steps(impl: str, resolution: int, batch: int, steps: int, device: torch
     def step(i: int) -> None:
         for phase in method.phases():
             if i % phase.interval == 0:
-                runner.run(phase, i, 0, [(real, labels)])
+                runner.run(phase, i, 0, [Batch(real, labels)])
 
     for i in range(2):  # warm-up (and the compile on first use)
         step(i)
