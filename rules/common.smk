@@ -133,6 +133,16 @@ def pairs_shards(dataset):
     return range((spec["count"] + spec["shard_size"] - 1) // spec["shard_size"])
 
 
+def network_import_inputs(wildcards):
+    """A released network's file and, for a StyleGAN (v1) state dict, the release's average latent."""
+    networks = load_weights_registry(kind="network")
+    entry = networks[wildcards.name]
+    files = {"network": network_file(wildcards.name, entry)}
+    if entry.get("avg_latent"):
+        files["avg_latent"] = network_file(entry["avg_latent"], networks[entry["avg_latent"]])
+    return files
+
+
 def segmenter_test_files(experiment):
     """The labelled test split a segmenter is scored on: its dataset's, or for generated pairs that of the
     labelled set their annotator learned from."""

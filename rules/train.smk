@@ -62,7 +62,7 @@ rule download_network:
         "benchmarks/download_network/name={name}/ext={ext}.tsv"
     wildcard_constraints:
         name="|".join(re.escape(n) for n in NETWORKS) or "(?!)",
-        ext="pkl|pt",
+        ext="pkl|pt|npy",
     retries: 2
     conda:
         "../envs/ganbench.yaml"
@@ -74,7 +74,7 @@ rule download_network:
 
 rule import_network:
     input:
-        lambda wc: network_file(wc.name, NETWORKS[wc.name]),
+        unpack(network_import_inputs),
     output:
         "results/networks/{name}.ckpt.pt",
     log:

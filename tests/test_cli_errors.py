@@ -155,6 +155,11 @@ def inputs(tmp_path_factory) -> Path:
             root / "net.pkl",
         )
     (root / "evil.pkl").write_bytes(pickle.dumps({"G_ema": os.system}))
+    from test_stylegan1 import tiny_for_g_all
+
+    tampered = tiny_for_g_all()
+    del tampered["g_synthesis.torgb.bias"]
+    torch.save(tampered, root / "tampered.for_g_all.pt")
     (root / "sinfo.txt").write_text(
         "cpu*|up|1-00:00:00|64|256000|(null)|10\ngpu|up|2-00:00:00|32|384000|gpu:a100:4|4\n"
     )
@@ -431,6 +436,14 @@ CASES = [
         "holds a stylegan2 generator, not creps",
     ),
     (["import-checkpoint", "{in}/net.pkl", "{out}/i.pt", "--method", "coco"], "invalid choice: 'coco'"),
+    (
+        ["import-checkpoint", "{in}/tampered.for_g_all.pt", "{out}/i.pt"],
+        "tampered.for_g_all.pt: has no tensor 'g_synthesis.torgb.bias'",
+    ),
+    (
+        ["import-checkpoint", "{in}/net.pkl", "{out}/i.pt", "--avg-latent", "{in}/text8.txt"],
+        "--avg-latent applies to StyleGAN (v1) .for_g_all.pt state dicts only",
+    ),
     (
         ["table", "--config", "{in}/cfg.yaml", "--eval-dir", "{in}/missing", "--out", "{out}/t"],
         "missing: evaluation results",

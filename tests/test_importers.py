@@ -756,7 +756,8 @@ def test_weights_registry_lists_the_released_networks():
         assert entry["url"] or entry["manual"], name
         assert entry["sha256"] is None or re.fullmatch(r"[0-9a-f]{64}", entry["sha256"]), name
         assert entry.get("method") in (*METHODS, None) and entry["tables"], name
-        assert entry.get("method") or entry["format"] == "stylegan1-state-dict", name
+        assert entry.get("method") or entry["format"] == "avg-latent-npy", name
+        assert entry.get("avg_latent") is None or networks[entry["avg_latent"]]["format"] == "avg-latent-npy", name
 
 
 def test_download_of_a_network_entry(tmp_path):

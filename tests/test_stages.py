@@ -31,6 +31,7 @@ from test_train import TINY_OPTIONS
 TINY_COCOGAN = {"macro_size": 8, "micro_size": 4, "ngf": 2, "ndf": 2, "z_dim": 8, "aux_dim": 8}
 TINY = {  # the smallest options of each catalog method, for the contract test
     "stylegan2": {**TINY_OPTIONS, "augment": "none", "pl_weight": 0},
+    "stylegan1": {**TINY_OPTIONS, "augment": "none"},
     "creps": {
         "z_dim": 16,
         "w_dim": 16,

@@ -3,5 +3,9 @@ from ganbench.workflow import job_log
 
 with job_log(snakemake):
     write_imported_checkpoint(
-        snakemake.input[0], snakemake.output[0], method=snakemake.params.method, resolution=snakemake.params.resolution
+        snakemake.input.network,
+        snakemake.output[0],
+        method=snakemake.params.method,
+        resolution=snakemake.params.resolution,
+        avg_latent=snakemake.input.get("avg_latent"),
     )

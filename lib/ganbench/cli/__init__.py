@@ -288,7 +288,8 @@ def _import_checkpoint(args) -> None:
     out = output_file(args.out, (".pt",))
     if out.resolve() == source.resolve():
         raise GanbenchError(f"{out}: is the source file; write the checkpoint elsewhere")
-    ckpt = write_imported_checkpoint(source, out, method=args.method, resolution=args.resolution)
+    avg_latent = input_file(args.avg_latent, "average latent") if args.avg_latent else None
+    ckpt = write_imported_checkpoint(source, out, method=args.method, resolution=args.resolution, avg_latent=avg_latent)
     for note in ckpt["source"]["notes"]:
         warnings.warn(note)
     print(
@@ -605,14 +606,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(
         "import-checkpoint",
         "convert a released network pickle (StyleGAN2-ADA, StyleGAN3's StyleGAN2, CREPS, "
-        "TensorFlow StyleGAN2 config F) into a ganbench checkpoint, without running "
-        "any of its code",
+        "TensorFlow StyleGAN2 config F) or DatasetGAN's StyleGAN .for_g_all.pt into a ganbench checkpoint, "
+        "without running any of its code",
         _import_checkpoint,
     )
-    p.add_argument("source", help="the released .pkl (G, D and G_ema, or TensorFlow's G, D and Gs)")
+    p.add_argument(
+        "source", help="the released .pkl (G, D and G_ema, or TensorFlow's G, D and Gs) or StyleGAN .for_g_all.pt"
+    )
     p.add_argument("out", help=f"ganbench checkpoint .pt to write, usable as an experiment input ({OVERWRITE})")
     p.add_argument(
-        "--method", choices=["stylegan2", "creps"], help="the method the file must hold (default: whichever it holds)"
+        "--method",
+        choices=["stylegan2", "stylegan1", "creps"],
+        help="the method the file must hold (default: whichever it holds)",
+    )
+    p.add_argument(
+        "--avg-latent",
+        help="StyleGAN .for_g_all.pt only: the release's average-latent .npy (the truncation centre; "
+        "default: the mean w of 10,000 latents)",
     )
     p.add_argument("--resolution", type=int_at_least(8), help="the resolution the networks must have (default: theirs)")
 

@@ -93,17 +93,28 @@ class InputInfo:
     extra: dict = field(default_factory=dict)
 
 
-def parent_generator(method: str, parents: dict[str, InputInfo], resolution: int, role: str = "generator"):
+def parent_generator(
+    method: str,
+    parents: dict[str, InputInfo],
+    resolution: int,
+    role: str = "generator",
+    generator_resolution: int | None = None,
+):
     """The EMA generator of a stage's GAN input, built with the parent's architecture (its weights arrive through
     ``init_from``; the rest of the parent method is dropped). One-line errors for a missing input or a generator
-    of another resolution."""
+    of another resolution than ``generator_resolution`` (default: the experiment's)."""
     from ganbench.errors import GanbenchError
     from ganbench.methods import build_method
 
     parent = parents.get(role)
     if parent is None:
         raise GanbenchError(f"method {method}: needs the input {role!r} (a trained GAN)")
-    if parent.resolution != resolution:
+    if generator_resolution is not None and parent.resolution != generator_resolution:
+        raise GanbenchError(
+            f"method {method}: the generator makes {parent.resolution} px images, "
+            f"options.generator_resolution is {generator_resolution}"
+        )
+    if generator_resolution is None and parent.resolution != resolution:
         raise GanbenchError(
             f"method {method}: the generator makes {parent.resolution} px images, the experiment trains at "
             f"{resolution} px"

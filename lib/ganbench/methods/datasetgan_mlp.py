@@ -80,7 +80,7 @@ class DatasetGANMLP(Method):
             raise GanbenchError("method datasetgan_mlp: needs the input 'annotations' (the labelled part masks)")
         self.classes = list(annotations.extra["classes"])
         self.num_classes = len(self.classes)
-        channels = sum(block.conv1.weight.shape[0] for block in self.G.synthesis.blocks())
+        channels = sum(self.G.synthesis.feature_channels())
         self.M = PixelMLP(channels, self.num_classes, options.hidden)
         self._inverted: dict[bytes, torch.Tensor] = {}  # image content digest -> its W+ latent [num_ws, w_dim]
 
@@ -97,7 +97,7 @@ class DatasetGANMLP(Method):
 
     def _features(self, ws: torch.Tensor, noise_mode: str, rng=None) -> tuple[torch.Tensor, torch.Tensor]:
         img, features = self.G.synthesis(ws, noise_mode=noise_mode, rng=rng, return_features=True)
-        return img, stack_features([features[r] for r in sorted(features)], self.resolution)
+        return img, stack_features(list(features.values()), self.resolution)
 
     def invert(self, images: torch.Tensor) -> torch.Tensor:
         """W+ latents [N, num_ws, w_dim] whose images (constant noise) reconstruct ``images`` (MSE), each

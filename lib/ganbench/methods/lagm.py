@@ -3,9 +3,9 @@
 A stage on a frozen generator (catalog input ``generator``; ``init_from: {G: generator:G_ema}``,
 ``frozen: [G]``), like the encoder. Its trained networks are
 
-- the annotator A (:class:`FPNLabelBranch`, §2.2): the generator's per-block feature maps (one per
-  synthesis block, after its conv1; ψ 0.7, cutoff 8, random noise; §2.1) to part logits at the image
-  resolution;
+- the annotator A (:class:`FPNLabelBranch`, §2.2): the generator's per-block feature maps (StyleGAN2: one per
+  synthesis block, after its conv1; StyleGAN v1: two, the block output and its raw conv1; ψ 0.7, cutoff 8,
+  random noise; §2.1) to part logits at the image resolution;
 - the student S (§2.3): the UNet of ``ganbench.nets.unet``, or DeepLabv3 (``ganbench.nets.deeplab``: its
   backbone starts from an ImageNet ResNet-101 weights file, the input ``backbone``, with
   ``init_from: {S.net.backbone: "backbone:."}``; matched parameters ``.*classifier.*``).
@@ -129,6 +129,20 @@ class FPNLabelBranch(nn.Module):
         return self.head(x)
 
 
+def fit_to_resolution(
+    img: torch.Tensor, features: list[torch.Tensor], resolution: int
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """A generator above the experiment's resolution: its image and every larger map resized down bilinearly
+    (align_corners False), as the original does with face-34's 1024 px StyleGAN (lagm.md §2.1)."""
+
+    def fit(x):
+        if x.shape[-1] <= resolution:
+            return x
+        return F.interpolate(x, size=(resolution, resolution), mode="bilinear", align_corners=False)
+
+    return fit(img), [fit(f) for f in features]
+
+
 def matched_parameters(module: nn.Module, regex: str) -> list[tuple[str, nn.Parameter]]:
     """The (name, parameter) pairs of ``module`` whose names fully match ``regex``, in module order."""
     pattern = re.compile(regex)
@@ -141,7 +155,9 @@ class LAGM(Method):
 
     def __init__(self, options: LAGMOptions, resolution: int, img_channels: int = 3, label_dim: int = 0, parents=None):
         super().__init__(options, resolution, img_channels, label_dim, parents)
-        self.G = parent_generator("lagm", self.parents, resolution)  # weights through init_from, frozen
+        self.G = parent_generator(  # weights through init_from, frozen
+            "lagm", self.parents, resolution, generator_resolution=options.generator_resolution
+        )
         parent = self.parents["generator"]
         if parent.label_dim:
             raise GanbenchError(
@@ -158,7 +174,7 @@ class LAGM(Method):
             raise GanbenchError("method lagm: needs the input 'annotations' (the labelled part masks)")
         self.classes = list(annotations.extra["classes"])
         self.num_classes = len(self.classes)
-        channels = [block.conv1.weight.shape[0] for block in self.G.synthesis.blocks()]
+        channels = self.G.synthesis.feature_channels()  # one map per block (StyleGAN2), two (StyleGAN v1)
         self.A = FPNLabelBranch(channels, self.num_classes, options.tmp_channels)
         if options.student == "unet":
             self.S = UNet(img_channels, self.num_classes, options.base_channels)
@@ -202,7 +218,7 @@ class LAGM(Method):
             z, c, truncation_psi=self.options.truncation_psi, truncation_cutoff=self.options.truncation_cutoff
         )
         img, features = self.G.synthesis(ws, noise_mode=noise_mode, rng=rng, return_features=True)
-        return img, [features[r] for r in sorted(features)]
+        return fit_to_resolution(img, list(features.values()), self.resolution)  # lowest resolution first
 
     def annotate(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
         """The annotator's soft labels [N, K, R, R] (softmax of its logits)."""

@@ -131,6 +131,15 @@ class StyleGAN2Options:
 
 
 @dataclass(frozen=True)
+class StyleGAN1Options(StyleGAN2Options):
+    """StyleGAN (v1) generator (``ganbench.nets.stylegan1``) with the StyleGAN2 discriminator and losses; the
+    widths of the released v1 networks (channel_base 16384), no path-length regularisation (v1 has none)."""
+
+    channel_base: int = 16384
+    pl_weight: float = 0.0
+
+
+@dataclass(frozen=True)
 class CREPSOptions(StyleGAN2Options):
     """``channel_base``/``channel_max`` are the generator's; the discriminator has its own (``--cfg=creps``)."""
 
@@ -226,9 +235,14 @@ class LAGMOptions:
     truncation_psi: float = 0.7
     truncation_cutoff: int | None = 8  # 7 for cats, horses, aeroplanes
     preview_images: int = 8
+    # a generator above the experiment's resolution (face-34's StyleGAN at 1024 for 512): its image and its
+    # larger feature maps are resized down bilinearly (lagm.md §2.1); None: the experiment's resolution
+    generator_resolution: int | None = None
 
     def __post_init__(self):
         _choice("student", self.student, LAGM_STUDENTS)
+        if self.generator_resolution is not None:
+            _positive(self, "generator_resolution")
         _choice("optimizer", self.optimizer, LAGM_OPTIMIZERS)
         _positive(self, "base_channels", "tmp_channels", "a_lr", "s_lr", "preview_images")
         _positive(self, "momentum", "truncation_psi", allow_zero=True)
@@ -255,6 +269,13 @@ class LAGMOptions:
         return self.gm_regex if self.gm_regex is not None else LAGM_DEFAULT_GM_REGEX[self.student]
 
     def check_experiment(self, resolution: int, micro_batch: int) -> str | None:
+        if self.generator_resolution is not None and (
+            self.generator_resolution <= resolution or not is_power_of_two(self.generator_resolution // resolution)
+        ):
+            return (
+                f"options.generator_resolution: {self.generator_resolution} is not the resolution {resolution} "
+                "times a power of two (the generator's images are resized down to the experiment's)"
+            )
         if self.student == "unet" and resolution % 16:
             return f"resolution: {resolution} is not a multiple of 16 (the UNet student pools four times)"
         if micro_batch < 2:

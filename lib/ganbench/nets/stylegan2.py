@@ -152,6 +152,10 @@ class SynthesisNetwork(nn.Module):
     def blocks(self) -> list[SynthesisBlock]:
         return [getattr(self, f"b{res}") for res in self.block_resolutions]
 
+    def feature_channels(self) -> list[int]:
+        """Channels of the maps ``forward(..., return_features=True)`` returns, in order: one per block."""
+        return [block.conv1.weight.shape[0] for block in self.blocks()]
+
     def forward(
         self,
         ws: torch.Tensor,

@@ -7,8 +7,10 @@
 |---|---|---|
 | ``stylegan2-ada-pytorch``, ``stylegan3``, ``creps`` | :mod:`~ganbench.nets.importers.persistence` | ``*.pkl`` of ``torch_utils.persistence`` networks |
 | ``tf-stylegan2``, ``tf-stylegan2-ada`` | :mod:`~ganbench.nets.importers.tf_stylegan2` | TF ``(G, D, Gs)`` pickles (config F) |
+| ``stylegan1-state-dict`` | :mod:`~ganbench.nets.importers.stylegan1_pt` | DatasetGAN's StyleGAN ``*.for_g_all.pt`` |
 
-``imported_checkpoint(path)`` builds the method (``stylegan2`` or ``creps``) holding the converted G, G_ema
+A ``.for_g_all.pt`` is a ``torch.save`` archive, read with ``weights_only`` instead of the unpickler.
+``imported_checkpoint(path)`` builds the method (``stylegan2``, ``stylegan1`` or ``creps``) holding the converted G, G_ema
 and D and returns a ganbench checkpoint dict (``ganbench.train.checkpoint``) with a ``source`` record;
 ``write_imported_checkpoint`` writes it atomically. Such a file is an experiment input like any run's
 ``final.pt`` (``inputs: {parent: {checkpoint: PATH}}``, the encoder's ``generator``).
@@ -29,15 +31,25 @@ from ganbench.nets.importers.persistence import (
     convert_persistence,
     is_persistence_pickle,
 )
+from ganbench.nets.importers.stylegan1_pt import convert_stylegan1, is_stylegan1_state_dict, load_torch_state
 from ganbench.nets.importers.tf_stylegan2 import convert_tf, is_tf_pickle
 from ganbench.nets.importers.unpickler import load_network_pickle
 
-METHODS = ("stylegan2", "creps")
+METHODS = ("stylegan2", "stylegan1", "creps")
 
 
-def import_network(path: str | os.PathLike) -> ImportedNetworks:
-    """The networks of a released pickle in ganbench's names and layouts; anything else is one line."""
+def import_network(path: str | os.PathLike, avg_latent: str | os.PathLike | None = None) -> ImportedNetworks:
+    """The networks of a released file in ganbench's names and layouts; anything else is one line.
+    ``avg_latent``: a StyleGAN (v1) state dict's mean-w ``.npy`` (the DatasetGAN release ships it beside the data)."""
+    import zipfile
+
     path = Path(path)
+    if path.is_file() and zipfile.is_zipfile(path):
+        state = load_torch_state(path)  # None where not a weights-only archive (a ganbench checkpoint)
+        if is_stylegan1_state_dict(state):
+            return convert_stylegan1(state, str(path), avg_latent)
+    if avg_latent is not None:
+        raise GanbenchError(f"{path}: --avg-latent applies to StyleGAN (v1) .for_g_all.pt state dicts only")
     obj = load_network_pickle(path)
     if is_persistence_pickle(obj):
         return convert_persistence(obj, str(path))
@@ -67,7 +79,12 @@ def _experiment(imported: ImportedNetworks, path: Path) -> dict:
     return config["experiments"][0]
 
 
-def imported_checkpoint(path: str | os.PathLike, method: str | None = None, resolution: int | None = None) -> dict:
+def imported_checkpoint(
+    path: str | os.PathLike,
+    method: str | None = None,
+    resolution: int | None = None,
+    avg_latent: str | os.PathLike | None = None,
+) -> dict:
     """The ganbench checkpoint dict of a released network (without ``format``, which ``save_checkpoint`` adds).
 
     ``method``/``resolution``: what the caller expects; a file of another method or resolution is an error.
@@ -75,7 +92,7 @@ def imported_checkpoint(path: str | os.PathLike, method: str | None = None, reso
     from ganbench.methods import build_method
 
     path = Path(path)
-    imported = import_network(path)
+    imported = import_network(path, avg_latent)
     if method is not None and method != imported.method:
         raise GanbenchError(f"{path}: holds a {imported.method} generator, not {method}")
     if resolution is not None and resolution != imported.resolution:
@@ -85,6 +102,7 @@ def imported_checkpoint(path: str | os.PathLike, method: str | None = None, reso
     if imported.resolution < 8 or imported.resolution > 1024:
         raise GanbenchError(f"{path}: resolution {imported.resolution} is outside what experiments take (8 to 1024)")
     experiment = _experiment(imported, path)
+    torch.manual_seed(0)  # parts the file lacks (StyleGAN v1's D) are initialised reproducibly
     net = build_method(
         imported.method,
         experiment["options"],
@@ -94,7 +112,8 @@ def imported_checkpoint(path: str | os.PathLike, method: str | None = None, reso
         where=f"{path}: options",
     )
     for part in ("G", "G_ema", "D"):
-        _load_exact(getattr(net, part), getattr(imported, part), f"{path}: {part}")
+        if getattr(imported, part) is not None:
+            _load_exact(getattr(net, part), getattr(imported, part), f"{path}: {part}")
     return {
         "method": imported.method,
         "experiment": experiment,
@@ -116,6 +135,11 @@ def imported_checkpoint(path: str | os.PathLike, method: str | None = None, reso
             "sha256": sha256_file(path),
             "format": imported.format,
             "notes": list(imported.notes),
+            **(
+                {"avg_latent": {"path": str(Path(avg_latent).resolve()), "sha256": sha256_file(avg_latent)}}
+                if avg_latent is not None
+                else {}
+            ),
         },
     }
 
@@ -138,12 +162,16 @@ def _load_exact(module: torch.nn.Module, state: dict, where: str) -> None:
 
 
 def write_imported_checkpoint(
-    source: str | os.PathLike, out: str | os.PathLike, method: str | None = None, resolution: int | None = None
+    source: str | os.PathLike,
+    out: str | os.PathLike,
+    method: str | None = None,
+    resolution: int | None = None,
+    avg_latent: str | os.PathLike | None = None,
 ) -> dict:
     """Import ``source`` and write the checkpoint to ``out`` atomically; returns the checkpoint dict."""
     from ganbench.train.checkpoint import save_checkpoint
 
-    ckpt = imported_checkpoint(source, method, resolution)
+    ckpt = imported_checkpoint(source, method, resolution, avg_latent)
     save_checkpoint(ckpt, out)
     return ckpt
 

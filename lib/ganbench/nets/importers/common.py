@@ -28,7 +28,7 @@ class ImportedNetworks:
     label_dim: int
     G: dict[str, torch.Tensor]
     G_ema: dict[str, torch.Tensor]
-    D: dict[str, torch.Tensor]
+    D: dict[str, torch.Tensor] | None  # None: the file has no discriminator (kept as initialised, seed 0)
     notes: list[str] = field(default_factory=list)
 
 

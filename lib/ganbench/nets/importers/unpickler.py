@@ -181,7 +181,7 @@ def load_network_pickle(path: str | os.PathLike):
     if zipfile.is_zipfile(path):
         raise GanbenchError(
             f"{path}: a torch.save archive (a checkpoint or state dict), not a released network "
-            f"pickle; StyleGAN1 .for_g_all.pt state dicts are not converted"
+            f"pickle nor a StyleGAN .for_g_all.pt state dict"
         )
     try:
         with open(path, "rb") as f:
