@@ -176,7 +176,13 @@ CATALOG: dict[str, MethodEntry] = {
             kind="stage",
             parts=("S",),
             batch_fields=("images", "parts"),
-            inputs={"annotations": InputSpec(("annotations",), help="the part masks (default: the dataset's)")},
+            inputs={
+                "annotations": InputSpec(("annotations",), help="the part masks (default: the dataset's)"),
+                "backbone": InputSpec(
+                    ("weights",),
+                    help="ImageNet ResNet-101 weights for arch deeplabv3: init_from {S.net.backbone: backbone:.}",
+                ),
+            },
             train_split="train",
             evaluations=("segmentation",),
             figures=("curves", "preview"),

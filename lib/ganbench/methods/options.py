@@ -184,7 +184,7 @@ class EncoderOptions:
         return None
 
 
-SEGMENTER_ARCHS = ("unet",)
+SEGMENTER_ARCHS = ("unet", "deeplabv3")
 
 
 @dataclass(frozen=True)
@@ -192,8 +192,9 @@ class SegmenterOptions:
     """A supervised part segmenter (``ganbench.methods.segmenter``), trained by the loop on images and their
     part masks: LAGM's downstream network (§2.5: Adam 1e-3) and its labelled-only baseline."""
 
-    arch: str = "unet"
+    arch: str = "unet"  # or deeplabv3 (the DatasetGAN comparison's DeepLab rows; its backbone is an input)
     base_channels: int = 64  # UNet width: 64 is the paper's (milesial UNet); the embedded default is smaller
+    deeplab_layers: tuple[int, int, int, int] = (3, 4, 23, 3)  # DeepLabv3's ResNet blocks per stage: ResNet-101
     num_classes: int | None = None  # None: the classes of the training annotations
     lr: float = 0.001
     betas: tuple[float, float] = (0.9, 0.999)
@@ -204,9 +205,17 @@ class SegmenterOptions:
         _positive(self, "base_channels", "lr", "preview_images")
         if self.num_classes is not None:
             _positive(self, "num_classes")
+        if (
+            not isinstance(self.deeplab_layers, tuple)
+            or len(self.deeplab_layers) != 4
+            or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in self.deeplab_layers)
+        ):
+            raise ConfigError(f"deeplab_layers: expected 4 positive integers, got {self.deeplab_layers!r}")
 
     def check_experiment(self, resolution: int, micro_batch: int) -> str | None:
-        if resolution % 16:
+        if self.arch == "deeplabv3" and micro_batch < 2:
+            return "batch: DeepLabv3 needs at least 2 images per micro-batch (train-mode batch norm in ASPP pooling)"
+        if self.arch == "unet" and resolution % 16:
             return f"resolution: {resolution} is not a multiple of 16 (the UNet pools four times)"
         return None
 
@@ -270,7 +279,9 @@ class LAGMOptions:
 
     def check_experiment(self, resolution: int, micro_batch: int) -> str | None:
         if self.generator_resolution is not None and (
-            self.generator_resolution <= resolution or not is_power_of_two(self.generator_resolution // resolution)
+            self.generator_resolution <= resolution
+            or self.generator_resolution % resolution
+            or (self.generator_resolution // resolution) & (self.generator_resolution // resolution - 1)
         ):
             return (
                 f"options.generator_resolution: {self.generator_resolution} is not the resolution {resolution} "

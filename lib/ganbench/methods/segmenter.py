@@ -3,7 +3,8 @@
 A stage of catalog kind ``stage``: it trains on the labelled train split of its dataset (or its first
 ``train_images`` images: a few-shot labelled set) with pixel-wise cross-entropy and Adam, and is scored
 by mIoU and FG-mIoU on the test split (``ganbench.metrics.segmentation``). It is LAGM's downstream
-segmenter (research lagm.md §2.5: UNet, Adam 1e-3, batch 8) and the labelled-only baseline that shows
+segmenter (research lagm.md §2.5: UNet or DeepLabv3-ResNet101, whose ImageNet backbone is the input
+``backbone`` with ``init_from: {S.net.backbone: "backbone:."}``; Adam 1e-3, batch 8) and the labelled-only baseline that shows
 what gradient matching adds; LAGM's generated pairs reach it as another input. The mirror flips the
 masks with their images.
 """
@@ -18,6 +19,7 @@ from ganbench.errors import GanbenchError
 from ganbench.methods import register
 from ganbench.methods.base import Batch, Method, OptimizerSpec, Phase, StepContext
 from ganbench.methods.options import SegmenterOptions
+from ganbench.nets.deeplab import DeepLabV3
 from ganbench.nets.unet import UNet
 
 
@@ -33,7 +35,12 @@ class Segmenter(Method):
         if options.num_classes is None and annotations is None:
             raise GanbenchError("method segmenter: set options.num_classes, or give it the input 'annotations'")
         self.num_classes = options.num_classes or len(annotations.extra["classes"])
-        self.S = UNet(img_channels, self.num_classes, options.base_channels)
+        if options.arch == "unet":
+            self.S = UNet(img_channels, self.num_classes, options.base_channels)
+        else:
+            if img_channels != 3:
+                raise GanbenchError(f"method segmenter: DeepLabv3 reads RGB images, not {img_channels} channels")
+            self.S = DeepLabV3(self.num_classes, options.deeplab_layers)
 
     def trainable(self):
         return {"S": self.S}

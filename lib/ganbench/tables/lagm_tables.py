@@ -22,6 +22,38 @@ _DEVIATIONS = (
 )
 
 
+# labelled import format -> the dataset id published.yaml names
+PUBLISHED_DATASETS = {
+    "celebamask-19to8": "celebamask-hq",
+    "datasetgan-face-34": "datasetgan-face-34",
+    "datasetgan-car-20": "datasetgan-car-20",
+    "datasetgan-cat-16": "datasetgan-cat-16",
+    "pascal-part-horse": "pascal-horse",
+    "pascal-part-aeroplane": "pascal-aeroplane",
+}
+GENERATOR_NAMES = {"stylegan2": "stylegan2", "stylegan1": "stylegan"}  # as published.yaml's settings name them
+
+
+def _generator(exp: dict, by_name: dict) -> str | None:
+    """The kind of GAN an annotator stage reads (published settings' ``generator``), None where unknown."""
+    ((kind, value),) = exp["inputs"]["generator"].items()
+    if kind == "run" and value in by_name:
+        return GENERATOR_NAMES.get(by_name[value]["method"], by_name[value]["method"])
+    if kind == "network":
+        from ganbench.metrics.weights import load_weights_registry
+
+        method = load_weights_registry(kind="network").get(value, {}).get("method")
+        return GENERATOR_NAMES.get(method, method)
+    return None
+
+
+def _segmenter(options: dict, key: str) -> str:
+    if options.get(key, "unet") == "unet":
+        return "unet"
+    layers = tuple(options.get("deeplab_layers", (3, 4, 23, 3)))
+    return "deeplabv3-resnet101" if layers == (3, 4, 23, 3) else "deeplabv3"
+
+
 def lagm_rows(ctx: TableContext) -> dict[tuple[str, int], list[tuple[Row, int]]]:
     """(test dataset, resolution) -> [(row, #labels)], LAGM's rows first, then the baselines."""
     by_name = {e["name"]: e for e in ctx.experiments}
@@ -30,34 +62,54 @@ def lagm_rows(ctx: TableContext) -> dict[tuple[str, int], list[tuple[Row, int]]]
     out: dict = {}
     for exp in ctx.experiments:
         spec = ctx.datasets.get(exp["dataset"], {})
-        key, kind = None, None
+        key, kind, published_method = None, None, None
         if exp["method"] == "lagm":
-            key, kind, label = (
-                (exp["dataset"], exp["resolution"]),
-                0,
-                f"LAGM student S ({exp['options'].get('student', 'unet')})",
-            )
+            generator, student = _generator(exp, by_name), _segmenter(exp["options"], "student")
+            key, kind = (exp["dataset"], exp["resolution"]), 0
+            label = f"LAGM student S ({student}, {generator or 'G'})"
             labels = exp["train_images"]
+            setting = {"labels": labels, "generator": generator, "segmenter": student}
         elif exp["method"] == "segmenter" and spec.get("source") == "pairs" and spec["experiment"] in annotators:
             annotator = annotators[spec["experiment"]]
             key = (annotator["dataset"], annotator["resolution"])
             kind = 1 if annotator["method"] == "lagm" else 2
             which = "LAGM" if kind == 1 else "DatasetGAN-MLP"
-            label = f"segmenter on {spec['count']} {which} pairs"
+            generator, arch = _generator(annotator, by_name), _segmenter(exp["options"], "arch")
+            label = f"segmenter ({arch}) on {spec['count']} {which} pairs ({generator or 'G'})"
             labels = annotator["train_images"]
+            setting = {"labels": labels, "generator": generator, "segmenter": arch}
+            if kind == 1 and labels is None:  # the DatasetGAN comparison: stage 2 on every labelled image
+                setting, published_method = {"generator": generator, "segmenter": arch}, "lagm"
         elif exp["method"] == "segmenter" and (exp["dataset"], exp["resolution"]) in labelled_sets:
-            key, kind, label = (exp["dataset"], exp["resolution"]), 3, "segmenter on the labelled images alone"
+            arch = _segmenter(exp["options"], "arch")
+            key, kind, label = (
+                (exp["dataset"], exp["resolution"]),
+                3,
+                f"segmenter ({arch}) on the labelled images alone",
+            )
             labels = exp["train_images"]
+            setting = {"labels": labels}
         if key is None:
             continue
         shown = "all" if labels is None else labels
-        setting = {"labels": labels}
-        if exp["method"] == "lagm":
-            student = exp["options"].get("student", "unet")
-            setting.update(generator="stylegan2", segmenter="deeplabv3-resnet101" if student == "deeplabv3" else "unet")
-        row = Row(f"{label}, {shown} labels", experiments=(exp["name"],), setting=setting, paper="lagm")
+        row = Row(
+            f"{label}, {shown} labels",
+            experiments=(exp["name"],),
+            setting=setting,
+            paper="lagm",
+            published_method=published_method,
+        )
         out.setdefault(key, []).append((row, kind, labels or 0))
     return {k: [(r, n) for r, _, n in sorted(v, key=lambda t: (t[2], t[1], t[0].label))] for k, v in out.items()}
+
+
+def _published_datasets(ctx: TableContext, dataset: str, rows) -> dict[str, str]:
+    """Every row's dataset (a pairs set too) -> the published id of the labelled set the rows are scored on."""
+    published = PUBLISHED_DATASETS.get(ctx.datasets.get(dataset, {}).get("labels"))
+    if published is None:
+        return {}
+    by_name = {e["name"]: e for e in ctx.experiments}
+    return {by_name[name]["dataset"]: published for r, _ in rows for name in r.experiments}
 
 
 @register_table("lagm_semi")
@@ -69,13 +121,11 @@ def _lagm_semi(ctx: TableContext) -> list[TableSpec]:
                 name=f"lagm_semi-{dataset}-{res}",
                 title=f"Semi-supervised part segmentation: FG-mIoU against #labels ({dataset}, {res} px, "
                 "protocol fg_miou)",
-                columns=(
-                    Column("fg_miou", protocol="fg_miou", multiplier=100),
-                    Column("miou", protocol="fg_miou", multiplier=100),
-                ),
+                columns=(Column("fg_miou", protocol="fg_miou", multiplier=100),),
                 rows=tuple(r for r, _ in rows),
                 paper="lagm",
                 deviations=_DEVIATIONS,
+                published_datasets=_published_datasets(ctx, dataset, rows),
             )
         )
     return specs
@@ -94,6 +144,7 @@ def _lagm_datasetgan(ctx: TableContext) -> list[TableSpec]:
                 rows=tuple(r for r, _ in rows),
                 paper="lagm",
                 deviations=_DEVIATIONS[1:],
+                published_datasets=_published_datasets(ctx, dataset, rows),
             )
         )
     return specs

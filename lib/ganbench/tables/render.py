@@ -187,6 +187,7 @@ class Row:
     setting: Mapping[str, Any] = field(default_factory=dict)  # published setting the row stands for
     paper: str | None = None  # restrict published lookups of this row to one paper
     metric_prefix: str = ""  # read ``{prefix}{metric}.json``: a reference model measured in the same job
+    published_method: str | None = None  # the method published numbers name for this row (default: the run's)
 
     def selects(self, exp: Mapping[str, Any]) -> bool:
         return (
@@ -466,17 +467,16 @@ def _attach_published(
     setting = {**(row.setting if row else {}), **col.setting}
     paper = (row.paper if row and row.paper else None) or spec.paper
     metric = col.published_metric or col.metric
+    method = (row.published_method if row else None) or exp["method"]
     cell.published = published_value(
-        paper, metric, exp["method"], dataset, exp["resolution"], cell.protocol, setting, records=records
+        paper, metric, method, dataset, exp["resolution"], cell.protocol, setting, records=records
     )
     if cell.published is not None and cell.published.value is None:
         cell.published = None  # comparable, but the number is not known
     if cell.published is None:
         cell.hidden = sum(
             1
-            for r in published_candidates(
-                metric, exp["method"], dataset, exp["resolution"], setting, paper, records=records
-            )
+            for r in published_candidates(metric, method, dataset, exp["resolution"], setting, paper, records=records)
             if r.value is not None
         )
 
