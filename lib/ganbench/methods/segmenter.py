@@ -4,8 +4,8 @@ A stage of catalog kind ``stage``: it trains on the labelled train split of its 
 ``train_images`` images: a few-shot labelled set) with pixel-wise cross-entropy and Adam, and is scored
 by mIoU and FG-mIoU on the test split (``ganbench.metrics.segmentation``). It is LAGM's downstream
 segmenter (research lagm.md §2.5: UNet or DeepLabv3-ResNet101, whose ImageNet backbone is the input
-``backbone`` with ``init_from: {S.net.backbone: "backbone:."}``; Adam 1e-3, batch 8) and the labelled-only baseline that shows
-what gradient matching adds; LAGM's generated pairs reach it as another input. The mirror flips the
+``backbone`` with ``init_from: {S.net.backbone: "backbone:."}``; Adam 1e-3, batch 8) and the labelled-only
+baseline that shows what gradient matching adds; LAGM's generated pairs reach it as another input. The mirror flips the
 masks with their images.
 """
 
