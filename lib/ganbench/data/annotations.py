@@ -10,7 +10,9 @@ Datasets (N images of H x W, K keypoints):
 ``is_test``     (N,) bool           the recorded train/test split
 ==============  ==================  ==================================================
 
-Optionally ``names`` (N,) str: each row's source file (imported sets whose protocols order images by name).
+Optionally ``names`` (N,) str: each row's source file (imported sets whose protocols order images by name), and
+``is_val`` (N,) bool: the validation split (rows in neither the train nor the test split; LAGM's imports, whose
+official runs pick the snapshot with the best validation score). Without it there is no validation split.
 
 Attributes: ``classes``, ``keypoint_names``, ``category``, ``resolution``, ``seed``, and
 ``images_sha256``: the sha256 of the bytes of the ``images.zip`` written with it (the zips are
@@ -37,7 +39,20 @@ FIELDS = ("label", "coords", "keypoints", "visible", "is_test")
 class AnnotationsWriter:
     """Fill an annotations file row by row (so large sets never sit in memory at once)."""
 
-    def __init__(self, path, count, resolution, num_keypoints, *, classes, keypoint_names, category, seed, names=None):
+    def __init__(
+        self,
+        path,
+        count,
+        resolution,
+        num_keypoints,
+        *,
+        classes,
+        keypoint_names,
+        category,
+        seed,
+        names=None,
+        with_val: bool = False,
+    ):
         if names is not None and len(names) != count:
             raise ValueError(f"{len(names)} names for {count} rows")
         self._file = h5py.File(path, "w")
@@ -49,6 +64,8 @@ class AnnotationsWriter:
         create("keypoints", (n, k, 2), np.float32)
         create("visible", (n, k), bool)
         create("is_test", (n,), bool)
+        if with_val:
+            create("is_val", (n,), bool)
         attrs = self._file.attrs
         attrs["classes"] = list(classes)
         attrs["keypoint_names"] = list(keypoint_names)
@@ -58,8 +75,14 @@ class AnnotationsWriter:
         if names is not None:
             create("names", data=np.array(list(names), dtype=object), dtype=h5py.string_dtype())
 
-    def write(self, index: int, *, label, coords, keypoints, visible, is_test: bool) -> None:
+    def write(self, index: int, *, label, coords, keypoints, visible, is_test: bool, is_val: bool = False) -> None:
         f = self._file
+        if is_val and "is_val" not in f:
+            raise ValueError("a validation row in an annotations file made without with_val")
+        if is_val and is_test:
+            raise ValueError("a row in both the validation and the test split")
+        if "is_val" in f:
+            f["is_val"][index] = is_val
         f["label"][index] = label
         f["coords"][index] = coords
         f["keypoints"][index] = keypoints
@@ -96,6 +119,7 @@ class Annotations:
     seed: int
     images_sha256: str | None = None  # None: written before the hash was recorded
     names: list[str] | None = None  # each row's source file (imported sets); None: not recorded
+    is_val: np.ndarray | None = None  # the validation split; None: the file has none
 
     def __len__(self) -> int:
         return len(self.label)
@@ -122,6 +146,7 @@ def read_annotations(path: str | os.PathLike, indices=None) -> Annotations:
                 seed=int(a["seed"]),
                 images_sha256=str(a["images_sha256"]) if "images_sha256" in a else None,
                 names=list(f["names"].asstr()[sel]) if "names" in f else None,
+                is_val=f["is_val"][sel] if "is_val" in f else None,
             )
     except OSError as exc:
         raise DataError(f"{path}: not a readable HDF5 file ({exc})") from None

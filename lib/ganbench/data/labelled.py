@@ -17,7 +17,8 @@ from that list. Only seven classes are painted, in the official order (skin as f
 nose, mouth; later parts overwrite skin); hair, neck, cloth and the rest stay background.
 
 ``datasetgan-face-34``, ``datasetgan-car-20``, ``datasetgan-cat-16``: the DatasetGAN release, shared by CoordGAN
-and LAGM (:mod:`ganbench.data.datasetgan`).
+and LAGM (:mod:`ganbench.data.datasetgan`). ``pascal-part-horse``, ``pascal-part-aeroplane``: square crops of
+VOC2010 instances with merged parts and a validation split (:mod:`ganbench.data.pascal_part`).
 """
 
 from __future__ import annotations
@@ -54,7 +55,15 @@ _7_PAINT = (
 CELEBA_7_COUNT = 200  # the benchmark's sorted indices reach 199
 CELEBA_TRAIN = range(28000, 29500)
 CELEBA_TEST = range(29500, 30000)
-FORMATS = ("celebamask-19to8", "celebamask-19to7", "datasetgan-face-34", "datasetgan-car-20", "datasetgan-cat-16")
+FORMATS = (
+    "celebamask-19to8",
+    "celebamask-19to7",
+    "datasetgan-face-34",
+    "datasetgan-car-20",
+    "datasetgan-cat-16",
+    "pascal-part-horse",
+    "pascal-part-aeroplane",
+)
 
 
 def celebamask_mask(root: Path, index: int, paint=None) -> np.ndarray:
@@ -160,4 +169,8 @@ def import_labelled(fmt: str, root, zip_path, annotations_path, resolution: int)
         from ganbench.data.datasetgan import import_datasetgan
 
         return import_datasetgan(fmt, root, zip_path, annotations_path, resolution)
+    if fmt.startswith("pascal-part-") and fmt in FORMATS:  # ganbench.data.pascal_part.SETS
+        from ganbench.data.pascal_part import import_pascal_part
+
+        return import_pascal_part(fmt, root, zip_path, annotations_path, resolution)
     raise DataError(f"labelled format {fmt!r}: expected one of {', '.join(FORMATS)}")

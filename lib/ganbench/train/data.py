@@ -62,7 +62,10 @@ class TrainingData(torch.utils.data.Dataset):
             if count != total:
                 raise DataError(f"{annotations}: {count} annotated images, but {path} has {total}")
             if split == "train":
-                subset = np.flatnonzero(~self._file()["is_test"][:])
+                held_out = self._file()["is_test"][:]
+                if "is_val" in self._file():  # the validation split trains nothing either
+                    held_out = held_out | self._file()["is_val"][:]
+                subset = np.flatnonzero(~held_out)
         if limit is not None:
             available = len(subset) if subset is not None else len(open_source(path))
             if limit > available:
