@@ -47,8 +47,15 @@ def _write_image(root, name, objects, shape=(60, 80)):
     savemat(voc / "Annotations_Part" / f"{name}.mat", {"anno": anno})
 
 
-HORSE_PARTS = {"head": (12, 10, 22, 20), "muzzle": (12, 20, 16, 24), "torso": (22, 12, 40, 30), "lfuleg": (24, 30, 28, 44),
-               "lfho": (24, 44, 28, 46), "neck": (18, 8, 22, 12), "tail": (40, 12, 44, 20)}  # fmt: skip
+HORSE_PARTS = {
+    "head": (12, 10, 22, 20),
+    "muzzle": (12, 20, 16, 24),
+    "torso": (22, 12, 40, 30),
+    "lfuleg": (24, 30, 28, 44),
+    "lfho": (24, 44, 28, 46),
+    "neck": (18, 8, 22, 12),
+    "tail": (40, 12, 44, 20),
+}
 
 
 @pytest.fixture
