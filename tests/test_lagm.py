@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ganbench.config import validate_config, validate_experiment
-from ganbench.data.annotations import check_pair, read_annotations
+from ganbench.data.annotations import check_pair, read_annotation_attrs, read_annotations
 from ganbench.data.build import make_synthetic_dataset
 from ganbench.data.generated_pairs import _PerSeedRandom, generate_pairs, load_annotator
 from ganbench.errors import ConfigError, GanbenchError
@@ -495,7 +495,7 @@ def test_celebamask_import_paints_19_parts_in_order_merges_to_8_and_keeps_the_sp
 
     root = tmp_path / "CelebAMask-HQ"
     (root / "CelebA-HQ-img").mkdir(parents=True)
-    for index in (28000, 28001, 29500):
+    for index in (27999, 28000, 28001, 29500):
         PIL.Image.fromarray(np.full((64, 64, 3), index % 251, np.uint8)).save(root / "CelebA-HQ-img" / f"{index}.jpg")
         masks = root / "CelebAMask-HQ-mask-anno" / str(index // 2000)
         masks.mkdir(parents=True, exist_ok=True)
@@ -512,12 +512,18 @@ def test_celebamask_import_paints_19_parts_in_order_merges_to_8_and_keeps_the_sp
         part("hair", slice(256, 320))
     out = tmp_path / "out"
     n = import_celebamask(
-        tmp_path, out / "images.zip", out / "annotations.h5", 16, indices=(range(28000, 28002), range(29500, 29501))
+        tmp_path,
+        out / "images.zip",
+        out / "annotations.h5",
+        16,
+        indices=(range(28000, 28002), range(29500, 29501), range(27999, 28000)),
     )
-    assert n == 3
+    assert n == 4
     check_pair(out / "images.zip", out / "annotations.h5")
     a = read_annotations(out / "annotations.h5")
-    assert a.classes == list(CELEBA_8) and a.is_test.tolist() == [False, False, True]
+    assert a.classes == list(CELEBA_8) and a.is_test.tolist() == [False, False, True, False]
+    assert a.is_val.tolist() == [False, False, False, True]  # the official validation images
+    assert read_annotation_attrs(out / "annotations.h5")["test_set"] == "celebamask-hq-29500-29999"
     column = a.label[0][:, 0]  # 512 rows -> 16: 32 source rows per row
     name = [CELEBA_8[c] for c in column]
     assert name[:1] == ["skin"] and name[1] == "eye" and name[6] == "background" and name[8] == "hair"
@@ -534,3 +540,80 @@ def test_a_released_network_is_a_generator_input_by_name():
     assert input_files({}, exp)["generator"] == "results/networks/celeba0-28k-paper256-ada.ckpt.pt"
     with pytest.raises(ConfigError, match=r"inputs\.generator\.network: 'celeba' is not an importable network"):
         validate_config(config_with(lagm(inputs={"generator": {"network": "celeba"}})))
+
+
+def test_validation_rows_of_a_best_validation_pick():
+    from types import SimpleNamespace
+
+    from ganbench.metrics.part_segmentation import _validation_rows
+
+    is_test = np.array([False] * 6 + [True] * 2)
+    with_val = SimpleNamespace(is_test=is_test, is_val=np.array([False] * 4 + [True] * 2 + [False] * 2))
+    assert _validation_rows(with_val, {}, __file__).tolist() == [4, 5]  # the import's validation split
+    plain = SimpleNamespace(is_test=is_test, is_val=None)
+    other = {"input_sha256": {"data": "0" * 64}, "experiment": {"train_images": 2}}  # trained on other data
+    assert _validation_rows(plain, other, __file__).tolist() == [0, 1, 2, 3, 4, 5]
+    from ganbench.fileio import sha256_file
+
+    here = {"input_sha256": {"data": sha256_file(__file__)}, "experiment": {"train_images": 2}}
+    assert _validation_rows(plain, here, __file__).tolist() == [2, 3, 4, 5]  # not the 2 it trained on
+    everything = {"input_sha256": {"data": sha256_file(__file__)}, "experiment": {"train_images": None}}
+    assert _validation_rows(plain, everything, __file__).tolist() == []  # then the last snapshot is scored
+
+
+def test_published_values_stand_beside_ours_only_where_dataset_resolution_and_protocol_match(tmp_path):
+    """paper.yaml's LAGM rows with records as evaluate_segmenter writes them: CelebA at 10 labels (the student, best
+    validation snapshot, the official test set) shows the README's 74.41; the DatasetGAN comparison's cat-16
+    StyleGAN2 DeepLab pairs segmenter shows 33.56 ± 0.17; the same CelebA row scored on its last snapshot shows
+    none; the embedded default's synthetic rows show none."""
+    import json
+    from pathlib import Path
+
+    from ganbench.config import REPO_ROOT, load_config
+    from ganbench.metrics.paths import eval_path
+    from ganbench.metrics.protocols import PROTOCOLS
+    from ganbench.tables.render import build_table
+    from ganbench.tables.specs import configured_specs
+
+    def write(root, experiment, protocol, metric, value, **keys):
+        p = PROTOCOLS[protocol]
+        path = Path(eval_path(experiment, metric, protocol, root=root))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        record = {"metric": metric, "value": value, "protocol": {**p.record(), "split": "test", **keys}}
+        if p.folds > 1:
+            record["std"] = 0.01
+        path.write_text(json.dumps(record))
+
+    def tables(config, root):
+        specs = configured_specs(
+            ["lagm_semi", "lagm_datasetgan"],
+            config["experiments"],
+            ["fg_miou", "miou_cv5"],
+            datasets=config["datasets"],
+        )
+        return {s.name: build_table(s, config["experiments"], root) for s in specs}
+
+    paper = load_config(REPO_ROOT / "config" / "paper.yaml")
+    celeba = {"num_classes": 8, "test_set": "celebamask-hq-29500-29999", "images": 500}
+    write(
+        tmp_path / "a", "lagm-celebamask-hq-10-256", "fg_miou", "fg_miou", 0.7, selection="best-val-fg-miou", **celeba
+    )
+    cv = {"num_classes": 16, "cv_folds": 5, "selection": "best-val-miou-last-20", "images": 100}
+    write(tmp_path / "a", "segmenter-lagm-datasetgan-cat-16-stylegan2-deeplab-256", "miou_cv5", "miou", 0.3, **cv)
+    shown = tables(paper, tmp_path / "a")
+    semi = shown["lagm_semi-celebamask-hq-8-256"]
+    row = semi.row_labels.index("LAGM student S (deeplabv3-resnet101, stylegan2), 10 labels")
+    assert semi.cells[row][0].published.value == 74.41
+    dg = shown["lagm_datasetgan-datasetgan-cat-16-256"]
+    row = dg.row_labels.index("segmenter (deeplabv3-resnet101) on 10000 LAGM pairs (stylegan2), all labels")
+    assert (dg.cells[row][0].published.value, dg.cells[row][0].published.std) == (33.56, 0.17)
+    write(tmp_path / "b", "lagm-celebamask-hq-10-256", "fg_miou", "fg_miou", 0.7, selection="last-snapshot", **celeba)
+    semi = tables(paper, tmp_path / "b")["lagm_semi-celebamask-hq-8-256"]
+    assert all(line[0].published is None for line in semi.cells)
+
+    quick = load_config(REPO_ROOT / "config" / "config.yaml")
+    for name in ("lagm-synthfaces-32", "segmenter-lagm-synthfaces-32", "segmenter-labelled-synthfaces-32"):
+        write(tmp_path / "c", name, "fg_miou", "fg_miou", 0.2, num_classes=8, selection="best-val-fg-miou", images=6)
+        write(tmp_path / "c", name, "miou_cv5", "miou", 0.3, num_classes=8, cv_folds=5, images=6)
+    for table in tables(quick, tmp_path / "c").values():
+        assert all(cell.published is None for line in table.cells for cell in line)

@@ -173,7 +173,7 @@ def test_unknown_protocol_never_matches():
 def test_setting_must_match_exactly():
     ours = {
         "num_classes": 8,
-        "background": "excluded",
+        "background": False,
         "test_set": "celebamask-hq-29500-29999",
         "selection": "best-val-fg-miou",
     }

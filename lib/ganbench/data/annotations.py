@@ -14,7 +14,8 @@ Optionally ``names`` (N,) str: each row's source file (imported sets whose proto
 ``is_val`` (N,) bool: the validation split (rows in neither the train nor the test split; LAGM's imports, whose
 official runs pick the snapshot with the best validation score). Without it there is no validation split.
 
-Attributes: ``classes``, ``keypoint_names``, ``category``, ``resolution``, ``seed``, and
+Attributes: ``classes``, ``keypoint_names``, ``category``, ``resolution``, ``seed``, optionally ``test_set`` (a
+labelled import's name for its official test split, as config/published.yaml's protocols name it), and
 ``images_sha256``: the sha256 of the bytes of the ``images.zip`` written with it (the zips are
 deterministic, so a rebuilt zip keeps its hash). Row i describes image i of that zip;
 :func:`check_pair` refuses an annotations file given with other images.
@@ -52,6 +53,7 @@ class AnnotationsWriter:
         seed,
         names=None,
         with_val: bool = False,
+        test_set: str | None = None,
     ):
         if names is not None and len(names) != count:
             raise ValueError(f"{len(names)} names for {count} rows")
@@ -72,6 +74,8 @@ class AnnotationsWriter:
         attrs["category"] = category
         attrs["resolution"] = resolution
         attrs["seed"] = seed
+        if test_set is not None:  # the import's name for its official test split (published numbers match on it)
+            attrs["test_set"] = test_set
         if names is not None:
             create("names", data=np.array(list(names), dtype=object), dtype=h5py.string_dtype())
 
@@ -168,6 +172,7 @@ def read_annotation_attrs(path: str | os.PathLike) -> dict:
                 "category": str(a["category"]),
                 "resolution": int(a["resolution"]),
                 "seed": int(a["seed"]),
+                **({"test_set": str(a["test_set"])} if "test_set" in a else {}),
             }
     except (OSError, KeyError) as exc:
         raise DataError(f"{path}: not a readable annotations file ({exc})") from None

@@ -4,11 +4,11 @@ stages training on part masks read (dataset source ``labelled``; rule ``import_l
 ``celebamask-19to8`` (research/lagm.md §4.1): CelebAMask-HQ, unpacked by hand as the registry's notes say
 (``CelebA-HQ-img/<i>.jpg``, ``CelebAMask-HQ-mask-anno/<i // 2000>/<i:05d>_<part>.png``). The official LAGM
 split: images 28000-29499 are the labelled train split (in index order, so ``train_images: N`` takes the
-first N as the official configs' ``limit_size``), 29500-29999 the test split; 0-27999 trained the GAN and
-27500-27999 are LAGM's validation images (not imported: ours score the last snapshot). Part masks are painted
-in the order of the 19 CelebAMask classes (later parts overwrite earlier ones), then merged into 8 classes:
-eye glasses stay skin; hat, earring, necklace, neck and cloth become background. Images are resized with
-PIL's bicubic filter, masks with nearest.
+first N as the official configs' ``limit_size``), 29500-29999 the test split, 27500-27999 the validation split
+(``is_val``: the official picks the snapshot by FG-mIoU on them; they are among the 0-27999 that trained the GAN).
+Part masks are painted in the order of the 19 CelebAMask classes (later parts overwrite earlier ones), then
+merged into 8 classes: eye glasses stay skin; hat, earring, necklace, neck and cloth become background. Images
+are resized with PIL's bicubic filter, masks with nearest.
 
 ``celebamask-19to7`` (research/coordgan.md §4.2, CoordGAN's ``celebA-7`` label-propagation benchmark): the first
 200 CelebA-HQ-img files in lexicographic name order (``0.jpg``, ``1.jpg``, ``10.jpg``, ``100.jpg``, ...), all in
@@ -55,6 +55,7 @@ _7_PAINT = (
 CELEBA_7_COUNT = 200  # the benchmark's sorted indices reach 199
 CELEBA_TRAIN = range(28000, 29500)
 CELEBA_TEST = range(29500, 30000)
+CELEBA_VAL = range(27500, 28000)
 FORMATS = (
     "celebamask-19to8",
     "celebamask-19to7",
@@ -108,19 +109,21 @@ def import_celebamask(
     zip_path: str | os.PathLike,
     annotations_path: str | os.PathLike,
     resolution: int,
-    indices: tuple[range, range] = (CELEBA_TRAIN, CELEBA_TEST),
+    indices: tuple[range, range, range] = (CELEBA_TRAIN, CELEBA_TEST, CELEBA_VAL),
     fmt: str = "celebamask-19to8",
 ) -> int:
-    """Write the official LAGM split of CelebAMask-HQ at ``resolution`` (8 classes), or with ``fmt``
-    ``celebamask-19to7`` CoordGAN's celebA-7 list (``indices`` unused); both files appear only on success.
-    ``root`` is the unpacked ``CelebAMask-HQ`` folder (or the folder holding it). Returns the count."""
+    """Write the official LAGM split of CelebAMask-HQ at ``resolution`` (8 classes: train, test and validation
+    rows), or with ``fmt`` ``celebamask-19to7`` CoordGAN's celebA-7 list (``indices`` unused); both files appear
+    only on success. ``root`` is the unpacked ``CelebAMask-HQ`` folder (or the folder holding it). Returns the
+    count."""
     root = _celebamask_root(root)
     if fmt == "celebamask-19to7":
-        rows = [(i, False) for i in celeba7_rows(root)]
+        rows = [(i, False, False) for i in celeba7_rows(root)]
         classes, paint = CELEBA_7, tuple((part, CELEBA_7.index(c)) for part, c in _7_PAINT)
     else:
-        train, test = indices
-        rows = [(i, False) for i in train] + [(i, True) for i in test]
+        train, test, val = indices
+        rows = [(i, False, False) for i in train] + [(i, True, False) for i in test]
+        rows += [(i, False, True) for i in val]
         classes, paint = CELEBA_8, None
     no_coords = np.full((resolution, resolution, 2), np.nan, np.float32)
     with (
@@ -136,10 +139,12 @@ def import_celebamask(
             keypoint_names=[],
             category="face",
             seed=0,
-            names=[f"{i}.jpg" for i, _ in rows],
+            names=[f"{i}.jpg" for i, _, _ in rows],
+            with_val=fmt == "celebamask-19to8",
+            test_set="celebamask-hq-29500-29999" if fmt == "celebamask-19to8" else None,
         ) as annotations,
     ):
-        for row, (index, is_test) in enumerate(tqdm(rows, desc="celebamask-hq", unit="img", disable=None)):
+        for row, (index, is_test, is_val) in enumerate(tqdm(rows, desc="celebamask-hq", unit="img", disable=None)):
             path = root / "CelebA-HQ-img" / f"{index}.jpg"
             if not path.is_file():
                 raise DataError(f"{path}: image {index} of the {fmt} list is missing")
@@ -155,6 +160,7 @@ def import_celebamask(
                 keypoints=np.zeros((0, 2), np.float32),
                 visible=np.zeros((0,), bool),
                 is_test=is_test,
+                is_val=is_val,
             )
         images.close()
         annotations.set_images_sha256(sha256_file(zip_tmp))

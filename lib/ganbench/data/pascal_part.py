@@ -257,6 +257,7 @@ def import_pascal_part(
             seed=0,
             names=[c[0] for c, _, _ in rows],
             with_val=True,
+            test_set="voc2010-val-crops",
         ) as annotations,
     ):
         for row, ((name, image, mask), is_val, is_test) in enumerate(rows):

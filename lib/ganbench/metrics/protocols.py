@@ -72,6 +72,7 @@ class Protocol:
     background: bool = True  # whether mIoU counts the background class (FG-mIoU never does)
     absent_class: str = "skip"  # a class absent from prediction and target: "skip" (left out) or "zero" (IoU 0)
     std_ddof: int = 1  # the std over folds: 1 sample std, 0 np.std
+    select_best_val: bool = False  # one fold: score the snapshot with the best validation score (LAGM's FG-mIoU)
 
     @property
     def reference(self) -> str:
@@ -173,6 +174,8 @@ def _check(protocol: Protocol, where: str) -> None:
             raise ConfigError(f"{where}: absent_class: unknown value {p.absent_class!r} (expected one of: skip, zero)")
         if p.std_ddof not in (0, 1):
             raise ConfigError(f"{where}: std_ddof: expected 0 or 1, got {p.std_ddof!r}")
+        if not isinstance(p.select_best_val, bool):
+            raise ConfigError(f"{where}: select_best_val: expected true or false, got {p.select_best_val!r}")
 
 
 def make_protocol(fields: Mapping[str, Any], where: str = "protocol") -> Protocol:
@@ -289,8 +292,9 @@ register_protocol(
     folds=1,
     background=False,
     absent_class="zero",
+    select_best_val=True,
     description="LAGM semi-supervised part segmentation: FG-mIoU (background excluded) on the test "
-    "split, absent classes count as IoU 0 (research/lagm.md §5)",
+    "split of the snapshot with the best validation FG-mIoU, absent classes count as IoU 0 (research/lagm.md §5)",
 )
 register_protocol(
     "miou_cv5",

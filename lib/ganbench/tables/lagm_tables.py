@@ -13,8 +13,9 @@ from ganbench.tables.render import Column, Row, TableSpec
 from ganbench.tables.specs import TableContext, register_table
 
 _DEVIATIONS = (
-    "FG-mIoU and mIoU x100 of the run's last snapshot on the whole test split (the official picks the snapshot "
-    "with the best FG-mIoU on a validation split, which our labelled imports do not carry)",
+    "FG-mIoU x100 on the whole test split of the snapshot with the best validation FG-mIoU, as the official picks "
+    "it: the import's validation split (CelebAMask-HQ 27500-27999, Pascal-Part's VOC-train crops after the first "
+    "180); for the synthetic set, which has none, the last 100 train-split images the run did not train on",
     "embedded default: synthfaces at 32 px on the quickstart's 24-kimg StyleGAN2, 0.6 kimg of annotator training "
     "(the paper's 150k iterations), Adam for both networks, 500 generated pairs (10k), 5 epochs, UNets 16 wide",
     "baselines (ours, not in the paper): the segmenter on the labelled images alone for as many steps, and a "
