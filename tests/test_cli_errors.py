@@ -111,6 +111,9 @@ def inputs(tmp_path_factory) -> Path:
             save_features=True,
         )
     (root / "cfg.yaml").write_text(json.dumps({"datasets": config["datasets"], "experiments": [EXPERIMENT]}))
+    few = {**EXPERIMENT, "name": "few", "method": "segmenter", "options": {"base_channels": 8}, "train_images": 999}
+    (root / "cfg_labels.yaml").write_text(json.dumps({"datasets": config["datasets"], "experiments": [few]}))
+    _datasetgan_inputs(root)
     (root / "exp.json").write_text(json.dumps(EXPERIMENT))
     (root / "exp32.json").write_text(json.dumps({**EXPERIMENT, "resolution": 32}))
     (root / "badkimg.json").write_text(json.dumps({**EXPERIMENT, "kimg": "lots"}))
@@ -167,6 +170,18 @@ def inputs(tmp_path_factory) -> Path:
     (root / "profile" / "config.yaml").write_text("executor: slurm\n")
     _coordgan_inputs(root, config)
     return root
+
+
+def _datasetgan_inputs(root: Path) -> None:
+    """Two tiny cat-16 releases: one mask with class id 16 (of 0..15), one mask smaller than its image."""
+    import numpy as np
+    import PIL.Image
+
+    for name, mask in (("dg_label", np.full((8, 8), 16)), ("dg_size", np.zeros((4, 8), np.int64))):
+        for folder in ("annotation/training_data/cat_processed", "annotation/testing_data/cat_16_class"):
+            (root / name / folder).mkdir(parents=True)
+            PIL.Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(root / name / folder / "image_0.png")
+            np.save(root / name / folder / "image_mask0.npy", mask)
 
 
 def _coordgan_inputs(root: Path, config: dict) -> None:
@@ -390,6 +405,18 @@ CASES = [
         "28000_skin.png: a 256x256 mask, the others are 512x512",
     ),
     (["import-labelled", "pascal", "{in}/faces", "--resolution", "16", "--out", "{out}/l"], "invalid choice: 'pascal'"),
+    (  # a mask with a class id out of range
+        ["import-labelled", "datasetgan-cat-16", "{in}/dg_label", "--resolution", "8", "--out", "{out}/l"],
+        "image_mask0.npy: label 16 outside 0..15 (datasetgan-cat-16)",
+    ),
+    (  # a mask whose size differs from its image
+        ["import-labelled", "datasetgan-cat-16", "{in}/dg_size", "--resolution", "8", "--out", "{out}/l"],
+        "image_mask0.npy: a 8x4 mask, but its image",
+    ),
+    (
+        ["import-labelled", "pascal-part-horse", "{in}/faces", "--resolution", "8", "--out", "{out}/l"],
+        "expected VOC2010's JPEGImages/ and ImageSets/Main/",
+    ),
     (
         ["import-labelled", "celebamask-19to8", "{in}/faces", "--resolution", "4", "--out", "{out}/l"],
         "argument --resolution: 4 is less than 8",
@@ -477,6 +504,7 @@ CASES = [
     (["check-config", "{in}/faces"], "faces: is a folder; expected a configuration file"),
     (["check-config", "{in}/missing.yaml"], "missing.yaml: configuration file not found"),
     (["check-config", "{in}/text8.txt"], "must be a mapping"),
+    (["check-config", "{in}/cfg_labels.yaml"], "experiments.0.train_images: 999 is more than the"),  # #labels
     (
         [
             "coordgan-swap",

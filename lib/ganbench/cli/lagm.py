@@ -100,6 +100,8 @@ LABELLED_FORMATS = (
     "datasetgan-face-34",
     "datasetgan-car-20",
     "datasetgan-cat-16",
+    "pascal-part-horse",
+    "pascal-part-aeroplane",
 )
 
 
