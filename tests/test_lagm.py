@@ -617,3 +617,17 @@ def test_published_values_stand_beside_ours_only_where_dataset_resolution_and_pr
         write(tmp_path / "c", name, "miou_cv5", "miou", 0.3, num_classes=8, cv_folds=5, images=6)
     for table in tables(quick, tmp_path / "c").values():
         assert all(cell.published is None for line in table.cells for cell in line)
+
+
+def test_a_generator_of_the_wrong_resolution_fails_at_validation():
+    spec = lagm(inputs={"generator": {"network": "celeba0-28k-paper256-ada"}}, resolution=128)
+    with pytest.raises(ConfigError, match=r"inputs\.generator: 'celeba0-28k-paper256-ada' makes 256 px images, the"):
+        validate_config(config_with(spec))
+    with pytest.raises(ConfigError, match=r"makes 16 px images, the experiment's resolution is 32"):
+        validate_config(config_with(gan(), lagm(resolution=32)))
+    face = lagm(
+        inputs={"generator": {"network": "karras2019stylegan-celebahq-1024x1024"}},
+        resolution=512,
+        options={**TINY["lagm"], "generator_resolution": 1024},
+    )
+    assert validate_config(config_with(face))["experiments"][0]["options"]["generator_resolution"] == 1024

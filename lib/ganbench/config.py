@@ -294,6 +294,8 @@ def _check_experiment(config: dict | None, exp: dict, where: str) -> None:
     if needs_annotations(entry) and "annotations" not in exp["inputs"]:
         exp["inputs"]["annotations"] = {"annotations": exp["dataset"]}  # the dataset's own labels
     _check_inputs(config, exp, entry, where)
+    if "annotator" in entry.provides and config is not None:
+        _check_generator_resolution(config, exp, getattr(options, "generator_resolution", None), where)
     exp["init_from"] = {**entry.init_from, **exp["init_from"]}
     exp["frozen"] = list(dict.fromkeys([*entry.frozen, *exp["frozen"]]))
     for key, parts in (("init_from", list(exp["init_from"])), ("frozen", exp["frozen"])):
@@ -389,6 +391,25 @@ def _check_inputs(config: dict | None, exp: dict, entry, where: str) -> None:
                     f"{key}.weights: {value!r} is neither a file nor a name of config/weights.yaml"
                     f"{did_you_mean(value, registry, 'names')}"
                 )
+
+
+def _check_generator_resolution(config: dict, exp: dict, expected: int | None, where: str) -> None:
+    """An annotator's generator (a run or a released network) makes images at the experiment's resolution, or at
+    ``options.generator_resolution`` where that is set (LAGM's face-34 StyleGAN)."""
+    ((kind, value),) = exp["inputs"]["generator"].items()
+    if kind == "run":
+        parent = next((e for e in config["experiments"] if e["name"] == value), None)
+        made = parent["resolution"] if parent is not None else None
+    elif kind == "network":
+        from ganbench.metrics.weights import load_weights_registry
+
+        made = load_weights_registry(kind="network")[value].get("resolution")
+    else:
+        return
+    want = expected or exp["resolution"]
+    if made is not None and made != want:
+        whose = "options.generator_resolution" if expected else "the experiment's resolution"
+        raise ConfigError(f"{where}.inputs.generator: {value!r} makes {made} px images, {whose} is {want}")
 
 
 def experiment_order(config: dict, source: str = "config") -> list[str]:
