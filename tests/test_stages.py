@@ -451,9 +451,9 @@ def test_segmenter_trains_on_the_train_split_and_is_scored_on_the_test_split(fac
     )
     record = out["fg_miou"]["fg_miou"]
     assert record["protocol"]["images"] == 6 and 0 <= record["value"] <= 1
-    # the snapshot with the best FG-mIoU on the train split's 12 rows the run did not train on (faces has no
+    # the snapshot with the best FG-mIoU on the train split's 8 rows the run did not train on (faces has no
     # validation split); a synthetic set names no test_set, so no published number can match it
-    assert record["protocol"]["selection"] == "best-val-fg-miou" and record["selected"]["val_images"] == 12
+    assert record["protocol"]["selection"] == "best-val-fg-miou" and record["selected"]["val_images"] == 8
     assert record["protocol"]["num_classes"] == len(read_annotations(faces / "annotations.h5").classes)
     assert "test_set" not in record["protocol"]
     assert (tmp_path / "eval" / "fg_miou" / "miou.json").is_file()
