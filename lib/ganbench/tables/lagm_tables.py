@@ -16,9 +16,8 @@ _DEVIATIONS = (
     "FG-mIoU x100 on the whole test split of the snapshot with the best validation FG-mIoU, as the official picks "
     "it: the import's validation split (CelebAMask-HQ 27500-27999, Pascal-Part's VOC-train crops after the first "
     "180); for the synthetic set, which has none, the last 100 train-split images the run did not train on",
-    "embedded default: synthfaces at 32 px on the quickstart's 24-kimg StyleGAN2, 0.4 kimg of annotator training "
-    "(the paper's 150k iterations), Adam for both networks, 240 generated pairs (10k), 5 epochs (1.2 kimg), UNets "
-    "16 wide: cut to fit LAGM's 3 minutes of the quickstart on two cores",
+    "embedded default: synthfaces at 32 px on the quickstart's 24-kimg StyleGAN2, 0.6 kimg of annotator training "
+    "(the paper's 150k iterations), Adam for both networks, 500 generated pairs (10k), 5 epochs, UNets 16 wide",
     "baselines (ours, not in the paper): the segmenter on the labelled images alone for as many steps, and a "
     "DatasetGAN-style pixel MLP on W+ inversions of the same labelled images, labelling the same seeds",
 )
