@@ -228,3 +228,20 @@ def test_lagm_resizes_a_larger_generator_down(tmp_path):
     lagm = _lagm(ckpt, 16, generator_resolution=32)
     img, feats = lagm.generate(torch.randn(2, Z))
     assert img.shape[-1] == 16 and [f.shape[-1] for f in feats] == [4, 4, 8, 8, 16, 16, 16, 16]
+
+
+def test_lagm_car_transform_crops_images_and_labels_alike(for_g_all):
+    """options.wide_crop (lagm.md §2.2, the cars): rows [R/8, 7R/8) of the generated image and of the annotator's
+    logits, resized back to R x R (nearest); the pairs' labels are the argmax of the transformed logits."""
+    ckpt = imported_checkpoint(for_g_all)
+    plain, car = _lagm(ckpt, 16), _lagm(ckpt, 16, wide_crop=True)
+    car.A.load_state_dict(plain.A.state_dict())
+    z = torch.randn(2, Z, generator=torch.Generator().manual_seed(4))
+    img, feats = plain.generate(z, rng=ListRng(_noises(2)))
+    cropped, _ = car.generate(z, rng=ListRng(_noises(2)))
+    rows = 2 + torch.arange(16) * 12 // 16  # nearest from the 12 kept rows (2 .. 13) back to 16
+    torch.testing.assert_close(cropped, img[:, :, rows])
+    plain.A.eval(), car.A.eval()
+    torch.testing.assert_close(car.logits(feats), F.interpolate(plain.A(feats)[:, :, 2:14], size=(16, 16)))
+    _, labels = car.label(z, rng=ListRng(_noises(2)))
+    assert labels.shape == (2, 16, 16)

@@ -24,8 +24,9 @@ Each step runs two phases of the loop, in this order (§2.4):
 Both optimisers are SGD (lr 1e-3, momentum 0.9) by default. S stays in train mode (batch norm) in both
 phases; A is in train mode in its phase and in eval mode in the student's.
 
-Deviations: the original's output transform T (the car wide crop) is not implemented (every generator
-here is square and its images are the training resolution); with several micro-batches per step (or
+The original's output transform T is ``options.wide_crop`` (the cars: generated images and the annotator's
+logits keep rows [R/8, 7R/8) and are resized back to R x R, nearest), applied to the student's generated images,
+the soft labels and the generated pairs. Deviation: with several micro-batches per step (or
 ranks), the A gradient is the mean of the per-micro-batch matching gradients, not the gradient of one
 matching over the whole batch (the paper's batch of 2 + 2 fits one micro-batch).
 """
@@ -218,11 +219,24 @@ class LAGM(Method):
             z, c, truncation_psi=self.options.truncation_psi, truncation_cutoff=self.options.truncation_cutoff
         )
         img, features = self.G.synthesis(ws, noise_mode=noise_mode, rng=rng, return_features=True)
-        return fit_to_resolution(img, list(features.values()), self.resolution)  # lowest resolution first
+        img, features = fit_to_resolution(img, list(features.values()), self.resolution)  # lowest resolution first
+        return self.transform(img), features
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:
+        """The original's output transform T (lagm.md §2.2) on generated images and the annotator's logits: with
+        ``options.wide_crop`` (cars), rows [R/8, 7R/8) of the square frame, resized back to R x R (nearest)."""
+        if not self.options.wide_crop:
+            return x
+        r = x.shape[-2]
+        return F.interpolate(x[..., r // 8 : 7 * r // 8, :], size=x.shape[-2:], mode="nearest")
+
+    def logits(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
+        """T(A(features)): the annotator's part logits [N, K, R, R] of the generated images ``generate`` returns."""
+        return self.transform(self.A(features))
 
     def annotate(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
-        """The annotator's soft labels [N, K, R, R] (softmax of its logits)."""
-        return F.softmax(self.A(features), dim=1)
+        """The annotator's soft labels [N, K, R, R] (softmax of its transformed logits)."""
+        return F.softmax(self.logits(features), dim=1)
 
     def _check_masks(self, parts: torch.Tensor) -> None:
         top = int(parts.max())
@@ -283,7 +297,7 @@ class LAGM(Method):
         was = self.A.training
         self.A.eval()
         img, features = self.generate(z, noise_mode="random", rng=rng)
-        labels = self.A(features).argmax(1)
+        labels = self.logits(features).argmax(1)
         self.A.train(was)
         return img, labels
 
@@ -308,7 +322,7 @@ class LAGM(Method):
         self.A.eval(), self.S.eval()
         z = torch.randn(k, self.G.z_dim, generator=torch.Generator().manual_seed(0)).to(device)
         x_g, features = self.generate(z, noise_mode="const")
-        a_labels = self.A(features).argmax(1)
+        a_labels = self.logits(features).argmax(1)
         images, parts = fixed.images[:k], fixed.parts[:k]
         rows = []
         for i in range(0, k, 8):

@@ -247,9 +247,12 @@ class LAGMOptions:
     # a generator above the experiment's resolution (face-34's StyleGAN at 1024 for 512): its image and its
     # larger feature maps are resized down bilinearly (lagm.md §2.1); None: the experiment's resolution
     generator_resolution: int | None = None
+    wide_crop: bool = False  # the car transform T: generated images and labels keep rows [R/8, 7R/8), resized back
 
     def __post_init__(self):
         _choice("student", self.student, LAGM_STUDENTS)
+        if not isinstance(self.wide_crop, bool):
+            raise ConfigError(f"wide_crop: expected true or false, got {self.wide_crop!r}")
         if self.generator_resolution is not None:
             _positive(self, "generator_resolution")
         _choice("optimizer", self.optimizer, LAGM_OPTIMIZERS)
