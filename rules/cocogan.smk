@@ -25,7 +25,6 @@ from ganbench.tables.specs import COCOGAN_FIGURES, cocogan_deviations
 
 COCOGAN_EXPERIMENTS = experiments_with("cocogan")
 COCOGAN_FID_EXPERIMENTS = [e for e in COCOGAN_EXPERIMENTS if e in experiments_with("gan")]
-FID_PROTOCOLS = "|".join(re.escape(n) for n, p in PROTOCOLS.items() if "fid" in p.metrics) or "(?!)"
 
 
 # One rule per COCO-GAN method: each writes its method's seam files (ganbench.metrics.plan.cocogan_seam_results).
@@ -56,8 +55,8 @@ for _method in ("cocogan", "cocogan_extrap", "cocogan_panorama"):
             "../workflow_scripts/cocogan_seams.py"
 
 
-# The best-FID snapshot (every COCO-GAN with FID) and the FID of extrapolated images (the extrapolation stage),
-# under each protocol with FID.
+# The FID of extrapolated images (the extrapolation stage), under each protocol with FID. The best-FID snapshot
+# is the shared rule best_fid_snapshot (rules/evaluate.smk).
 rule cocogan_fid:
     input:
         checkpoint="results/runs/{experiment}/final.pt",
@@ -74,13 +73,12 @@ rule cocogan_fid:
     wildcard_constraints:
         experiment=experiment_regex(COCOGAN_FID_EXPERIMENTS),
         protocol=FID_PROTOCOLS,
-        result="fid-best|fid-extrap",
+        result="fid-extrap",
     conda:
         "../envs/ganbench.yaml"
     params:
         protocol=lambda wc: PROTOCOLS[wc.protocol].as_dict(),
         out_dir=lambda wc: paths.eval_dir(wc.experiment, wc.protocol),
-        result=lambda wc: wc.result,
         resolution=lambda wc: EXPERIMENTS[wc.experiment]["resolution"],
         extrap_steps=lambda wc: EXPERIMENTS[wc.experiment]["options"].get("extrap_steps", 1),
     script:

@@ -8,6 +8,7 @@ from ganbench.config import (
     input_files,
     pairs_test_dataset,
     probe_datasets,
+    selection_generator,
     selection_weights,
     training_experiment,
 )
@@ -48,6 +49,7 @@ METRICS_CFG = config["metrics"]
 # every GAN protocol by name (ganbench.metrics.protocols): metrics.protocols', then experiments' own
 PROTOCOLS = plan.protocols_of(config)
 STATSKEYS = sorted({p.statskey for p in PROTOCOLS.values()})
+FID_PROTOCOLS = "|".join(re.escape(n) for n, p in PROTOCOLS.items() if "fid" in p.metrics) or "(?!)"
 
 
 def extractor_weights(name):
@@ -162,7 +164,7 @@ def selection_inputs(name):
     sel = SELECTIONS[name]
     gen = EXPERIMENTS[sel["generator"]]
     return {
-        "generator": f"results/runs/{sel['generator']}/final.pt",
+        "generator": selection_generator(config, name),
         "data": f"{data_dir(gen['dataset'], gen['resolution'])}/images.zip",
         **{f"weights_{c}": path for c, path in selection_weights(config, name).items() if path is not None},
         "after": [f"results/selection/{s}.json" for s in sel["after"]],

@@ -62,6 +62,37 @@ for _protocol in PROTOCOLS.values():
             "../workflow_scripts/real_floor.py"
 
 
+# The best-FID snapshot of a run (ganbench.metrics.best_snapshot), for any GAN method and each protocol with FID:
+# the FID of every snapshot of its trajectory, the lowest as fid-best.json, and a copy of that snapshot, which a
+# child takes as `inputs: {parent: {best_fid: experiment}}` (a Vision-aided round) and a selection probes.
+rule best_fid_snapshot:
+    input:
+        checkpoint="results/runs/{experiment}/final.pt",
+        stats=lambda wc: stats_file(
+            EXPERIMENTS[wc.experiment]["dataset"], EXPERIMENTS[wc.experiment]["resolution"], wc.protocol
+        ),
+        weights=lambda wc: extractor_weights(PROTOCOLS[wc.protocol].extractor),
+    output:
+        json=eval_report(
+            paths.eval_path("{experiment}", paths.BEST_FID, "{protocol}"), "{experiment}", "{protocol}", paths.BEST_FID
+        ),
+        snapshot=paths.best_snapshot_path("{experiment}", "{protocol}"),
+    log:
+        "logs/evaluate/{experiment}-{protocol}-best-fid.log",
+    benchmark:
+        "benchmarks/best_fid_snapshot/experiment={experiment}/protocol={protocol}.tsv"
+    wildcard_constraints:
+        experiment=experiment_regex(experiments_with("gan")),
+        protocol=FID_PROTOCOLS,
+    conda:
+        "../envs/ganbench.yaml"
+    params:
+        protocol=lambda wc: PROTOCOLS[wc.protocol].as_dict(),
+        out_dir=lambda wc: paths.eval_dir(wc.experiment, wc.protocol),
+    script:
+        "../workflow_scripts/best_fid_snapshot.py"
+
+
 # Any-scale methods (CREPS): FID at each output scale against the real data at resolution x scale, under each
 # protocol with FID; consistency across scales and the render cost beside StyleGAN2 (ganbench.metrics.any_scale),
 # which depend on no feature protocol.

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from ganbench.config import validate_config
 from ganbench.data.build import make_synthetic_dataset
 from ganbench.errors import ConfigError
+from ganbench.fileio import sha256_file
 from ganbench.methods import build_method
 from ganbench.methods.options import VISION_BACKBONES, VisionAidedOptions, parse_options
 from ganbench.metrics.probe import FORMAT, KIND, ProbeNet
@@ -357,6 +358,11 @@ def test_the_few_shot_chain_runs_through_snakemake(tmp_path):
     assert first["selected"] not in second["accuracies"] and len(second["accuracies"]) == 2  # the pick leaves
     assert first["loss"].endswith("_s")  # DiffAugment on: smoothing regardless of accuracy
     ckpt = load_checkpoint(work / "results/runs/fewshot-round2/final.pt")
+    best = work / "results/runs/fewshot-round1/best-fid-tiny.pt"  # round 2 and selection 2 start from it
+    assert ckpt["input_sha256"]["parent"] == sha256_file(best)
+    assert json.loads((work / "results/eval/fewshot-round1/tiny/fid-best.json").read_text())["snapshot_sha256"] == (
+        sha256_file(best)
+    )
     assert not any(k.startswith("backbones.") and ".net." in k for k in ckpt["state"])
     assert any(k.startswith("cvD.1.") for k in ckpt["state"])
     table = (work / "reports/tables/vision_aided-synthfaces-200-16.md").read_text()

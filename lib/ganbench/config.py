@@ -104,10 +104,12 @@ def validate_config(config: dict, source: str = "config", schema: dict | None = 
 
 def _check_metrics(config: dict, source: str) -> None:
     """Protocol names, custom protocols and table names, against their registries (one line each)."""
-    from ganbench.metrics.protocols import configured_protocols, experiment_protocols
+    from ganbench.metrics.protocols import configured_protocols, experiment_protocols, snapshot_protocol
     from ganbench.tables.specs import TABLES
 
     configured_protocols(config["metrics"], source)
+    if config["metrics"].get("snapshot_protocol") is not None:
+        snapshot_protocol(config["metrics"], source)
     for i, exp in enumerate(config["experiments"]):
         where = f"{source}: experiments.{i}"
         experiment_protocols(config["metrics"], exp, source, where)
@@ -347,16 +349,18 @@ def _check_inputs(config: dict | None, exp: dict, entry, where: str) -> None:
             raise ConfigError(f"{key}.{kind}: this input is one of: {', '.join(spec.sources)}")
         if config is None:  # a lone experiment: its inputs are files given beside it
             continue
-        if kind == "run":
+        if kind in RUN_KINDS:
             if value not in experiments:
                 raise ConfigError(
-                    f"{key}.run: unknown experiment {value!r}{did_you_mean(value, experiments, 'defined')}"
+                    f"{key}.{kind}: unknown experiment {value!r}{did_you_mean(value, experiments, 'defined')}"
                 )
             parent = CATALOG[experiments[value]["method"]]
             if spec.provides and spec.provides not in parent.provides:
                 raise ConfigError(
-                    f"{key}.run: {value!r} ({parent.display}) provides no {spec.provides}, which this input needs"
+                    f"{key}.{kind}: {value!r} ({parent.display}) provides no {spec.provides}, which this input needs"
                 )
+            if kind == "best_fid":
+                _check_best_fid(config, value, f"{key}.best_fid")
         elif kind == "selection":
             if value not in config.get("selections", {}):
                 raise ConfigError(
@@ -412,6 +416,42 @@ def _check_generator_resolution(config: dict, exp: dict, expected: int | None, w
         raise ConfigError(f"{where}.inputs.generator: {value!r} makes {made} px images, {whose} is {want}")
 
 
+RUN_KINDS = ("run", "best_fid")  # input sources that are another experiment of the config
+
+
+def parent_experiment(given: dict) -> str | None:
+    """The experiment an input (``{kind: value}``) comes from, if it is one: a ``run`` or its ``best_fid``."""
+    ((kind, value),) = given.items()
+    return value if kind in RUN_KINDS else None
+
+
+def _check_best_fid(config: dict, experiment: str, key: str) -> None:
+    """A best-FID snapshot needs a parent evaluated by the GAN protocols and a protocol with FID to pick by."""
+    from ganbench.metrics.protocols import snapshot_protocol
+
+    parent = next(e for e in config["experiments"] if e["name"] == experiment)
+    entry = CATALOG[parent["method"]]
+    if "gan" not in entry.evaluations:
+        raise ConfigError(f"{key}: {experiment!r} ({entry.display}) has no FID to pick a snapshot by")
+    snapshot_protocol(config["metrics"], key)
+
+
+def best_fid_file(config: dict, experiment: str) -> str:
+    """The copy of ``experiment``'s best-FID snapshot under the config's snapshot protocol."""
+    from ganbench.metrics.paths import best_snapshot_path
+    from ganbench.metrics.protocols import snapshot_protocol
+
+    return best_snapshot_path(experiment, snapshot_protocol(config["metrics"]).name)
+
+
+def selection_generator(config: dict, name: str) -> str:
+    """The checkpoint a selection probes: its generator's final.pt or best-FID snapshot (``snapshot``)."""
+    sel = config["selections"][name]
+    if sel["snapshot"] == "best_fid":
+        return best_fid_file(config, sel["generator"])
+    return f"results/runs/{sel['generator']}/final.pt"
+
+
 def experiment_order(config: dict, source: str = "config") -> list[str]:
     """Experiment names with every parent before its children; a cycle is a one-line ConfigError."""
     experiments = {e["name"]: e for e in config["experiments"]}
@@ -426,8 +466,9 @@ def experiment_order(config: dict, source: str = "config") -> list[str]:
             raise ConfigError(f"{source}: experiments.{index[name]}.inputs: a cycle of parents: {' -> '.join(cycle)}")
         state[name] = "visiting"
         for given in experiments[name]["inputs"].values():
-            if "run" in given:
-                visit(given["run"], path + [name])
+            parent = parent_experiment(given)
+            if parent is not None:
+                visit(parent, path + [name])
         state[name] = "done"
         order.append(name)
 
@@ -444,6 +485,8 @@ def input_files(config: dict, experiment: dict) -> dict[str, str]:
         ((kind, value),) = given.items()
         if kind == "run":
             files[role] = f"results/runs/{value}/final.pt"
+        elif kind == "best_fid":  # rule best_fid_snapshot
+            files[role] = best_fid_file(config, value)
         elif kind == "annotations":
             files[role] = f"results/data/{value}-{experiment['resolution']}/annotations.h5"
         elif kind == "selection":
@@ -566,6 +609,8 @@ def _check_selections(config: dict, source: str) -> None:
                 f"{where}.generator: {sel['generator']!r} is not a GAN experiment of this config"
                 f"{did_you_mean(sel['generator'], experiments, 'defined')}"
             )
+        if sel["snapshot"] == "best_fid":
+            _check_best_fid(config, sel["generator"], f"{where}.snapshot")
         for c in sel["candidates"]:
             if c not in VISION_BACKBONES:
                 raise ConfigError(f"{where}.candidates: unknown backbone {c!r} (known: {', '.join(VISION_BACKBONES)})")

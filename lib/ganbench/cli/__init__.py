@@ -224,6 +224,29 @@ def _eval(args) -> None:
         print(f"{name}: {record['value']}")
 
 
+def _best_fid(args) -> None:
+    from ganbench.methods.catalog import CATALOG
+    from ganbench.metrics.best_snapshot import best_fid_snapshot
+    from ganbench.metrics.extractors import load_extractor
+    from ganbench.metrics.protocols import get_protocol
+    from ganbench.metrics.stats import load_stats
+
+    ckpt = checkpoint_method(args.checkpoint)
+    entry = CATALOG[ckpt["method"]]
+    if "gan" not in entry.evaluations:
+        raise GanbenchError(f"{args.checkpoint}: a {entry.display} checkpoint has no FID (the official measures none)")
+    protocol = get_protocol(args.protocol, "--protocol")
+    if "fid" not in protocol.metrics:
+        raise GanbenchError(f"--protocol: {protocol.name} measures no FID, so it cannot pick a best-FID snapshot")
+    load_stats(input_file(args.stats, "statistics file"))
+    weights = input_file(args.weights, "weights file") if args.weights else None
+    snapshot = output_file(args.snapshot_out, (".pt",)) if args.snapshot_out else None
+    out = output_dir(args.out)
+    extractor = load_extractor(protocol.extractor, weights)
+    record = best_fid_snapshot(args.checkpoint, args.stats, extractor, protocol, out, snapshot)
+    print(f"best FID {record['value']:.4f} at {record['best_kimg']:g} kimg ({record['snapshot']})")
+
+
 def _eval_reconstruction(args) -> None:
     from ganbench.metrics.reconstruction import evaluate_reconstruction
 
@@ -547,6 +570,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="any-scale methods only: render at R*scale (the statistics must be of the data at R*scale); "
         "writes {metric}-scale{s}.json",
     )
+
+    p = command(
+        "best-fid",
+        "the best-FID snapshot of a run (any GAN; the official policy of COCO-GAN and Vision-aided GAN): the FID "
+        "of every snapshot, the lowest in fid-best.json, optionally a copy of that snapshot",
+        _best_fid,
+    )
+    p.add_argument(
+        "checkpoint", help="a run's final.pt (its checkpoint-*.pt of the same trajectory are read beside it)"
+    )
+    p.add_argument("stats", help="reference statistics .h5 (ganbench stats) under the protocol")
+    p.add_argument("--weights", help="the extractor's local weights file (the probe's .pt)")
+    p.add_argument("--protocol", default="probe2k_full", help="a named protocol with FID (default probe2k_full)")
+    p.add_argument("--out", required=True, help=f"folder for fid-best.json ({OVERWRITE})")
+    p.add_argument("--snapshot-out", help=f"copy the best snapshot to this .pt file ({OVERWRITE})")
 
     p = command(
         "eval-reconstruction",

@@ -1,7 +1,7 @@
 """COCO-GAN's subcommands (research cocogan.md): its lattices, its panorama data, its evaluations and figures.
 
 Training is the generic ``ganbench train`` (methods cocogan, cocogan_extrap, cocogan_panorama, from images.tfrecord);
-the FID of assembled images is the generic ``ganbench eval``.
+the FID of assembled images is the generic ``ganbench eval``, the best-FID snapshot the generic ``ganbench best-fid``.
 """
 
 from __future__ import annotations
@@ -41,13 +41,6 @@ def add_commands(command) -> None:
     p.add_argument("data", help="the real images (zip, folder or TFRecord) at the model's full size")
     p.add_argument("--count", type=POSITIVE, default=256, help="generated (and at most as many real) images")
     p.add_argument("--out", required=True, help=f"output folder for seam-*.json (each {OVERWRITE})")
-
-    p = command("cocogan-best-fid", "COCO-GAN: FID of every snapshot of a run, the best one (official policy)", _best)
-    p.add_argument("checkpoint", help="a COCO-GAN run's final.pt (its checkpoint-*.pt are read beside it)")
-    p.add_argument("stats", help="reference statistics (ganbench stats) under the protocol")
-    p.add_argument("--weights", help="the extractor's weights file (the probe's .pt)")
-    p.add_argument("--protocol", default="probe2k_full", help="a named GAN protocol (default probe2k_full)")
-    p.add_argument("--out", required=True, help=f"output folder for fid-best.json ({OVERWRITE})")
 
     p = command("cocogan-figure", "COCO-GAN: extrapolation, panorama (seam marked) or patch-guided figure", _figure)
     p.add_argument("checkpoint", help="a COCO-GAN training checkpoint")
@@ -100,22 +93,6 @@ def _seams(args) -> None:
     out = output_dir(args.out)
     values = evaluate_seams(args.checkpoint, args.data, out, args.count)
     print(" ".join(f"{k}={v:.4f}" for k, v in values.items()))
-
-
-def _best(args) -> None:
-    from ganbench.metrics.cocogan import evaluate_best_fid
-    from ganbench.metrics.extractors import load_extractor
-    from ganbench.metrics.protocols import get_protocol
-
-    ckpt = _cocogan_checkpoint(args.checkpoint)
-    if ckpt["method"] == "cocogan_panorama":
-        raise GanbenchError(f"{args.checkpoint}: a panorama model has no FID (the official disables it)")
-    protocol = get_protocol(args.protocol, "--protocol")
-    stats = input_file(args.stats, "statistics file")
-    weights = input_file(args.weights, "weights file") if args.weights else None
-    out = output_dir(args.out)
-    record = evaluate_best_fid(args.checkpoint, stats, load_extractor(protocol.extractor, weights), protocol, out)
-    print(f"best FID {record['value']:.4f} at {record['best_kimg']:g} kimg")
 
 
 def _figure(args) -> None:

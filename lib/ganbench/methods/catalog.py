@@ -15,7 +15,9 @@ Vocabulary:
   ``annotator``: labels for generated images, which a ``pairs`` dataset takes).
 - ``inputs``: named roles an experiment fills under ``inputs:`` in the config, each with the kinds of
   source it accepts: ``run`` (another experiment's ``final.pt``, a real Snakemake input, so a changed
-  parent reruns its children), ``checkpoint`` (a ganbench checkpoint file, e.g. an imported release),
+  parent reruns its children), ``best_fid`` (another experiment's best-FID snapshot, rule
+  ``best_fid_snapshot``: the official start of a Vision-aided round), ``checkpoint`` (a ganbench checkpoint
+  file, e.g. an imported release),
   ``weights`` (a pretrained weights file), ``annotations`` (a labelled dataset's ``annotations.h5``),
   ``selection`` (a ``selections:`` entry's result, results/selection/{name}.json: Vision-aided's chosen backbone),
   ``network`` (a released GAN of config/weights.yaml, imported by rule ``import_network``).
@@ -42,7 +44,7 @@ from ganbench.errors import ConfigError, did_you_mean
 from ganbench.methods import options as opts
 
 TRAIN_FORMATS = {"zip": "images.zip", "tfrecord": "images.tfrecord"}  # -> the file in results/data/{dataset}-{res}/
-SOURCE_KINDS = ("run", "checkpoint", "weights", "annotations", "selection", "network")
+SOURCE_KINDS = ("run", "best_fid", "checkpoint", "weights", "annotations", "selection", "network")
 EVALUATIONS = ("gan", "any_scale", "reconstruction", "segmentation", "cocogan", "correspondence", "coordgan_swap")
 # Figure -> the report category it is filed under: reports/figures/{experiment}-{figure}.png
 FIGURES = {
@@ -103,7 +105,9 @@ class MethodEntry:
 # Any method that trains a generator may start from a parent's weights (a fine-tune: CoordGAN at 512,
 # COCO-GAN's extrapolation, a Vision-aided round); ``init_from`` says which parts.
 _PARENT = InputSpec(
-    ("run", "checkpoint"), provides="generator", help="an experiment or checkpoint to fine-tune from (with init_from)"
+    ("run", "best_fid", "checkpoint"),
+    provides="generator",
+    help="an experiment (its final or best-FID snapshot) or checkpoint to fine-tune from (with init_from)",
 )
 
 CATALOG: dict[str, MethodEntry] = {

@@ -4,9 +4,8 @@ paper does not report).
 - :func:`evaluate_seams`: seam scores (:mod:`ganbench.metrics.seams`) of assembled samples, of extrapolated
   samples (the extrapolation stage), of the 360° seam of panoramas, each beside the same score of real images
   on the same micro grid. Protocol-free files ``results/eval/{experiment}/seam-*.json``.
-- :func:`evaluate_best_fid`: the official best-FID snapshot policy (the reported FIDs are most likely
-  best-of-training): the protocol's FID of every checkpoint of the run, the lowest written as ``fid-best``
-  with the kimg it came from.
+- the official best-FID snapshot policy (the reported FIDs are most likely best-of-training) is the shared
+  :mod:`ganbench.metrics.best_snapshot`, as for every GAN method.
 - FID of extrapolated images: ``evaluate_checkpoint`` with ``sample_kwargs={"extrap": e, "size": R}`` (the
   wider image resized to the training resolution, so that it is compared with the real data at R).
 """
@@ -14,15 +13,13 @@ paper does not report).
 from __future__ import annotations
 
 import os
-import re
-import tempfile
 from pathlib import Path
 
 import torch
 
 from ganbench.data.dataset import ImageDataset
 from ganbench.fileio import write_json
-from ganbench.metrics.gan_metrics import evaluate_checkpoint, load_method
+from ganbench.metrics.gan_metrics import load_method
 from ganbench.metrics.plan import cocogan_seam_results
 from ganbench.metrics.seams import seam_score, wrap_seam_score
 from ganbench.metrics.stats import versions
@@ -80,32 +77,3 @@ def evaluate_seams(
         record = {"metric": name, "value": values[name], "protocol": protocol, "run": run, "versions": versions()}
         write_json(Path(out_dir) / f"{name}.json", record)
     return values
-
-
-def _kimg_of(path: Path) -> float:
-    match = re.search(r"(\d+)", path.stem)
-    return float(match.group(1)) if match else -1.0
-
-
-def evaluate_best_fid(checkpoint_path, stats_path, extractor, protocol, out_dir, batch: int = 32) -> dict:
-    """The protocol's FID of every ``checkpoint-*.pt`` beside ``checkpoint_path`` (and of it); writes
-    ``fid-best.json`` with the lowest, its snapshot's kimg and every snapshot's value."""
-    run_dir = Path(checkpoint_path).parent
-    snapshots = sorted(run_dir.glob("checkpoint-*.pt"), key=_kimg_of) or [Path(checkpoint_path)]
-    per_snapshot = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for path in snapshots:
-            kimg = load_checkpoint(path, mmap=True)["nimg"] / 1000
-            records = evaluate_checkpoint(path, stats_path, extractor, protocol, tmp, metrics=["fid"], batch=batch)
-            per_snapshot[kimg] = records["fid"]
-    best_kimg = min(per_snapshot, key=lambda k: per_snapshot[k]["value"])
-    best = per_snapshot[best_kimg]
-    record = {
-        **best,
-        "metric": "fid-best",
-        "protocol": {**best["protocol"], "snapshot_policy": "best FID over the run's snapshots"},
-        "best_kimg": best_kimg,
-        "per_snapshot": {f"{k:g}": r["value"] for k, r in per_snapshot.items()},
-    }
-    write_json(Path(out_dir) / "fid-best.json", record)
-    return record

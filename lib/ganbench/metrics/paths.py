@@ -9,6 +9,8 @@
                                                             consistency and render cost)
 ``results/eval/_real/{dataset}-{res}/{protocol}/{name}.json``  the floor: the metric between two disjoint halves
                                                             of the real set, same extractor and protocol
+``results/runs/{experiment}/best-fid-{protocol}.pt``        the run's snapshot with the lowest FID under
+                                                            ``protocol`` (ganbench.metrics.best_snapshot)
 =========================================================  =====================================================
 
 Experiment names start with a letter or digit, so ``_real`` never collides with one.
@@ -21,6 +23,8 @@ from pathlib import Path
 STATS_DIR = "results/stats"
 EVAL_DIR = "results/eval"
 FLOOR = "_real"
+RUNS_DIR = "results/runs"
+BEST_FID = "fid-best"  # the result name of the best-FID snapshot's FID
 
 
 def stats_path(dataset: str, res: int, statskey: str) -> str:
@@ -42,3 +46,8 @@ def floor_dir(dataset: str, res: int, protocol: str, root: str | Path = EVAL_DIR
 
 def floor_path(dataset: str, res: int, protocol: str, name: str, root: str | Path = EVAL_DIR) -> str:
     return f"{floor_dir(dataset, res, protocol, root)}/{name}.json"
+
+
+def best_snapshot_path(experiment: str, protocol: str, root: str | Path = RUNS_DIR) -> str:
+    """The copy of an experiment's best-FID snapshot under ``protocol``: a stage input (source ``best_fid``)."""
+    return f"{root}/{experiment}/best-fid-{protocol}.pt"

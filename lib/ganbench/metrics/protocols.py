@@ -380,3 +380,24 @@ def experiment_protocols(
 def gan_protocols(metrics_config: Mapping[str, Any]) -> list[Protocol]:
     """The configured protocols that measure generated images (the evaluate rules run these)."""
     return [p for p in configured_protocols(metrics_config).values() if p.kind == "gan"]
+
+
+def snapshot_protocol(metrics_config: Mapping[str, Any], source: str = "config") -> Protocol:
+    """The protocol a run's best-FID snapshot is chosen under (ganbench.metrics.best_snapshot):
+    ``metrics.snapshot_protocol``, else the first configured GAN protocol that measures FID."""
+    chosen = configured_protocols(metrics_config, source)
+    name = metrics_config.get("snapshot_protocol")
+    if name is not None:
+        where = f"{source}: metrics.snapshot_protocol"
+        if name not in chosen:
+            raise ConfigError(f"{where}: {name!r} is not one of metrics.protocols{did_you_mean(name, chosen)}")
+        if chosen[name].kind != "gan" or "fid" not in chosen[name].metrics:
+            raise ConfigError(f"{where}: {name!r} measures no FID, so it cannot pick a best-FID snapshot")
+        return chosen[name]
+    fid = [p for p in chosen.values() if p.kind == "gan" and "fid" in p.metrics]
+    if not fid:
+        raise ConfigError(
+            f"{source}: metrics.protocols: none measures FID, so no best-FID snapshot can be chosen "
+            "(add one, e.g. probe2k_full or fid50k_full)"
+        )
+    return fid[0]

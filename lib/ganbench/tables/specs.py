@@ -15,6 +15,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from ganbench.config import parent_experiment
 from ganbench.errors import ConfigError, did_you_mean
 from ganbench.methods.catalog import CATALOG
 from ganbench.methods.options import COCOGANOptions
@@ -464,8 +465,21 @@ VISION_AIDED_FEW_SHOT = ("animalface-dog", "animalface-cat", "100shot-bridge-of-
 
 
 def _parent_of(exp: Mapping[str, Any]) -> str | None:
-    given = exp.get("inputs", {}).get("parent", {})
-    return given.get("run")
+    """The experiment a run continues (its final or best-FID snapshot), if any."""
+    given = exp.get("inputs", {}).get("parent")
+    return parent_experiment(given) if given else None
+
+
+def _round_starts(experiments: Sequence[Mapping[str, Any]]) -> str:
+    """How the configured rounds start: the official resumes from the parent's best-FID snapshot."""
+    kinds = {
+        next(iter(e["inputs"]["parent"]))
+        for e in experiments
+        if e["method"] == "vision_aided" and "parent" in e.get("inputs", {})
+    }
+    if kinds - {"best_fid"}:
+        return "a round with a `run` parent starts from its final snapshot, not the best-FID one (the official's)"
+    return ""
 
 
 def _augment(exp: Mapping[str, Any]) -> str:
@@ -503,8 +517,7 @@ def vision_aided_tables(ctx: TableContext) -> list[TableSpec]:
     columns = protocol_columns(protocols, ("fid", "kid"))
     fid = protocol_columns(protocols, ("fid",))
     specs = []
-    deviations = (
-        "each round starts from its parent's final snapshot, not the best-FID one",
+    deviations = tuple(d for d in (_round_starts(ctx.experiments),) if d) + (
         "the official FID path would give any data path containing 'cat' LSUN-cat clean-fid statistics "
         "(e.g. AnimalFace-cat); here the reference is always the experiment's own dataset",
     )

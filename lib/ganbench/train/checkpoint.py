@@ -24,7 +24,7 @@ from ganbench.errors import GanbenchError
 from ganbench.fileio import atomic_path
 
 FORMAT = 1
-_NAME = re.compile(r"checkpoint-(\d{6})\.pt$")
+CHECKPOINT_NAME = re.compile(r"checkpoint-(\d{6})\.pt$")
 
 # Experiment keys that do not change the training trajectory: a run may be resumed across them.
 RESUMABLE_KEYS = frozenset({"kimg", "snapshot_kimg", "tick_kimg", "workers"})
@@ -121,7 +121,9 @@ def same_trajectory(a: dict, b: dict) -> bool:
 
 def resume_candidates(run_dir: str | os.PathLike, experiment: dict, input_sha256: dict[str, str]):
     """Yield (path, why it cannot be resumed or None) for the run's checkpoints, newest first."""
-    found = sorted((int(m.group(1)), p) for p in Path(run_dir).glob("checkpoint-*.pt") if (m := _NAME.search(p.name)))
+    found = sorted(
+        (int(m.group(1)), p) for p in Path(run_dir).glob("checkpoint-*.pt") if (m := CHECKPOINT_NAME.search(p.name))
+    )
     for _, path in reversed(found):
         ckpt = load_checkpoint(path, mmap=True)
         if not same_trajectory(ckpt["experiment"], experiment):

@@ -28,7 +28,7 @@ from ganbench.methods.catalog import CATALOG
 @dataclass(frozen=True)
 class InputFile:
     role: str
-    source: str  # run | checkpoint | weights | annotations | data
+    source: str  # run | best_fid | checkpoint | weights | annotations | selection | network | data
     path: str
     sha256: str
 
@@ -72,7 +72,7 @@ def parent_infos(records: dict[str, InputFile]) -> dict[str, InputInfo]:
 
     infos = {}
     for role, r in records.items():
-        if r.source in ("run", "checkpoint", "network"):
+        if r.source in ("run", "best_fid", "checkpoint", "network"):
             ckpt = load_checkpoint(r.path, mmap=True)
             infos[role] = InputInfo(
                 ckpt["method"],
@@ -103,7 +103,7 @@ def split_source(spec: str) -> tuple[str, str | None]:
 def source_state(record: InputFile) -> dict[str, torch.Tensor]:
     """The full state dict an input offers: a checkpoint's method state (with its own frozen parts read
     back from their files), or a weights file's state dict."""
-    if record.source in ("run", "checkpoint", "network"):
+    if record.source in ("run", "best_fid", "checkpoint", "network"):
         from ganbench.train.checkpoint import load_checkpoint
 
         return full_state(load_checkpoint(record.path), record.path)
