@@ -37,6 +37,7 @@ from ganbench.cli.args import (
     remove_new_dirs,
 )
 from ganbench.errors import ConfigError, GanbenchError
+from ganbench.metrics.protocols import EXTRACTORS as EXTRACTOR_NAMES  # torch-free
 
 # The papers' own subcommands: each module's add_commands(command) adds them with the same ``command`` helper.
 COMMAND_MODULES = ("ganbench.cli.lagm", "ganbench.cli.visionaided", "ganbench.cli.cocogan", "ganbench.cli.coordgan")
@@ -519,7 +520,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="probe2k_full",
         help="a named protocol (ganbench.metrics.protocols): its extractor and reals",
     )
-    p.add_argument("--extractor", choices=["probe", "inception-v3-compat"], help="instead of the protocol's")
+    p.add_argument("--extractor", choices=list(EXTRACTOR_NAMES), help="instead of the protocol's")
     p.add_argument("--weights", required=True, help="the extractor's local weights file")
     p.add_argument(
         "--max-real",
@@ -544,7 +545,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--extractor",
-        choices=["probe", "inception-v3-compat"],
+        choices=list(EXTRACTOR_NAMES),
         help="feature extractor (default: the protocol's); must be the one of the statistics",
     )
     p.add_argument("--weights", required=True, help="the extractor's local weights file")

@@ -3,6 +3,8 @@
 - ``inception-v3-compat`` (D = 2048): torch-fidelity's ``FeatureExtractorInceptionV3``, pool
   features (layer ``'2048'``), weights ``weights-inception-2015-12-05-6726825d.pth`` made by the
   download_weights rule (``config/weights.yaml``) or given by path;
+- ``clean-fid`` (D = 2048): clean-fid's resize and TorchScript Inception (:mod:`ganbench.metrics.cleanfid_extractor`),
+  weights ``inception-2015-12-05.pt`` made by the download_weights rule (``config/weights.yaml`` id ``clean-fid``);
 - ``probe`` (D = 256 by default): :class:`ganbench.metrics.probe.ProbeNet`, weights ``probe.pt``
   made by :func:`ganbench.metrics.probe.train_probe` on the labelled synthetic data.
 
@@ -140,9 +142,17 @@ def _probe(weights_path: Path, device) -> FeatureExtractor:
     )
 
 
+def _clean(weights_path: Path, device) -> FeatureExtractor:
+    from ganbench.metrics.cleanfid_extractor import CLEAN_FIDELITY_NAME, FEATURE, FidelityCleanInception
+
+    module = FidelityCleanInception(CLEAN_FIDELITY_NAME, [FEATURE], feature_extractor_weights_path=weights_path)
+    return FeatureExtractor("clean-fid", module, CLEAN_FIDELITY_NAME, FEATURE, 2048, weights_path, device)
+
+
 # name -> (constructor, where a missing weights file comes from)
 EXTRACTORS = {
     "inception-v3-compat": (_inception, "the download_weights rule (config/weights.yaml, id inception-v3-compat)"),
+    "clean-fid": (_clean, "the download_weights rule (config/weights.yaml, id clean-fid)"),
     "probe": (_probe, "the train_probe rule (train_probe on the labelled synthetic datasets)"),
 }
 

@@ -21,6 +21,7 @@ name                kind        extractor            num_gen    reals           
 probe2k_full        gan         probe                2000       all                fid, kid, pr (the embedded default)
 fid50k_full         gan         inception-v3-compat  50000      all                fid (StyleGAN)
 kid50k_full         gan         inception-v3-compat  50000      all                kid, shown x10^3 (Vision-aided)
+clean_fid50k_full   gan         clean-fid            50000      all                fid, kid x10^3 (Vision-aided --clean)
 fid10k              gan         inception-v3-compat  10000      first 10000        fid (CoordGAN)
 fid50k_ttur         gan         inception-v3-compat  50000      first 50000        fid (COCO-GAN, TTUR statistics)
 fid50k_ttur_hq      gan         inception-v3-compat  50000      first 30000        fid (COCO-GAN, CelebA-HQ)
@@ -38,7 +39,7 @@ from typing import Any, Mapping
 from ganbench.errors import ConfigError, did_you_mean
 
 KINDS = ("gan", "segmentation")
-EXTRACTORS = ("probe", "inception-v3-compat")
+EXTRACTORS = ("probe", "inception-v3-compat", "clean-fid")
 GAN_METRICS = ("fid", "kid", "pr")
 SEGMENTATION_METRICS = ("miou", "fg_miou", "pixel_accuracy")
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
@@ -256,6 +257,19 @@ register_protocol(
     kid_scale=1000.0,
     description="Vision-aided GAN (few-shot sets): KID of 50k generated images against every real "
     "image, 100 subsets of 1000, reported x10^3",
+)
+register_protocol(
+    "clean_fid50k_full",
+    kind="gan",
+    extractor="clean-fid",
+    num_gen=50000,
+    reals=None,
+    metrics=("fid", "kid"),
+    kid_subsets=100,
+    kid_subset_size=1000,
+    kid_scale=1000.0,
+    description="Vision-aided GAN's --clean 1 (released models): clean-fid's resize and Inception, 50k generated "
+    "images against every real image of the training set (not clean-fid's precomputed statistics); KID x10^3",
 )
 register_protocol(
     "fid10k",
