@@ -65,7 +65,7 @@ def test_protocols_with_the_same_extractor_and_reals_share_statistics():
     [
         (
             {"kind": "gan", "extractor": "inceptoin", "num_gen": 10, "metrics": ("fid",)},
-            r"extractor: unknown value 'inceptoin' \(known: probe, inception-v3-compat\)",
+            r"extractor: unknown value 'inceptoin' \(known: probe, inception-v3-compat, clean-fid\)",
         ),
         (
             {"kind": "gan", "extractor": "probe", "num_gen": 10, "metrics": ("fid",), "truncation": -0.5},
