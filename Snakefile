@@ -49,6 +49,7 @@ rule all:
         expand("results/runs/{experiment}/final.pt", experiment=EXPERIMENTS),
         [f"reports/tables/{spec.name}.md" for spec in TABLES],
         [f for e in EXPERIMENTS for f in eval_files(e)],
+        RELEASED_FILES,
         [f"reports/figures/{e}-{figure}.png" for e in EXPERIMENTS for figure in experiment_figures(EXPERIMENTS[e])],
         "reports/costs/job_costs.md",  # rules/costs.smk: runs after everything above
 

@@ -8,6 +8,8 @@ from ganbench.config import (
     input_files,
     pairs_test_dataset,
     probe_datasets,
+    RELEASED_DIR,
+    released_runs,
     selection_generator,
     selection_weights,
     training_experiment,
@@ -48,7 +50,8 @@ def raw_source(wildcards):
 METRICS_CFG = config["metrics"]
 # every GAN protocol by name (ganbench.metrics.protocols): metrics.protocols', then experiments' own
 PROTOCOLS = plan.protocols_of(config)
-STATSKEYS = sorted({p.statskey for p in PROTOCOLS.values()})
+ALL_GAN_PROTOCOLS = plan.all_gan_protocols(config)  # and those only released networks are measured under
+STATSKEYS = sorted({p.statskey for p in ALL_GAN_PROTOCOLS.values()})
 FID_PROTOCOLS = "|".join(re.escape(n) for n, p in PROTOCOLS.items() if "fid" in p.metrics) or "(?!)"
 
 
@@ -63,11 +66,11 @@ def extractor_weights(name):
 
 def statskey_extractor(statskey):
     """The extractor of a statistics key (``probe``, ``inception-v3-compat-first10000``, ...)."""
-    return next(p.extractor for p in PROTOCOLS.values() if p.statskey == statskey)
+    return next(p.extractor for p in ALL_GAN_PROTOCOLS.values() if p.statskey == statskey)
 
 
 def statskey_reals(statskey):
-    return next(p.reals for p in PROTOCOLS.values() if p.statskey == statskey)
+    return next(p.reals for p in ALL_GAN_PROTOCOLS.values() if p.statskey == statskey)
 
 
 ANY_SCALE = METRICS_CFG["any_scale"]
@@ -115,13 +118,16 @@ def eval_report(path, experiment, protocol, name):
 
 
 FLOOR_FILES = plan.floor_files(config)
+RELEASED_FILES = plan.released_files(config)  # released networks measured like runs (rules/evaluate.smk)
+RELEASED = {r["name"].split("/", 1)[1]: r for r in released_runs(config)}
 TABLES = configured_specs(
     config["tables"],
     config["experiments"],
-    list(PROTOCOLS.values()),
+    list(ALL_GAN_PROTOCOLS.values()),
     scales=ANY_SCALE["scales"],
     datasets=config["datasets"],
     defaults=plan.default_protocols(config),
+    released=released_runs(config),
 )
 
 

@@ -62,6 +62,44 @@ for _protocol in PROTOCOLS.values():
             "../workflow_scripts/real_floor.py"
 
 
+# A released network (config `released:`, rule import_network) measured as a run is, against the dataset it is
+# compared with at the network's resolution, under each of its protocols.
+for _protocol in ALL_GAN_PROTOCOLS.values():
+
+    rule:
+        name:
+            f"evaluate_released_{_protocol.name}"
+        input:
+            checkpoint=lambda wc: f"results/networks/{RELEASED[wc.name]['released']}.ckpt.pt",
+            stats=lambda wc, p=_protocol: paths.stats_path(
+                RELEASED[wc.name]["dataset"], RELEASED[wc.name]["resolution"], p.statskey
+            ),
+            weights=extractor_weights(_protocol.extractor),
+        output:
+            [
+                eval_report(
+                    paths.eval_path(f"{RELEASED_DIR}/{{name}}", n, _protocol.name),
+                    f"{RELEASED_DIR}/{{name}}",
+                    _protocol.name,
+                    n,
+                )
+                for n in _protocol.result_names
+            ],
+        log:
+            f"logs/evaluate/released-{{name}}-{_protocol.name}.log",
+        benchmark:
+            f"benchmarks/evaluate_released_{_protocol.name}/name={{name}}.tsv"
+        wildcard_constraints:
+            name="|".join(re.escape(n) for n, r in RELEASED.items() if _protocol.name in r["protocols"]) or "(?!)",
+        conda:
+            "../envs/ganbench.yaml"
+        params:
+            protocol=_protocol.as_dict(),
+            out_dir=lambda wc, p=_protocol.name: paths.eval_dir(f"{RELEASED_DIR}/{wc.name}", p),
+        script:
+            "../workflow_scripts/evaluate.py"
+
+
 # The best-FID snapshot of a run (ganbench.metrics.best_snapshot), for any GAN method and each protocol with FID:
 # the FID of every snapshot of its trajectory, the lowest as fid-best.json, and a copy of that snapshot, which a
 # child takes as `inputs: {parent: {best_fid: experiment}}` (a Vision-aided round) and a selection probes.

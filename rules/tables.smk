@@ -6,6 +6,7 @@ rule tables:
     input:
         [f for e in EXPERIMENTS for f in eval_files(e)],
         FLOOR_FILES,
+        RELEASED_FILES,
     output:
         [f"reports/tables/{spec.name}.{ext}" for spec in TABLES for ext in ("md", "csv", "tex")],
         [report(f"reports/tables/{spec.name}.html", category="Tables", subcategory=spec.title) for spec in TABLES],
@@ -18,7 +19,8 @@ rule tables:
     params:
         names=config["tables"],
         experiments=config["experiments"],
-        protocols=[p.as_dict() for p in PROTOCOLS.values()],
+        released=released_runs(config),
+        protocols=[p.as_dict() for p in ALL_GAN_PROTOCOLS.values()],
         defaults=plan.default_protocols(config),
         scales=ANY_SCALE["scales"],
         datasets=config["datasets"],

@@ -8,7 +8,13 @@ with job_log(snakemake):
     p = snakemake.params
     protocols = [make_protocol(d) for d in p.protocols]
     specs = configured_specs(
-        p.names, p.experiments, protocols, scales=p.scales, datasets=p.datasets, defaults=p.defaults
+        p.names,
+        p.experiments,
+        protocols,
+        scales=p.scales,
+        datasets=p.datasets,
+        defaults=p.defaults,
+        released=p.released,
     )
     for spec in specs:
-        render_table(spec, p.experiments, EVAL_DIR, "reports/tables")
+        render_table(spec, [*p.experiments, *p.released], EVAL_DIR, "reports/tables")

@@ -99,6 +99,7 @@ def validate_config(config: dict, source: str = "config", schema: dict | None = 
     experiment_order(config, source)
     _check_data_resolutions(config, source)
     _check_selections(config, source)
+    _check_released(config, source)
     return config
 
 
@@ -576,6 +577,7 @@ def dataset_targets(config: dict) -> list[tuple[str, int]]:
         if config["datasets"][exp["dataset"]]["source"] != "pairs"  # generated pairs are made, not summarised
         for s in eval_scales(config, exp)
     }
+    pairs |= {(r["dataset"], r["resolution"]) for r in released_runs(config)}
     if config["experiments"]:  # the probe extractor is trained only when something is evaluated
         pairs |= {(name, config["metrics"]["probe"]["resolution"]) for name in probe_datasets(config)}
     return sorted(pairs)
@@ -622,6 +624,62 @@ def _check_selections(config: dict, source: str) -> None:
         for c in sel["weights"]:
             if c not in sel["candidates"]:
                 raise ConfigError(f"{where}.weights.{c}: not one of the candidates")
+
+
+RELEASED_DIR = "_released"  # results/eval/_released/{name}/: never an experiment name (those start alphanumeric)
+
+
+def _check_released(config: dict, source: str) -> None:
+    """Released networks: an importable network of config/weights.yaml, a dataset of this config, a known method."""
+    from ganbench.metrics.weights import load_weights_registry
+
+    networks = {n: e for n, e in load_weights_registry(kind="network").items() if e.get("method")}
+    for name, entry in config.get("released", {}).items():
+        where = f"{source}: released.{name}"
+        if entry["network"] not in networks:
+            raise ConfigError(
+                f"{where}.network: {entry['network']!r} is not an importable network of config/weights.yaml"
+                f"{did_you_mean(entry['network'], networks, 'names')}"
+            )
+        if entry["dataset"] not in config["datasets"]:
+            raise ConfigError(
+                f"{where}.dataset: unknown dataset {entry['dataset']!r}"
+                f"{did_you_mean(entry['dataset'], config['datasets'])}"
+            )
+        if entry["method"] is not None and entry["method"] not in CATALOG:
+            raise ConfigError(
+                f"{where}.method: unknown method {entry['method']!r}{did_you_mean(entry['method'], CATALOG)}"
+            )
+        released_protocols(config, name, where)
+
+
+def released_protocols(config: dict, name: str, source: str = "config"):
+    """The GAN protocols released network ``name`` is measured under, by name (default: the configured ones)."""
+    from ganbench.metrics.protocols import gan_protocols, named_protocol
+
+    names = config["released"][name]["protocols"]
+    if names is None:
+        return {p.name: p for p in gan_protocols(config["metrics"])}
+    return {n: named_protocol(config["metrics"], n, f"{source}.protocols.{i}") for i, n in enumerate(names)}
+
+
+def released_runs(config: dict) -> list[dict]:
+    """The released networks as the tables see them: name ``_released/{name}`` (their eval folder), the method
+    the published numbers name, the dataset compared with, the network's resolution, ``released``: the network."""
+    from ganbench.metrics.weights import load_weights_registry
+
+    networks = load_weights_registry(kind="network")
+    return [
+        {
+            "name": f"{RELEASED_DIR}/{name}",
+            "method": entry["method"] or networks[entry["network"]]["method"],
+            "dataset": entry["dataset"],
+            "resolution": networks[entry["network"]]["resolution"],
+            "released": entry["network"],
+            "protocols": list(released_protocols(config, name)),
+        }
+        for name, entry in config.get("released", {}).items()
+    ]
 
 
 def selection_weights(config: dict, name: str) -> dict[str, str | None]:

@@ -323,18 +323,19 @@ def _import_checkpoint(args) -> None:
 
 
 def _table(args) -> None:
-    from ganbench.config import load_config
+    from ganbench.config import load_config, released_runs
     from ganbench.metrics import plan
     from ganbench.metrics.protocols import configured_protocols, get_protocol
     from ganbench.tables.render import render_table
     from ganbench.tables.specs import configured_specs
 
     config = load_config(input_file(args.config, "configuration file"))
+    released = released_runs(config)
     eval_dir = input_dir(args.eval_dir, "evaluation results folder (--eval-dir)")
     out = output_dir(args.out)
     names = args.names or config["tables"]
-    configured = {**configured_protocols(config["metrics"], args.config), **plan.protocols_of(config)}
-    experiments = config["experiments"]
+    configured = {**configured_protocols(config["metrics"], args.config), **plan.all_gan_protocols(config)}
+    experiments, released = config["experiments"], released_runs(config)
     if args.protocol:  # these protocols for every experiment, whatever protocols it lists itself
         protocols = [configured.get(n) or get_protocol(n, "--protocol") for n in args.protocol]
         experiments, defaults = [{**e, "protocols": None} for e in experiments], None
@@ -347,8 +348,9 @@ def _table(args) -> None:
         scales=config["metrics"]["any_scale"]["scales"],
         datasets=config["datasets"],
         defaults=defaults,
+        released=released,
     ):
-        paths = render_table(spec, experiments, eval_dir, out)
+        paths = render_table(spec, [*experiments, *released], eval_dir, out)
         print(f"wrote {', '.join(str(p) for p in paths.values())}")
 
 

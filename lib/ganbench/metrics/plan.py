@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ganbench.config import any_scale_results, eval_scales
+from ganbench.config import any_scale_results, eval_scales, released_protocols, released_runs
 from ganbench.methods.catalog import CATALOG
 from ganbench.metrics.paths import eval_path, floor_path, stats_path
 from ganbench.metrics.protocols import PROTOCOLS, Protocol, configured_protocols, experiment_protocols, gan_protocols
@@ -95,6 +95,24 @@ def eval_files(config: Mapping[str, Any], experiment: Mapping[str, Any]) -> list
         for dataset in config["metrics"]["coordgan"]["label_propagation"].get(name, []):
             files.append(eval_path(name, PROPAGATION_RESULT, propagation_protocol(dataset)))
     return files
+
+
+def released_files(config: Mapping[str, Any]) -> list[str]:
+    """Every result file of the released networks (``released:``): each of their GAN protocols' metrics."""
+    return [
+        eval_path(run["name"], n, name)
+        for run in released_runs(config)
+        for name, p in released_protocols(config, run["name"].split("/", 1)[1]).items()
+        for n in p.result_names
+    ]
+
+
+def all_gan_protocols(config: Mapping[str, Any]) -> dict[str, Protocol]:
+    """The configured GAN protocols and those only released networks are measured under."""
+    out = dict(protocols_of(config))
+    for name in config.get("released", {}):
+        out.update(released_protocols(config, name))
+    return out
 
 
 def cocogan_seam_results(experiment: Mapping[str, Any]) -> list[str]:

@@ -415,3 +415,20 @@ def snapshot_protocol(metrics_config: Mapping[str, Any], source: str = "config")
             "(add one, e.g. probe2k_full or fid50k_full)"
         )
     return fid[0]
+
+
+def named_protocol(metrics_config: Mapping[str, Any], name: str, where: str) -> Protocol:
+    """A GAN protocol by name: one the configuration defines (``metrics.custom``) or a registered one."""
+    custom = {
+        n: derive_protocol(f["base"], n, where, **{k: v for k, v in f.items() if k != "base"})
+        for n, f in (metrics_config.get("custom") or {}).items()
+    }
+    if name in custom:
+        protocol = custom[name]
+    elif name in PROTOCOLS:
+        protocol = PROTOCOLS[name]
+    else:
+        raise ConfigError(f"{where}: unknown protocol {name!r}{did_you_mean(name, [*PROTOCOLS, *custom])}")
+    if protocol.kind != "gan":
+        raise ConfigError(f"{where}: {name!r} is a {protocol.kind} protocol; a network is measured by GAN protocols")
+    return protocol

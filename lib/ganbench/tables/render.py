@@ -232,10 +232,13 @@ class TableSpec:
     floor: bool = False
     # Only runs trained from scratch: a fine-tune of another run (init_from) is not that method's baseline.
     from_scratch: bool = False
+    # Released networks (config `released:`, marked ``released``) instead of the experiments.
+    released: bool = False
 
     def selects(self, exp: Mapping[str, Any]) -> bool:
         return (
-            (self.methods is None or exp["method"] in self.methods)
+            bool(exp.get("released")) == self.released
+            and (self.methods is None or exp["method"] in self.methods)
             and not (self.from_scratch and exp.get("init_from"))
             and (self.datasets is None or exp["dataset"] in self.datasets)
             and (self.resolutions is None or exp["resolution"] in self.resolutions)

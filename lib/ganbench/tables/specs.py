@@ -34,6 +34,7 @@ class TableContext:
     scales: tuple[int, ...] = (1, 2, 4)
     datasets: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)  # the config's datasets
     defaults: tuple[str, ...] | None = None  # protocols of experiments that list none (None: all of ``protocols``)
+    released: tuple[Mapping[str, Any], ...] = ()  # released networks as runs (ganbench.config.released_runs)
 
     def protocols_for(self, experiments: Iterable[Mapping[str, Any]] | None = None) -> tuple[Protocol, ...]:
         """The context's protocols that any of ``experiments`` (default: all) measured by GAN protocols is
@@ -99,16 +100,19 @@ def configured_specs(
     scales: Sequence[int] = (1, 2, 4),
     datasets: Mapping[str, Mapping[str, Any]] | None = None,
     defaults: Sequence[str] | None = None,
+    released: Iterable[Mapping[str, Any]] = (),
 ) -> list[TableSpec]:
     """The tables a configuration's ``tables`` list names, under its GAN protocols (``datasets``: the
     configuration's, which tables of stages on generated pairs read; ``defaults``: the protocols of
-    experiments that list none of their own, metrics.protocols, None: all of ``protocols``)."""
+    experiments that list none of their own, metrics.protocols, None: all of ``protocols``; ``released``: its
+    released networks as runs, which only tables marked ``released`` show)."""
     context = TableContext(
         tuple(experiments),
         _protocols(protocols),
         tuple(scales),
         dict(datasets or {}),
         None if defaults is None else tuple(defaults),
+        tuple(released),
     )
     specs = []
     for name in names:
@@ -591,6 +595,9 @@ def vision_aided_tables(ctx: TableContext) -> list[TableSpec]:
                 ),
             )
         )
+    released = [r for r in ctx.released if r["method"] == "vision_aided"]
+    if released:
+        specs.append(vision_aided_released_table(released, ctx.protocols))
     few = [d for d, _ in ctx.pairs() if d in VISION_AIDED_FEW_SHOT]
     if few:
         specs.append(
@@ -607,6 +614,34 @@ def vision_aided_tables(ctx: TableContext) -> list[TableSpec]:
             )
         )
     return specs
+
+
+def vision_aided_released_table(released: Sequence[Mapping[str, Any]], protocols) -> TableSpec:
+    """The released models (research visionaided.md §6.2), imported and measured here under each protocol, the
+    README's value beside ours where the protocol matches (its "FID (Inception)" is the --clean 1 path, inferred)."""
+    rows = tuple(
+        Row(f"{r['released']} ({r['dataset']}, {r['resolution']} px)", experiments=(r["name"],), paper="vision_aided")
+        for r in released
+    )
+    known = {p.name: p for p in _protocols(protocols)}
+    names = dict.fromkeys(n for r in released for n in r.get("protocols", known))
+    return TableSpec(
+        name="vision_aided_released",
+        title="Vision-aided GAN: the released models, imported (config released:) and measured here",
+        columns=protocol_columns([known.get(n) or get_protocol(n) for n in names], ("fid", "kid")),
+        rows=rows,
+        methods=("vision_aided",),
+        paper="vision_aided",
+        same_protocol=False,
+        released=True,
+        deviations=(
+            "reference: each dataset's own training set under our statistics, not clean-fid's precomputed "
+            "ones (the official --clean 1 picks those by substring of the data path: LSUN trainfull, AFHQ train, "
+            "FFHQ trainval70k; AnimalFace-cat would get LSUN cat's)",
+            "the README's AFHQ cat/dog links look swapped (visionaided.md §6.2): each file is compared with the "
+            "dataset its file name says",
+        ),
+    )
 
 
 @register_table("vision_aided")
