@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from ganbench.config import validate_config
 from ganbench.data.build import make_synthetic_dataset
-from ganbench.errors import ConfigError
+from ganbench.errors import ConfigError, GanbenchError
 from ganbench.fileio import sha256_file
 from ganbench.methods import build_method
 from ganbench.methods.options import VISION_BACKBONES, VisionAidedOptions, parse_options
@@ -237,6 +237,65 @@ def test_swin_is_timms_and_its_last_stage_map_is_the_feature(tmp_path):
     assert fmap.shape == (2, 32, 4, 4)
     torch.testing.assert_close(loaded.pooled(x), fmap.mean(dim=(2, 3)))
     torch.testing.assert_close(fmap, source.features(x)[0])
+
+
+def _official_swin_layout(state, prefix):
+    """timm's Swin state in the official SwinTransformer layout: each downsampling at the end of the stage before,
+    mmdet's per-stage output norms (the last one is timm's final norm), under ``prefix``."""
+    import re
+
+    out = {}
+    for k, v in state.items():
+        if "relative_position_index" in k or "attn_mask" in k:
+            continue
+        k = re.sub(r"layers\.(\d+)\.downsample", lambda m: f"layers.{int(m.group(1)) - 1}.downsample", k)
+        if k.startswith("norm."):
+            out["norm0." + k[5:]] = torch.randn_like(v)  # an earlier stage's output norm: not used
+            k = "norm3." + k[5:]
+        out[prefix + k] = v
+    return out
+
+
+@pytest.mark.parametrize(
+    "name, prefix", [("swin", "model.encoder."), ("det_coco", "backbone."), ("seg_ade", "backbone.")]
+)
+def test_official_swin_files_load_into_timms_swin(tmp_path, name, prefix):
+    """MoBY's file (model.encoder.*) and SwinTransformer's detection/segmentation files (backbone.*, norm0..3) are in
+    the official layout, with the downsampling at the end of a stage: loaded, timm's Swin computes the same map."""
+    from ganbench.nets.backbones import load_backbone
+
+    arch = dict(img_size=32, patch_size=4, window_size=4, embed_dim=16, depths=(1, 1, 1), num_heads=(1, 2, 2))
+    torch.manual_seed(0)
+    source = build_backbone(name, arch=arch)
+    path = tmp_path / "official.pth"
+    torch.save(
+        {
+            "model" if prefix.startswith("model") else "state_dict": _official_swin_layout(
+                source.net.state_dict(), prefix.removeprefix("model.")
+            )
+        },
+        path,
+    )
+    loaded = build_backbone(name, arch=arch)
+    state = source_state(InputFile("backbone0", "weights", str(path), ""))
+    load_backbone(loaded, {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}, str(path))
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    torch.testing.assert_close(loaded.features(x)[0], source.features(x)[0])
+    with pytest.raises(GanbenchError, match="missing\\) for backbone"):
+        load_backbone(build_backbone(name, arch=arch), {}, str(path))
+
+
+def test_a_round_converts_an_official_swin_file_for_its_frozen_backbone():
+    """init_from hands a round the file's tensors; the method puts them in timm's names (Swin-T at full size)."""
+    method = build_method("vision_aided", {**TINY["vision_aided"], "backbones": ["det_coco"]}, 16)
+    own = method.backbones[0].net.state_dict()
+    official = _official_swin_layout(own, "")
+    assert "layers.0.downsample.reduction.weight" in official and "norm3.weight" in official
+    converted = method.input_state("backbones.0.net", official)
+    assert set(converted) >= {k for k in own if "relative_position_index" not in k}
+    for k, v in converted.items():
+        torch.testing.assert_close(v, own[k])
+    assert method.input_state("G", {"a": own["norm.weight"]}) == {"a": own["norm.weight"]}
 
 
 # --- selection by linear probe ---------------------------------------------------------------------------

@@ -178,6 +178,11 @@ class Method(nn.Module, abc.ABC):
     def accumulate_gradients(self, phase: Phase, batch: Batch, ctx: StepContext) -> dict[str, torch.Tensor]:
         """Compute the phase's losses on a micro-batch, call ``backward``, return detached scalars to log."""
 
+    def input_state(self, part: str, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The tensors an input offers ``part`` (``init_from``), in the part's own names; by default as they are
+        (a method whose parts load files of another layout, such as an official Swin, converts them here)."""
+        return state
+
     def ema_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
         """(network, its EMA copy) pairs the loop averages after each step."""
         return []

@@ -441,7 +441,8 @@ class DatasetGANMLPOptions:
 
 
 VISION_AUGMENTS = ("ada", "diffaugment", "none")
-VISION_BACKBONES = ("clip", "dino", "swin", "vgg", "probe", "probe_shallow", "random")  # nets.backbones (a test checks)
+# nets.backbones (a test checks)
+VISION_BACKBONES = ("clip", "dino", "swin", "det_coco", "seg_ade", "vgg", "probe", "probe_shallow", "random")
 VISION_LOSSES = ("sigmoid", "sigmoid_s", "multilevel_sigmoid", "multilevel_sigmoid_s", "hinge", "multilevel_hinge")
 VISION_MAX_BACKBONES = 3  # the catalog's inputs backbone0..backbone2
 # backbone -> its weights: a config/weights.yaml entry, "probe" (results/probe/probe.pt) or None (nets.backbones)
@@ -449,6 +450,8 @@ VISION_BACKBONE_WEIGHTS = {
     "clip": "clip-vit-b-32",
     "dino": "dino-vitb16",
     "swin": "moby-swin-t",
+    "det_coco": "swin-t-det-coco",
+    "seg_ade": "swin-t-seg-ade",
     "vgg": "vgg16",
     "probe": "probe",
     "probe_shallow": "probe",

@@ -32,7 +32,7 @@ from ganbench.methods.base import OptimizerSpec, Phase
 from ganbench.errors import GanbenchError
 from ganbench.methods.options import VISION_SELECTED, VisionAidedOptions
 from ganbench.methods.stylegan2 import StyleGAN2
-from ganbench.nets.backbones import build_backbone
+from ganbench.nets.backbones import backbone_state, build_backbone
 from ganbench.nets.vision_heads import build_head, vision_loss
 
 LAZY_RATIO = 16 / 17  # the official cvD optimiser's lr/beta correction (mb_ratio of a 16-step lazy R1)
@@ -81,6 +81,14 @@ class VisionAided(StyleGAN2):
         return tuple(names), tuple(losses)
 
     # --- the interface ----------------------------------------------------------------------
+
+    def input_state(self, part, state):
+        """A backbone's weights file in its network's own names (an official Swin file in timm's)."""
+        head, _, rest = part.partition(".")
+        if head == "backbones" and rest.endswith(".net") and rest[: -len(".net")].isdigit():
+            backbone = self.backbones[int(rest[: -len(".net")])]
+            return backbone_state(backbone.spec.name, state, backbone.net)
+        return state
 
     def trainable(self):
         return {**super().trainable(), "cvD": self.cvD}

@@ -21,7 +21,7 @@ import torch
 
 from ganbench.errors import GanbenchError
 from ganbench.fileio import atomic_path
-from ganbench.nets.backbones import BACKBONES, OFFLINE, backbone_spec, build_backbone
+from ganbench.nets.backbones import BACKBONES, OFFLINE, backbone_spec, build_backbone, load_backbone
 from ganbench.nets.vision_heads import default_loss
 
 MAX_IMAGES = 10_000
@@ -114,7 +114,7 @@ def select_backbone(
             if weights is None or not Path(weights).is_file():
                 raise GanbenchError(f"backbone {name}: weights file {weights} not found")
             state = _with_prefix(source_state(InputFile(name, "weights", str(weights), "")), spec.source_part)
-            backbone.net.load_state_dict({k: v for k, v in state.items() if k in backbone.net.state_dict()})
+            load_backbone(backbone, state, str(weights))
         real_feats = pooled_features(backbone, real)
         features[name] = [(real_feats, pooled_features(backbone, fake)) for fake in fakes]
     record = select_from_features(features, diffaugment, seed)

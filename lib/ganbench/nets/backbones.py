@@ -11,9 +11,13 @@ experiment's ``init_from``. A :class:`Backbone` takes images in [-1, 1], maps th
 
 Registered names (``BACKBONES``): the official ``clip`` (open_clip ViT-B/32, QuickGELU, OpenAI weights),
 ``dino`` (timm ``vit_base_patch16_224.dino``), ``swin`` (timm ``swin_tiny_patch4_window7_224`` with the MoBY
-weights), ``vgg`` (torchvision VGG-16 features; deviation: the official uses antialiased-cnns' VGG-16 with
-filter 4, which is not on the package index here, so torchvision's ImageNet VGG-16 stands in), and the offline
-candidates of the embedded default: ``probe`` (the trained probe of ``metrics.probe`` at its ``mid`` depth, R/4),
+weights, the file's ``model.encoder`` tensors), ``det_coco`` and ``seg_ade`` (the same timm Swin-T with the
+``backbone`` tensors of SwinTransformer's COCO Cascade Mask R-CNN and ADE20k UperNet files; deviation: at 224 px,
+not the official 256, because timm's Swin pads a 64/32/16/8 map after the cyclic shift and the official before it,
+so only at 224, where nothing is padded, does timm compute the official network), ``vgg`` (torchvision VGG-16
+features; deviation: the official uses antialiased-cnns' VGG-16 with filter 4, which is not on the package index
+here, so torchvision's ImageNet VGG-16 stands in), and the offline candidates of the embedded default:
+``probe`` (the trained probe of ``metrics.probe`` at its ``mid`` depth, R/4),
 ``probe_shallow`` (the same probe at ``down1``, R/2) and ``random`` (an untrained probe-shaped network with a
 fixed seed: the negative control).
 """
@@ -60,7 +64,9 @@ BACKBONES: dict[str, BackboneSpec] = {
     for s in (
         BackboneSpec("clip", 224, CLIP_MEAN, CLIP_STD, "clip-vit-b-32", "visual", True, CLIP_ARCH),
         BackboneSpec("dino", 224, CLIP_MEAN, IMAGENET_STD, "dino-vitb16", ".", True),
-        BackboneSpec("swin", 224, CLIP_MEAN, IMAGENET_STD, "moby-swin-t", "."),
+        BackboneSpec("swin", 224, CLIP_MEAN, IMAGENET_STD, "moby-swin-t", "model.encoder"),
+        BackboneSpec("det_coco", 224, IMAGENET_MEAN, IMAGENET_STD, "swin-t-det-coco", "backbone"),
+        BackboneSpec("seg_ade", 224, IMAGENET_MEAN, IMAGENET_STD, "swin-t-seg-ade", "backbone"),
         BackboneSpec("vgg", 224, IMAGENET_MEAN, IMAGENET_STD, "vgg16", "."),
         BackboneSpec("probe", None, None, None, PROBE_WEIGHTS, "state"),
         BackboneSpec("probe_shallow", None, None, None, PROBE_WEIGHTS, "state"),
@@ -131,7 +137,50 @@ class Backbone(nn.Module):
 
 
 def _family(name: str) -> str:
-    return "probe" if name in OFFLINE else name
+    return "probe" if name in OFFLINE else "swin" if name in SWINS else name
+
+
+SWINS = ("swin", "det_coco", "seg_ade")  # timm's Swin-T with files in the official SwinTransformer layout
+
+
+def official_swin_state(state: dict[str, torch.Tensor], net: nn.Module) -> dict[str, torch.Tensor]:
+    """A Swin state in the official SwinTransformer layout (downsampling at the end of a stage; mmdet's per-stage
+    output norms ``norm0..3``) in timm's: timm's own ``checkpoint_filter_fn`` moves each downsampling to the start
+    of the next stage, and the last stage's output norm becomes timm's final ``norm``. A timm state passes as is."""
+    from timm.models.swin_transformer import checkpoint_filter_fn
+
+    if "norm3.weight" in state and "norm.weight" not in state:
+        state = {("norm." + k[len("norm3.") :] if k.startswith("norm3.") else k): v for k, v in state.items()}
+        state = {k: v for k, v in state.items() if not k.startswith(("norm0.", "norm1.", "norm2."))}
+    if "layers.0.downsample.reduction.weight" in state:
+        state = checkpoint_filter_fn(state, net)
+    return state
+
+
+def backbone_state(name: str, state: dict[str, torch.Tensor], net: nn.Module) -> dict[str, torch.Tensor]:
+    """The tensors of backbone ``name``'s weights file (already under its prefix) in its network's own names."""
+    return official_swin_state(state, net) if name in SWINS else state
+
+
+def load_backbone(backbone: "Backbone", state: dict[str, torch.Tensor], where: str) -> None:
+    """Load a weights file's tensors (under the backbone's prefix) into ``backbone.net``, all of them or a
+    one-line error: a half-loaded frozen backbone would silently be a different discriminator."""
+    from ganbench.errors import GanbenchError
+
+    state = backbone_state(backbone.spec.name, state, backbone.net)
+    target = backbone.net.state_dict()
+    missing = [k for k in target if k not in state]
+    if missing:
+        raise GanbenchError(
+            f"{where}: no tensor {missing[0]!r} ({len(missing)} of {len(target)} missing) for backbone "
+            f"{backbone.spec.name} under prefix {backbone.spec.source_part!r}: not its weights file?"
+        )
+    for k in target:
+        if state[k].shape != target[k].shape:
+            raise GanbenchError(
+                f"{where}: {k} has shape {tuple(state[k].shape)}, {backbone.spec.name} needs {tuple(target[k].shape)}"
+            )
+    backbone.net.load_state_dict({k: state[k] for k in target})
 
 
 def _clip(self: Backbone, x):
@@ -195,7 +244,7 @@ def build_backbone(
 
         net = timm.create_model("vit_base_patch16_224.dino", pretrained=False, num_classes=0, **kwargs)
         size = net.patch_embed.img_size[0]
-    elif name == "swin":
+    elif name in SWINS:
         import timm
 
         net = timm.create_model("swin_tiny_patch4_window7_224", pretrained=False, num_classes=0, **kwargs)
@@ -231,4 +280,5 @@ def selected_backbone_state(record: dict) -> dict[str, torch.Tensor]:
     path = record["weights"]
     if path is None or not Path(path).is_file():
         raise GanbenchError(f"selection chose {name}, whose weights file {path} is missing")
-    return _with_prefix(source_state(InputFile(name, "weights", str(path), "")), spec.source_part)
+    state = _with_prefix(source_state(InputFile(name, "weights", str(path), "")), spec.source_part)
+    return backbone_state(name, state, build_backbone(name, **record.get("probe_options", {})).net)

@@ -150,6 +150,7 @@ def init_parts(method: Method, init_from: dict[str, str], records: dict[str, Inp
         source = _with_prefix(source_state(records[role]), source_part if source_part else part)
         if not source:
             raise GanbenchError(f"{where}.init_from.{part}: {records[role].path} has no part {source_part or part!r}")
+        source = method.input_state(part, source)  # a file in another layout than the part's own names
         lines.append(f"{part} <- {records[role].path}:{source_part or part} " + _load_part(method, part, source, where))
     return lines
 
