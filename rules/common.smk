@@ -53,6 +53,8 @@ PROTOCOLS = plan.protocols_of(config)
 ALL_GAN_PROTOCOLS = plan.all_gan_protocols(config)  # and those only released networks are measured under
 STATSKEYS = sorted({p.statskey for p in ALL_GAN_PROTOCOLS.values()})
 FID_PROTOCOLS = "|".join(re.escape(n) for n, p in PROTOCOLS.items() if "fid" in p.metrics) or "(?!)"
+# a best-FID snapshot may be picked under any of them (metrics.snapshot_protocol: a cheaper one; rules/evaluate.smk)
+SNAPSHOT_PROTOCOLS = "|".join(re.escape(n) for n, p in ALL_GAN_PROTOCOLS.items() if "fid" in p.metrics) or "(?!)"
 
 
 def extractor_weights(name):

@@ -106,10 +106,12 @@ for _protocol in ALL_GAN_PROTOCOLS.values():
 rule best_fid_snapshot:
     input:
         checkpoint="results/runs/{experiment}/final.pt",
-        stats=lambda wc: stats_file(
-            EXPERIMENTS[wc.experiment]["dataset"], EXPERIMENTS[wc.experiment]["resolution"], wc.protocol
+        stats=lambda wc: paths.stats_path(
+            EXPERIMENTS[wc.experiment]["dataset"],
+            EXPERIMENTS[wc.experiment]["resolution"],
+            ALL_GAN_PROTOCOLS[wc.protocol].statskey,
         ),
-        weights=lambda wc: extractor_weights(PROTOCOLS[wc.protocol].extractor),
+        weights=lambda wc: extractor_weights(ALL_GAN_PROTOCOLS[wc.protocol].extractor),
     output:
         json=eval_report(
             paths.eval_path("{experiment}", paths.BEST_FID, "{protocol}"), "{experiment}", "{protocol}", paths.BEST_FID
@@ -121,11 +123,11 @@ rule best_fid_snapshot:
         "benchmarks/best_fid_snapshot/experiment={experiment}/protocol={protocol}.tsv"
     wildcard_constraints:
         experiment=experiment_regex(experiments_with("gan")),
-        protocol=FID_PROTOCOLS,
+        protocol=SNAPSHOT_PROTOCOLS,
     conda:
         "../envs/ganbench.yaml"
     params:
-        protocol=lambda wc: PROTOCOLS[wc.protocol].as_dict(),
+        protocol=lambda wc: ALL_GAN_PROTOCOLS[wc.protocol].as_dict(),
         out_dir=lambda wc: paths.eval_dir(wc.experiment, wc.protocol),
     script:
         "../workflow_scripts/best_fid_snapshot.py"

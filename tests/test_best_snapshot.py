@@ -119,6 +119,18 @@ def test_a_best_fid_parent_is_the_snapshot_copy_under_the_snapshot_protocol():
     assert input_files(config, config["experiments"][1])["parent"].endswith("best-fid-fid50k_full.pt")
 
 
+def test_a_cheaper_protocol_may_pick_the_snapshot_without_measuring_every_run():
+    from ganbench.metrics.plan import all_gan_protocols, eval_files
+
+    config = config_with(gan(), _continued())
+    quick = {"base": "probe2k_full", "num_gen": 500, "metrics": ["fid"]}
+    config["metrics"] = {"protocols": ["probe2k_full"], "custom": {"quick": quick}, "snapshot_protocol": "quick"}
+    config = validate_config(config)
+    assert input_files(config, config["experiments"][1])["parent"] == "results/runs/gan/best-fid-quick.pt"
+    assert all_gan_protocols(config)["quick"].num_gen == 500  # a rule exists for it, sharing probe2k_full's stats
+    assert not any("/quick/" in f for e in config["experiments"] for f in eval_files(config, e))
+
+
 def test_selections_probe_the_best_fid_snapshot_unless_told_final():
     config = config_with(gan())
     config["selections"] = {"s": {"generator": "gan", "candidates": ["probe"]}}
@@ -137,12 +149,22 @@ def test_selections_probe_the_best_fid_snapshot_unless_told_final():
             "inputs.parent.best_fid: metrics.protocols: none measures FID",
         ),
         (
-            lambda c: c.update(metrics={"protocols": ["probe2k_full"], "snapshot_protocol": "fid50k_full"}),
-            "metrics.snapshot_protocol: 'fid50k_full' is not one of metrics.protocols",
+            lambda c: c.update(metrics={"protocols": ["probe2k_full"], "snapshot_protocol": "fid5k"}),
+            "metrics.snapshot_protocol: unknown protocol 'fid5k'",
         ),
         (
             lambda c: c.update(metrics={"protocols": ["probe2k_full", "fg_miou"], "snapshot_protocol": "fg_miou"}),
-            "metrics.snapshot_protocol: 'fg_miou' measures no FID",
+            "metrics.snapshot_protocol: 'fg_miou' is a segmentation protocol",
+        ),
+        (
+            lambda c: c.update(
+                metrics={
+                    "protocols": ["probe2k_full"],
+                    "custom": {"k": {"base": "probe2k_full", "metrics": ["kid"]}},
+                    "snapshot_protocol": "k",
+                }
+            ),
+            "metrics.snapshot_protocol: 'k' measures no FID",
         ),
     ],
 )

@@ -10,7 +10,14 @@ from typing import Any, Mapping
 from ganbench.config import any_scale_results, eval_scales, released_protocols, released_runs
 from ganbench.methods.catalog import CATALOG
 from ganbench.metrics.paths import eval_path, floor_path, stats_path
-from ganbench.metrics.protocols import PROTOCOLS, Protocol, configured_protocols, experiment_protocols, gan_protocols
+from ganbench.metrics.protocols import (
+    PROTOCOLS,
+    Protocol,
+    snapshot_protocol,
+    configured_protocols,
+    experiment_protocols,
+    gan_protocols,
+)
 
 RECONSTRUCTION = "reconstruction"  # the protocol folder of an encoder's scores (ganbench.metrics.reconstruction)
 RECONSTRUCTION_METRICS = ("mse", "psnr")
@@ -108,10 +115,15 @@ def released_files(config: Mapping[str, Any]) -> list[str]:
 
 
 def all_gan_protocols(config: Mapping[str, Any]) -> dict[str, Protocol]:
-    """The configured GAN protocols and those only released networks are measured under."""
+    """The configured GAN protocols, those only released networks are measured under, and the best-FID
+    snapshot's (``metrics.snapshot_protocol``)."""
     out = dict(protocols_of(config))
     for name in config.get("released", {}):
         out.update(released_protocols(config, name))
+    chosen = config["metrics"].get("snapshot_protocol") is not None
+    if chosen or any(p.kind == "gan" and "fid" in p.metrics for p in out.values()):
+        snapshot = snapshot_protocol(config["metrics"])
+        out.setdefault(snapshot.name, snapshot)
     return out
 
 

@@ -398,16 +398,17 @@ def gan_protocols(metrics_config: Mapping[str, Any]) -> list[Protocol]:
 
 def snapshot_protocol(metrics_config: Mapping[str, Any], source: str = "config") -> Protocol:
     """The protocol a run's best-FID snapshot is chosen under (ganbench.metrics.best_snapshot):
-    ``metrics.snapshot_protocol``, else the first configured GAN protocol that measures FID."""
-    chosen = configured_protocols(metrics_config, source)
+    ``metrics.snapshot_protocol`` (a registered or ``metrics.custom`` protocol with FID, listed under
+    ``metrics.protocols`` or not: a cheaper one may pick snapshots), else the first configured GAN protocol that
+    measures FID."""
     name = metrics_config.get("snapshot_protocol")
     if name is not None:
         where = f"{source}: metrics.snapshot_protocol"
-        if name not in chosen:
-            raise ConfigError(f"{where}: {name!r} is not one of metrics.protocols{did_you_mean(name, chosen)}")
-        if chosen[name].kind != "gan" or "fid" not in chosen[name].metrics:
+        protocol = named_protocol(metrics_config, name, where)
+        if "fid" not in protocol.metrics:
             raise ConfigError(f"{where}: {name!r} measures no FID, so it cannot pick a best-FID snapshot")
-        return chosen[name]
+        return protocol
+    chosen = configured_protocols(metrics_config, source)
     fid = [p for p in chosen.values() if p.kind == "gan" and "fid" in p.metrics]
     if not fid:
         raise ConfigError(
@@ -430,5 +431,5 @@ def named_protocol(metrics_config: Mapping[str, Any], name: str, where: str) -> 
     else:
         raise ConfigError(f"{where}: unknown protocol {name!r}{did_you_mean(name, [*PROTOCOLS, *custom])}")
     if protocol.kind != "gan":
-        raise ConfigError(f"{where}: {name!r} is a {protocol.kind} protocol; a network is measured by GAN protocols")
+        raise ConfigError(f"{where}: {name!r} is a {protocol.kind} protocol, not a GAN one")
     return protocol
