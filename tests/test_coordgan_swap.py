@@ -133,7 +133,7 @@ def test_bad_coordgan_evaluation_settings_fail_at_validation(change, message):
     config = _config()
     index = next(i for i, e in enumerate(config["experiments"]) if e["method"] == "coordgan")
     if "metrics" in change:
-        config["metrics"]["custom"] = change["metrics"]
+        config["metrics"].setdefault("custom", {}).update(change["metrics"])
         config["experiments"][index]["protocols"] = ["odd"]
     else:
         config["metrics"]["coordgan"].update(change)
