@@ -589,3 +589,22 @@ def test_baseline_leaves_out_fine_tunes_of_another_run():
     scratch = {"name": "sg2", "method": "stylegan2", "dataset": "faces", "resolution": 32}
     continued = {**scratch, "name": "sg2-continued", "init_from": {"G": "parent"}}
     assert spec.selects(scratch) and not spec.selects(continued)
+
+
+def test_caption_names_the_data_of_its_rows_and_no_cross_method_table_without_gan_protocols(eval_dir):
+    # A row spec that matches only the synthfaces runs: the cars run is selected by no row, so the caption must
+    # not list synthcars among the table's data.
+    spec = TableSpec(
+        name="faces_only",
+        title="Faces only",
+        columns=(Column("fid", protocol=P),),
+        rows=(Row(label="StyleGAN2", method="stylegan2", dataset="synthfaces"),),
+    )
+    table = build_table(spec, EXPERIMENTS, eval_dir)
+    assert table.cells[0][0].values == [12.0, 12.5, 13.6]
+    caption = table.caption
+    assert "Dataset: synthfaces at 32x32." in caption and "synthcars" not in caption
+    # COCO-GAN's panorama is a GAN without GAN protocols (no FID, as the official): no empty cross_method table
+    panorama = experiment("cocogan-panorama-32", "cocogan_panorama", "synthpanorama")
+    names = [s.name for s in configured_specs(["cross_method"], [*EXPERIMENTS, panorama])]
+    assert names == ["cross_method-synthcars-32", "cross_method-synthfaces-32"]

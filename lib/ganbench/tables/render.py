@@ -442,7 +442,8 @@ def build_table(
         for dataset, res in pairs:
             labels.append(FLOOR_LABEL if len(pairs) == 1 else f"{FLOOR_LABEL}: {dataset} {res}")
             cells.append([_floor_cell(eval_dir, col, dataset, res) for col in spec.columns])
-    return Table(spec, labels, cells, _caption(spec, experiments, labels, cells))
+    shown = [e for _, members, _ in rows for e in members]  # the caption names the data of the rows, not of the config
+    return Table(spec, labels, cells, _caption(spec, shown, labels, cells))
 
 
 def _floor_cell(eval_dir: Path, col: Column, dataset: str, res: int) -> Cell:

@@ -183,7 +183,10 @@ def _baseline_tables(ctx: TableContext) -> list[TableSpec]:
 
 @register_table("cross_method")
 def _cross_method_tables(ctx: TableContext) -> list[TableSpec]:
-    gans = [e for e in ctx.experiments if CATALOG[e["method"]].kind == "gan"]  # stages are in their own tables
+    # stages are in their own tables, and so is a GAN without GAN protocols (COCO-GAN's panorama: no FID)
+    gans = [
+        e for e in ctx.experiments if CATALOG[e["method"]].kind == "gan" and "gan" in CATALOG[e["method"]].evaluations
+    ]
     pairs = sorted({(e["dataset"], e["resolution"]) for e in gans})
     return [
         cross_method(d, r, ctx.protocols_for(e for e in gans if (e["dataset"], e["resolution"]) == (d, r)))
