@@ -131,6 +131,13 @@ def test_a_cheaper_protocol_may_pick_the_snapshot_without_measuring_every_run():
     assert not any("/quick/" in f for e in config["experiments"] for f in eval_files(config, e))
 
 
+def test_a_parent_with_its_own_protocols_is_picked_by_its_first_fid_protocol():
+    config = config_with(gan(protocols=["kid50k_full", "fid50k_ttur"]), _continued())
+    config["metrics"] = {"protocols": ["probe2k_full"], "snapshot_protocol": "probe2k_full"}
+    config = validate_config(config)
+    assert input_files(config, config["experiments"][1])["parent"] == "results/runs/gan/best-fid-fid50k_ttur.pt"
+
+
 def test_selections_probe_the_best_fid_snapshot_unless_told_final():
     config = config_with(gan())
     config["selections"] = {"s": {"generator": "gan", "candidates": ["probe"]}}

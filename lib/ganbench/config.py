@@ -428,21 +428,32 @@ def parent_experiment(given: dict) -> str | None:
 
 def _check_best_fid(config: dict, experiment: str, key: str) -> None:
     """A best-FID snapshot needs a parent evaluated by the GAN protocols and a protocol with FID to pick by."""
-    from ganbench.metrics.protocols import snapshot_protocol
-
     parent = next(e for e in config["experiments"] if e["name"] == experiment)
     entry = CATALOG[parent["method"]]
     if "gan" not in entry.evaluations:
         raise ConfigError(f"{key}: {experiment!r} ({entry.display}) has no FID to pick a snapshot by")
-    snapshot_protocol(config["metrics"], key)
+    experiment_snapshot_protocol(config, parent, key)
+
+
+def experiment_snapshot_protocol(config: dict, experiment: dict, source: str = "config"):
+    """The protocol ``experiment``'s best-FID snapshot is picked under: the first of its own ``protocols`` with FID
+    where it lists its own (a paper's protocol: COCO-GAN's fid50k_ttur), else ``metrics.snapshot_protocol``, else
+    the first configured protocol with FID (ganbench.metrics.protocols.snapshot_protocol)."""
+    from ganbench.metrics.protocols import experiment_protocols, snapshot_protocol
+
+    if experiment.get("protocols") is not None:
+        own = [p for p in experiment_protocols(config["metrics"], experiment, source).values() if "fid" in p.metrics]
+        if own:
+            return own[0]
+    return snapshot_protocol(config["metrics"], source)
 
 
 def best_fid_file(config: dict, experiment: str) -> str:
-    """The copy of ``experiment``'s best-FID snapshot under the config's snapshot protocol."""
+    """The copy of ``experiment``'s best-FID snapshot under its snapshot protocol."""
     from ganbench.metrics.paths import best_snapshot_path
-    from ganbench.metrics.protocols import snapshot_protocol
 
-    return best_snapshot_path(experiment, snapshot_protocol(config["metrics"]).name)
+    exp = next(e for e in config["experiments"] if e["name"] == experiment)
+    return best_snapshot_path(experiment, experiment_snapshot_protocol(config, exp).name)
 
 
 def selection_generator(config: dict, name: str) -> str:
