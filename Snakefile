@@ -1,5 +1,7 @@
 # ganbench: regenerate GAN papers' result tables. The work is done by the ganbench library;
 # this file loads and validates the configuration and includes one rule file per stage.
+import os
+
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
@@ -22,6 +24,12 @@ try:
     validate_config(config, source=", ".join(map(str, workflow.configfiles)) or "config")
 except GanbenchError as exc:
     raise WorkflowError(str(exc)) from None
+
+
+# One PyTorch thread per job unless its rule asks for more (`threads:`, and the job then sets torch's count
+# itself): with a thread per core in every job, two jobs on two cores spin against each other
+# (`python bench/threads.py`: 1.8x slower training steps, idle two-core machine). A value in the environment is kept.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 wildcard_constraints:
