@@ -34,10 +34,8 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import PIL.Image
 
-from ganbench.data.annotations import AnnotationsWriter
-from ganbench.data.stylegan_zip import StyleGANZipWriter
+from ganbench.data.labelled import write_labelled_set
 from ganbench.errors import DataError
-from ganbench.fileio import atomic_path, sha256_file
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 CAR_20 = (
@@ -204,34 +202,13 @@ def import_datasetgan(
     tree = _Tree(Path(root))
     rows = [(p, False) for p in _pairs(tree, tree.folder(TRAIN_PARENTS, f"{spec.obj}_processed"))]
     rows += [(p, True) for p in _pairs(tree, tree.folder(TEST_PARENTS, spec.test_folder))]
-    no_coords = np.full((resolution, resolution, 2), np.nan, np.float32)
-    with (
-        atomic_path(zip_path) as zip_tmp,
-        atomic_path(annotations_path) as h5_tmp,
-        StyleGANZipWriter(zip_tmp) as images,
-        AnnotationsWriter(
-            h5_tmp,
-            len(rows),
-            resolution,
-            0,
-            classes=spec.classes,
-            keypoint_names=[],
-            category=spec.obj,
-            seed=0,
-            names=[image_path for (image_path, _), _ in rows],
-        ) as annotations,
-    ):
-        for row, ((image_path, mask_path), is_test) in enumerate(rows):
+
+    def samples():
+        for (image_path, mask_path), is_test in rows:
             image, mask = _load(tree, image_path, mask_path, spec, resolution)
-            images.add(image, f"{tree.root}: {image_path}")
-            annotations.write(
-                row,
-                label=mask,
-                coords=no_coords,
-                keypoints=np.zeros((0, 2), np.float32),
-                visible=np.zeros((0,), bool),
-                is_test=is_test,
-            )
-        images.close()
-        annotations.set_images_sha256(sha256_file(zip_tmp))
-    return len(rows)
+            yield image, mask, f"{tree.root}: {image_path}", is_test, False
+
+    names = [image_path for (image_path, _), _ in rows]
+    return write_labelled_set(
+        zip_path, annotations_path, resolution, names, samples(), classes=spec.classes, category=spec.obj
+    )

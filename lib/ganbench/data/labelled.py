@@ -104,6 +104,56 @@ def celeba7_rows(root: Path, count: int = CELEBA_7_COUNT) -> list[int]:
     return ids
 
 
+def write_labelled_set(
+    zip_path: str | os.PathLike,
+    annotations_path: str | os.PathLike,
+    resolution: int,
+    names: list[str],
+    samples,
+    *,
+    classes,
+    category: str,
+    with_val: bool = False,
+    test_set: str | None = None,
+) -> int:
+    """Write a part-labelled set: ``samples`` yields, for each of ``names`` in order, (image uint8 (R, R, 3), part
+    mask (R, R), image source name, is_test, is_val). No coordinates or keypoints (a real set has neither). Both
+    files appear only on success, the annotations with the images' sha256. Returns the image count."""
+    no_coords = np.full((resolution, resolution, 2), np.nan, np.float32)
+    with (
+        atomic_path(zip_path) as zip_tmp,
+        atomic_path(annotations_path) as h5_tmp,
+        StyleGANZipWriter(zip_tmp) as images,
+        AnnotationsWriter(
+            h5_tmp,
+            len(names),
+            resolution,
+            0,
+            classes=classes,
+            keypoint_names=[],
+            category=category,
+            seed=0,
+            names=names,
+            with_val=with_val,
+            test_set=test_set,
+        ) as annotations,
+    ):
+        for row, (image, mask, source, is_test, is_val) in enumerate(samples):
+            images.add(image, source)
+            annotations.write(
+                row,
+                label=mask,
+                coords=no_coords,
+                keypoints=np.zeros((0, 2), np.float32),
+                visible=np.zeros((0,), bool),
+                is_test=is_test,
+                is_val=is_val,
+            )
+        images.close()
+        annotations.set_images_sha256(sha256_file(zip_tmp))
+    return len(names)
+
+
 def import_celebamask(
     root: str | os.PathLike,
     zip_path: str | os.PathLike,
@@ -125,26 +175,9 @@ def import_celebamask(
         rows = [(i, False, False) for i in train] + [(i, True, False) for i in test]
         rows += [(i, False, True) for i in val]
         classes, paint = CELEBA_8, None
-    no_coords = np.full((resolution, resolution, 2), np.nan, np.float32)
-    with (
-        atomic_path(zip_path) as zip_tmp,
-        atomic_path(annotations_path) as h5_tmp,
-        StyleGANZipWriter(zip_tmp) as images,
-        AnnotationsWriter(
-            h5_tmp,
-            len(rows),
-            resolution,
-            0,
-            classes=classes,
-            keypoint_names=[],
-            category="face",
-            seed=0,
-            names=[f"{i}.jpg" for i, _, _ in rows],
-            with_val=fmt == "celebamask-19to8",
-            test_set="celebamask-hq-29500-29999" if fmt == "celebamask-19to8" else None,
-        ) as annotations,
-    ):
-        for row, (index, is_test, is_val) in enumerate(tqdm(rows, desc="celebamask-hq", unit="img", disable=None)):
+
+    def samples():
+        for index, is_test, is_val in tqdm(rows, desc="celebamask-hq", unit="img", disable=None):
             path = root / "CelebA-HQ-img" / f"{index}.jpg"
             if not path.is_file():
                 raise DataError(f"{path}: image {index} of the {fmt} list is missing")
@@ -152,19 +185,20 @@ def import_celebamask(
             mask = celebamask_mask(root, index, paint)
             mask = PIL.Image.fromarray(mask if paint is not None else LUT_19_TO_8[mask])
             mask = np.asarray(mask.resize((resolution, resolution), PIL.Image.NEAREST))
-            images.add(np.asarray(image), str(path))
-            annotations.write(
-                row,
-                label=mask,
-                coords=no_coords,
-                keypoints=np.zeros((0, 2), np.float32),
-                visible=np.zeros((0,), bool),
-                is_test=is_test,
-                is_val=is_val,
-            )
-        images.close()
-        annotations.set_images_sha256(sha256_file(zip_tmp))
-    return len(rows)
+            yield np.asarray(image), mask, str(path), is_test, is_val
+
+    official = fmt == "celebamask-19to8"
+    return write_labelled_set(
+        zip_path,
+        annotations_path,
+        resolution,
+        [f"{i}.jpg" for i, _, _ in rows],
+        samples(),
+        classes=classes,
+        category="face",
+        with_val=official,
+        test_set="celebamask-hq-29500-29999" if official else None,
+    )
 
 
 def import_labelled(fmt: str, root, zip_path, annotations_path, resolution: int) -> int:

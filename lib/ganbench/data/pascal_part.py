@@ -30,10 +30,8 @@ from pathlib import Path
 import numpy as np
 import PIL.Image
 
-from ganbench.data.annotations import AnnotationsWriter
-from ganbench.data.stylegan_zip import StyleGANZipWriter
+from ganbench.data.labelled import write_labelled_set
 from ganbench.errors import DataError
-from ganbench.fileio import atomic_path, sha256_file
 
 TRAIN_CROPS = 180  # the official train_set.txt: the first 180 sorted crops of VOC train
 MAX_IOU = 0.05
@@ -241,38 +239,21 @@ def import_pascal_part(
     if not train or not test:
         raise DataError(f"{root}: no {spec.obj} crop survives the filters in VOC {'train' if not train else 'val'}")
     rows = [(c, i >= TRAIN_CROPS, False) for i, c in enumerate(train)] + [(c, False, True) for c in test]
-    no_coords = np.full((resolution, resolution, 2), np.nan, np.float32)
-    with (
-        atomic_path(zip_path) as zip_tmp,
-        atomic_path(annotations_path) as h5_tmp,
-        StyleGANZipWriter(zip_tmp) as images,
-        AnnotationsWriter(
-            h5_tmp,
-            len(rows),
-            resolution,
-            0,
-            classes=spec.classes,
-            keypoint_names=[],
-            category=spec.obj,
-            seed=0,
-            names=[c[0] for c, _, _ in rows],
-            with_val=True,
-            test_set="voc2010-val-crops",
-        ) as annotations,
-    ):
-        for row, ((name, image, mask), is_val, is_test) in enumerate(rows):
+
+    def samples():
+        for (name, image, mask), is_val, is_test in rows:
             image = PIL.Image.fromarray(image).resize((resolution, resolution), PIL.Image.BICUBIC)
             mask = PIL.Image.fromarray(mask).resize((resolution, resolution), PIL.Image.NEAREST)
-            images.add(np.asarray(image), name)
-            annotations.write(
-                row,
-                label=np.asarray(mask),
-                coords=no_coords,
-                keypoints=np.zeros((0, 2), np.float32),
-                visible=np.zeros((0,), bool),
-                is_test=is_test,
-                is_val=is_val,
-            )
-        images.close()
-        annotations.set_images_sha256(sha256_file(zip_tmp))
-    return len(rows)
+            yield np.asarray(image), np.asarray(mask), name, is_test, is_val
+
+    return write_labelled_set(
+        zip_path,
+        annotations_path,
+        resolution,
+        [c[0] for c, _, _ in rows],
+        samples(),
+        classes=spec.classes,
+        category=spec.obj,
+        with_val=True,
+        test_set="voc2010-val-crops",
+    )
